@@ -1,0 +1,266 @@
+//! axum glue: the layer that installs the [`Authenticator`], the [`Claims`] and [`Guard`]
+//! extractors, and the [`AuthRejection`] they fail with.
+
+mod rejection;
+
+use std::marker::PhantomData;
+use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
+
+use axum::extract::{FromRequestParts, OptionalFromRequestParts};
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use axum::http::HeaderMap;
+use axum::Extension;
+
+pub use rejection::{AuthError, AuthRejection};
+
+use crate::claims::{StandardClaims, TokenClaims};
+use crate::policy::Requirement;
+use crate::stats::RejectionReason;
+use crate::verify::{Authenticator, VerifiedToken};
+
+impl Authenticator {
+    /// The layer that makes this Authenticator available to the extractors of every route
+    /// below it: `Router::new().route(..).layer(auth.layer())`.
+    pub fn layer(&self) -> Extension<Authenticator> {
+        Extension(self.clone())
+    }
+
+    fn rejection(&self, error: AuthError) -> AuthRejection {
+        AuthRejection::new(error, Arc::clone(&self.inner.realm))
+    }
+}
+
+/// The verified claims of the request's bearer token, deserialized into `T`.
+///
+/// As an extractor it verifies the token (once per request, however many extractors ask) and
+/// rejects with 401 when it is missing or invalid. `Option<Claims<T>>` makes authentication
+/// optional: no `Authorization` header gives `None`, a bad token is still a 401.
+///
+/// ```
+/// # extern crate auth_runtime as route_guard;
+/// use axum::{routing::get, Json, Router};
+/// use route_guard::{Authenticator, Claims};
+///
+/// async fn me(claims: Claims) -> Json<serde_json::Value> {
+///     Json(serde_json::json!({ "user": claims.sub }))
+/// }
+///
+/// # fn app(auth: Authenticator) -> Router {
+/// Router::new().route("/me", get(me)).layer(auth.layer())
+/// # }
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Claims<T = StandardClaims>(pub T);
+
+impl<T> Claims<T> {
+    /// The claims, by value.
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> Deref for Claims<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> DerefMut for Claims<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.0
+    }
+}
+
+impl<S: Send + Sync, T: TokenClaims> FromRequestParts<S> for Claims<T> {
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let (auth, token) = authenticate(parts).await?;
+        // A guard that already parsed this type hands it over instead of parsing twice.
+        if let Some(ParsedClaims(parsed)) = parts.extensions.remove::<ParsedClaims<T>>() {
+            match Arc::try_unwrap(parsed) {
+                Ok(claims) => return Ok(Claims(claims)),
+                Err(shared) => {
+                    parts.extensions.insert(ParsedClaims(shared));
+                }
+            }
+        }
+        parse_claims(&auth, &token).map(Claims)
+    }
+}
+
+impl<S: Send + Sync, T: TokenClaims> OptionalFromRequestParts<S> for Claims<T> {
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &S,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        match <Claims<T> as FromRequestParts<S>>::from_request_parts(parts, state).await {
+            Ok(claims) => Ok(Some(claims)),
+            Err(rejection) if *rejection.error() == AuthError::MissingToken => Ok(None),
+            Err(rejection) => Err(rejection),
+        }
+    }
+}
+
+/// The extractor that enforces a [`Requirement`] before the handler runs; the attribute macros
+/// add it as a handler's first parameter. By hand:
+///
+/// ```
+/// # extern crate auth_runtime as route_guard;
+/// use route_guard::{Check, Guard, Insufficient, Requirement, StandardClaims};
+///
+/// struct Admin;
+/// impl Requirement for Admin {
+///     type Claims = StandardClaims;
+///     fn check(claims: &StandardClaims) -> Result<(), Insufficient> {
+///         Check::new(claims).roles_any(&["admin"]).finish()
+///     }
+/// }
+///
+/// async fn admin_only(_: Guard<Admin>) -> &'static str {
+///     "welcome"
+/// }
+/// ```
+pub struct Guard<R>(PhantomData<fn() -> R>);
+
+impl<R> std::fmt::Debug for Guard<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Guard")
+    }
+}
+
+impl<S: Send + Sync, R: Requirement> FromRequestParts<S> for Guard<R> {
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let (auth, token) = authenticate(parts).await?;
+        if R::READS_CLAIMS {
+            let claims: R::Claims = parse_claims(&auth, &token)?;
+            if let Err(missing) = R::check(&claims) {
+                auth.inner
+                    .counters
+                    .rejected(RejectionReason::InsufficientScope);
+                tracing::debug!(target: "route_guard", reason = %RejectionReason::InsufficientScope, %missing, "request rejected");
+                return Err(auth.rejection(AuthError::InsufficientScope(missing)));
+            }
+            parts.extensions.insert(ParsedClaims(Arc::new(claims)));
+        }
+        Ok(Guard(PhantomData))
+    }
+}
+
+/// Claims a guard parsed, kept for the handler's own `Claims<T>`.
+struct ParsedClaims<T>(Arc<T>);
+
+impl<T> Clone for ParsedClaims<T> {
+    fn clone(&self) -> Self {
+        ParsedClaims(Arc::clone(&self.0))
+    }
+}
+
+/// The outcome of the request's one verification, memoised in its extensions.
+#[derive(Clone)]
+struct Outcome(Result<VerifiedToken, AuthRejection>);
+
+fn parse_claims<T: TokenClaims>(
+    auth: &Authenticator,
+    token: &VerifiedToken,
+) -> Result<T, AuthRejection> {
+    token.claims::<T>().map_err(|e| {
+        auth.inner.counters.rejected(e.reason());
+        tracing::debug!(target: "route_guard", reason = %e.reason(), error = %e, "claims rejected");
+        auth.rejection(AuthError::InvalidToken(e))
+    })
+}
+
+/// Verifies the request's bearer token once; later extractors reuse the outcome.
+async fn authenticate(parts: &mut Parts) -> Result<(Authenticator, VerifiedToken), AuthRejection> {
+    let Some(auth) = parts.extensions.get::<Authenticator>().cloned() else {
+        tracing::error!(target: "route_guard", "a route-guard extractor ran without an Authenticator: add `.layer(auth.layer())` to the Router, below the protected routes");
+        return Err(AuthRejection::new(
+            AuthError::MissingAuthenticator,
+            Arc::from("api"),
+        ));
+    };
+    if let Some(Outcome(outcome)) = parts.extensions.get::<Outcome>() {
+        return outcome.clone().map(|token| (auth, token));
+    }
+    let outcome = match bearer_token(&parts.headers) {
+        Ok(token) => auth
+            .verify(token)
+            .await
+            .map_err(|e| auth.rejection(AuthError::InvalidToken(e))),
+        Err(error) => {
+            let rejection = auth.rejection(error);
+            if let Some(reason) = rejection.reason() {
+                auth.inner.counters.rejected(reason);
+                tracing::debug!(target: "route_guard", %reason, description = %rejection.description(), "request rejected");
+            }
+            Err(rejection)
+        }
+    };
+    parts.extensions.insert(Outcome(outcome.clone()));
+    outcome.map(|token| (auth, token))
+}
+
+/// The token of `Authorization: Bearer <token>` (RFC 6750 §2.1); nothing else is a source.
+fn bearer_token(headers: &HeaderMap) -> Result<&str, AuthError> {
+    let mut values = headers.get_all(AUTHORIZATION).iter();
+    let Some(value) = values.next() else {
+        return Err(AuthError::MissingToken);
+    };
+    if values.next().is_some() {
+        return Err(AuthError::InvalidRequest(
+            "the request has more than one Authorization header",
+        ));
+    }
+    let Ok(value) = value.to_str() else {
+        return Err(AuthError::InvalidRequest(
+            "the Authorization header holds characters that are not visible ASCII",
+        ));
+    };
+    let (scheme, rest) = match value.find([' ', '\t']) {
+        Some(i) => (&value[..i], &value[i..]),
+        None => (value, ""),
+    };
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        // Another scheme (Basic, ...) is no bearer token at all: a plain challenge.
+        return Err(AuthError::MissingToken);
+    }
+    if rest.starts_with('\t') {
+        return Err(AuthError::InvalidRequest(
+            "separate the Bearer scheme from the token with a space",
+        ));
+    }
+    let token = rest.trim_start_matches(' ');
+    if token.is_empty() {
+        return Err(AuthError::InvalidRequest(
+            "the Bearer scheme is not followed by a token",
+        ));
+    }
+    if token.contains([' ', '\t']) {
+        return Err(AuthError::InvalidRequest(
+            "the Authorization header holds more than one token",
+        ));
+    }
+    if !is_token68(token) {
+        return Err(AuthError::InvalidRequest(
+            "the bearer token holds characters outside the token68 syntax",
+        ));
+    }
+    Ok(token)
+}
+
+/// RFC 7235 token68: `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
+fn is_token68(token: &str) -> bool {
+    let body = token.trim_end_matches('=');
+    !body.is_empty()
+        && body.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
+        })
+}

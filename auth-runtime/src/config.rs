@@ -1,0 +1,640 @@
+//! Configuration: the [`AuthenticatorBuilder`], [`Authenticator::from_env`](crate::Authenticator::from_env)
+//! and the validation of every setting, done once at start-up.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::str::FromStr;
+use std::time::Duration;
+
+use reqwest::Url;
+
+/// A JWS signature algorithm route-guard can verify.
+///
+/// The names are the JOSE names (`RS256`, `ES256`, ...). Parse them with [`str::parse`]:
+///
+/// ```
+/// # extern crate auth_runtime as route_guard;
+/// use route_guard::Algorithm;
+/// assert_eq!("PS256".parse::<Algorithm>().unwrap(), Algorithm::PS256);
+/// assert!("none".parse::<Algorithm>().is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+#[allow(clippy::upper_case_acronyms)]
+pub enum Algorithm {
+    /// RSASSA-PKCS1-v1_5 with SHA-256 (Auth0's default).
+    RS256,
+    /// RSASSA-PKCS1-v1_5 with SHA-384.
+    RS384,
+    /// RSASSA-PKCS1-v1_5 with SHA-512.
+    RS512,
+    /// RSASSA-PSS with SHA-256.
+    PS256,
+    /// RSASSA-PSS with SHA-384.
+    PS384,
+    /// RSASSA-PSS with SHA-512.
+    PS512,
+    /// ECDSA on P-256 with SHA-256.
+    ES256,
+    /// ECDSA on P-384 with SHA-384.
+    ES384,
+    /// Ed25519.
+    EdDSA,
+    /// HMAC with SHA-256: needs [`AuthenticatorBuilder::hs256_secret`].
+    HS256,
+}
+
+impl Algorithm {
+    /// The JOSE name of the algorithm, as it appears in a token's `alg` header.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Algorithm::RS256 => "RS256",
+            Algorithm::RS384 => "RS384",
+            Algorithm::RS512 => "RS512",
+            Algorithm::PS256 => "PS256",
+            Algorithm::PS384 => "PS384",
+            Algorithm::PS512 => "PS512",
+            Algorithm::ES256 => "ES256",
+            Algorithm::ES384 => "ES384",
+            Algorithm::EdDSA => "EdDSA",
+            Algorithm::HS256 => "HS256",
+        }
+    }
+
+    /// Every algorithm, in a stable order.
+    pub(crate) const ALL: [Algorithm; 10] = [
+        Algorithm::RS256,
+        Algorithm::RS384,
+        Algorithm::RS512,
+        Algorithm::PS256,
+        Algorithm::PS384,
+        Algorithm::PS512,
+        Algorithm::ES256,
+        Algorithm::ES384,
+        Algorithm::EdDSA,
+        Algorithm::HS256,
+    ];
+
+    pub(crate) fn is_symmetric(self) -> bool {
+        matches!(self, Algorithm::HS256)
+    }
+}
+
+impl fmt::Display for Algorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Algorithm {
+    type Err = ConfigError;
+
+    /// JOSE names are case-sensitive (RFC 7515 §4.1.1): `rs256` is not `RS256`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Algorithm::ALL
+            .into_iter()
+            .find(|a| a.as_str() == s)
+            .ok_or_else(|| ConfigError::UnknownAlgorithm {
+                value: s.to_owned(),
+            })
+    }
+}
+
+/// A configuration mistake, reported by [`AuthenticatorBuilder::build`] or
+/// [`Authenticator::from_env`](crate::Authenticator::from_env) before the service starts.
+///
+/// Every message names the setting to change.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// Neither a domain nor an issuer URL was given.
+    #[error("no issuer configured: set AUTH0_DOMAIN (e.g. `tenant.us.auth0.com`) or AUTH0_ISSUER_BASE_URL, or call `.domain(..)` / `.issuer_base_url(..)`")]
+    MissingIssuer,
+    /// Both a domain and an issuer URL were given.
+    #[error("both a domain and an issuer base URL are configured: set only one of AUTH0_DOMAIN / `.domain(..)` and AUTH0_ISSUER_BASE_URL / `.issuer_base_url(..)`")]
+    ConflictingIssuer,
+    /// No audience was given.
+    #[error("no audience configured: set AUTH0_AUDIENCE to your API identifier (e.g. `https://api.example.com`) or call `.audience(..)`")]
+    MissingAudience,
+    /// An audience value is empty.
+    #[error("an audience is empty: AUTH0_AUDIENCE / `.audience(..)` values must be non-empty API identifiers")]
+    EmptyAudience,
+    /// The domain was given as a URL.
+    #[error("the domain `{domain}` must be a bare host name such as `tenant.us.auth0.com`, without `https://`: set AUTH0_DOMAIN to the host, or use AUTH0_ISSUER_BASE_URL for a full URL")]
+    DomainHasScheme {
+        /// The value given.
+        domain: String,
+    },
+    /// The domain has a path, query or fragment.
+    #[error("the domain `{domain}` must not contain a path: set AUTH0_DOMAIN to the host name only, such as `tenant.us.auth0.com`")]
+    DomainHasPath {
+        /// The value given.
+        domain: String,
+    },
+    /// The domain is not a valid host name.
+    #[error("the domain `{domain}` is not a valid host name: set AUTH0_DOMAIN to a host such as `tenant.us.auth0.com`")]
+    InvalidDomain {
+        /// The value given.
+        domain: String,
+    },
+    /// The issuer URL does not parse or is not http(s).
+    #[error("the issuer URL `{url}` is invalid ({reason}): set AUTH0_ISSUER_BASE_URL to an absolute https URL such as `https://issuer.example.com/`")]
+    InvalidIssuerUrl {
+        /// The value given.
+        url: String,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// The issuer uses `http://` on a host that is not loopback.
+    #[error("the issuer URL `{url}` uses http on a non-loopback host: use https (http is allowed only for localhost, 127.0.0.0/8 and ::1)")]
+    InsecureIssuer {
+        /// The value given.
+        url: String,
+    },
+    /// The algorithm list is empty.
+    #[error("the algorithm list is empty: set AUTH0_ALGORITHMS (e.g. `RS256`) or pass at least one algorithm to `.algorithms(..)`")]
+    EmptyAlgorithms,
+    /// An algorithm name is not supported.
+    #[error("unsupported algorithm `{value}`: use one of RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, EdDSA, HS256 (names are case-sensitive)")]
+    UnknownAlgorithm {
+        /// The value given.
+        value: String,
+    },
+    /// HS256 was selected without a secret.
+    #[error("HS256 is selected but no secret is configured: call `.hs256_secret(..)` with the shared secret, or select an asymmetric algorithm such as RS256")]
+    MissingSecret,
+    /// A secret was given but HS256 is not selected.
+    #[error("an HS256 secret is configured but HS256 is not in the algorithm list: add it with `.algorithms([Algorithm::HS256])` or remove the secret")]
+    UnusedSecret,
+    /// HS256 was mixed with asymmetric algorithms.
+    #[error("HS256 cannot be combined with asymmetric algorithms (a public key would become an HMAC secret): select either HS256 alone or only asymmetric algorithms")]
+    MixedAlgorithms,
+    /// The HS256 secret is too short to be safe.
+    #[error("the HS256 secret is {len} bytes: use at least 32 bytes (RFC 7518 §3.2)")]
+    WeakSecret {
+        /// The length given.
+        len: usize,
+    },
+    /// A duration or size setting is out of range.
+    #[error("invalid setting `{setting}`: {reason}")]
+    InvalidSetting {
+        /// The setting's builder method.
+        setting: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The `.env` file exists but could not be read.
+    #[error("the .env file could not be read: {0}; fix or remove it")]
+    EnvFile(String),
+    /// The HTTP client could not be built.
+    #[error("the HTTP client for the issuer could not be built: {0}")]
+    HttpClient(String),
+}
+
+/// Where the issuer's identity and keys come from.
+#[derive(Debug, Clone)]
+pub(crate) enum IssuerSource {
+    /// An Auth0 domain: issuer and JWKS URL are known without discovery.
+    Fixed { issuer: String, jwks_uri: Url },
+    /// An issuer base URL: discovery first, `/.well-known/jwks.json` as fallback.
+    Discover { base: Url },
+}
+
+/// Validated settings shared by the cache and the verifier.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    pub(crate) source: IssuerSource,
+    pub(crate) audiences: Vec<String>,
+    pub(crate) algorithms: Vec<Algorithm>,
+    pub(crate) hs256_secret: Option<Secret>,
+    pub(crate) leeway: Duration,
+    pub(crate) realm: String,
+    pub(crate) roles_claim: Option<String>,
+    pub(crate) max_token_bytes: usize,
+    pub(crate) require_at_jwt_typ: bool,
+    pub(crate) http_timeout: Duration,
+    pub(crate) jwks_ttl_min: Duration,
+    pub(crate) jwks_ttl_max: Duration,
+    pub(crate) jwks_ttl_default: Duration,
+    pub(crate) unknown_kid_cooldown: Duration,
+    pub(crate) jwks_retry_interval: Duration,
+    pub(crate) max_jwks_bytes: usize,
+}
+
+/// A shared secret whose `Debug` never prints it.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct Secret(pub(crate) Vec<u8>);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// Builds an [`Authenticator`](crate::Authenticator); every setting is checked once, in [`build`](Self::build).
+///
+/// ```
+/// # extern crate auth_runtime as route_guard;
+/// use std::time::Duration;
+/// use route_guard::Authenticator;
+///
+/// let auth = Authenticator::builder()
+///     .domain("tenant.us.auth0.com")
+///     .audience("https://api.example.com")
+///     .leeway(Duration::from_secs(10))
+///     .roles_claim("https://myapp.com/roles")
+///     .build()?;
+/// assert_eq!(auth.issuer().as_deref(), Some("https://tenant.us.auth0.com/"));
+/// # Ok::<(), route_guard::ConfigError>(())
+/// ```
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct AuthenticatorBuilder {
+    domain: Option<String>,
+    issuer_base_url: Option<String>,
+    audiences: Vec<String>,
+    algorithms: Option<Vec<Algorithm>>,
+    algorithm_error: Option<ConfigError>,
+    hs256_secret: Option<Secret>,
+    leeway: Duration,
+    realm: String,
+    roles_claim: Option<String>,
+    max_token_bytes: usize,
+    require_at_jwt_typ: bool,
+    http_timeout: Duration,
+    jwks_ttl_min: Duration,
+    jwks_ttl_max: Duration,
+    jwks_ttl_default: Duration,
+    unknown_kid_cooldown: Duration,
+    jwks_retry_interval: Duration,
+}
+
+impl Default for AuthenticatorBuilder {
+    fn default() -> Self {
+        AuthenticatorBuilder {
+            domain: None,
+            issuer_base_url: None,
+            audiences: Vec::new(),
+            algorithms: None,
+            algorithm_error: None,
+            hs256_secret: None,
+            leeway: Duration::from_secs(30),
+            realm: "api".to_owned(),
+            roles_claim: None,
+            max_token_bytes: 8 * 1024,
+            require_at_jwt_typ: false,
+            http_timeout: Duration::from_secs(5),
+            jwks_ttl_min: Duration::from_secs(30),
+            jwks_ttl_max: Duration::from_secs(24 * 60 * 60),
+            jwks_ttl_default: Duration::from_secs(10 * 60),
+            unknown_kid_cooldown: Duration::from_secs(30),
+            jwks_retry_interval: Duration::from_secs(2),
+        }
+    }
+}
+
+impl AuthenticatorBuilder {
+    /// An Auth0 tenant domain such as `tenant.us.auth0.com` (or a custom domain): the issuer is
+    /// `https://{domain}/` and the keys come from `https://{domain}/.well-known/jwks.json`.
+    pub fn domain(mut self, domain: impl Into<String>) -> Self {
+        self.domain = Some(domain.into());
+        self
+    }
+
+    /// Any OIDC issuer: `{url}/.well-known/openid-configuration` gives the `issuer` (which is then
+    /// enforced) and `jwks_uri`; without a discovery document, the issuer is `url` with a trailing
+    /// slash and the keys come from `{url}/.well-known/jwks.json`. `http` is accepted only for
+    /// loopback hosts.
+    pub fn issuer_base_url(mut self, url: impl Into<String>) -> Self {
+        self.issuer_base_url = Some(url.into());
+        self
+    }
+
+    /// Adds an accepted audience (your API identifier). Call it again, or use
+    /// [`audiences`](Self::audiences), to accept several: a token passes when any of its `aud`
+    /// values equals any configured one.
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.audiences.push(audience.into());
+        self
+    }
+
+    /// Adds several accepted audiences.
+    pub fn audiences<I, S>(mut self, audiences: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.audiences.extend(audiences.into_iter().map(Into::into));
+        self
+    }
+
+    /// The accepted signature algorithms (default: `RS256` only). A token whose `alg` is not in
+    /// this list is rejected before any key lookup.
+    pub fn algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
+        self.algorithms = Some(algorithms.into_iter().collect());
+        self
+    }
+
+    /// The shared secret for `HS256` (at least 32 bytes). Requires `algorithms([Algorithm::HS256])`.
+    pub fn hs256_secret(mut self, secret: impl Into<Vec<u8>>) -> Self {
+        self.hs256_secret = Some(Secret(secret.into()));
+        self
+    }
+
+    /// Clock skew tolerated on `exp` and `nbf` (default 30 s).
+    pub fn leeway(mut self, leeway: Duration) -> Self {
+        self.leeway = leeway;
+        self
+    }
+
+    /// The `realm` of `WWW-Authenticate` challenges (default `api`).
+    pub fn realm(mut self, realm: impl Into<String>) -> Self {
+        self.realm = realm.into();
+        self
+    }
+
+    /// The claim that holds roles for untyped claims (e.g. `https://myapp.com/roles`).
+    pub fn roles_claim(mut self, claim: impl Into<String>) -> Self {
+        self.roles_claim = Some(claim.into());
+        self
+    }
+
+    /// The largest token accepted, in bytes (default 8 KiB).
+    pub fn max_token_bytes(mut self, bytes: usize) -> Self {
+        self.max_token_bytes = bytes;
+        self
+    }
+
+    /// RFC 9068 strict mode: require `typ` to be `at+jwt` or `application/at+jwt` (default off:
+    /// `typ` may also be absent or `JWT`, as Auth0 issues it).
+    pub fn require_at_jwt_typ(mut self, strict: bool) -> Self {
+        self.require_at_jwt_typ = strict;
+        self
+    }
+
+    /// Timeout of each request to the issuer (discovery, JWKS), default 5 s.
+    pub fn http_timeout(mut self, timeout: Duration) -> Self {
+        self.http_timeout = timeout;
+        self
+    }
+
+    /// Bounds for the JWKS lifetime taken from `Cache-Control: max-age` (default 30 s to 24 h).
+    pub fn jwks_ttl_bounds(mut self, min: Duration, max: Duration) -> Self {
+        self.jwks_ttl_min = min;
+        self.jwks_ttl_max = max;
+        self
+    }
+
+    /// JWKS lifetime when the issuer sends no `max-age` (default 10 min; clamped to the bounds).
+    pub fn jwks_default_ttl(mut self, ttl: Duration) -> Self {
+        self.jwks_ttl_default = ttl;
+        self
+    }
+
+    /// After a token with an unknown `kid` made the cache refetch, further unknown `kid`s are
+    /// rejected without a fetch for this long (default 30 s).
+    pub fn unknown_kid_cooldown(mut self, cooldown: Duration) -> Self {
+        self.unknown_kid_cooldown = cooldown;
+        self
+    }
+
+    /// After a failed JWKS fetch, the next attempt waits at least this long (default 2 s), so an
+    /// unreachable issuer is not hammered by every request.
+    pub fn jwks_retry_interval(mut self, interval: Duration) -> Self {
+        self.jwks_retry_interval = interval;
+        self
+    }
+
+    /// Sets algorithms from a comma-separated list, remembering a parse error for `build()`.
+    pub(crate) fn algorithms_from_list(mut self, list: &str) -> Self {
+        let mut algorithms = Vec::new();
+        for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            match name.parse() {
+                Ok(a) => algorithms.push(a),
+                Err(e) => {
+                    self.algorithm_error = Some(e);
+                    return self;
+                }
+            }
+        }
+        self.algorithms = Some(algorithms);
+        self
+    }
+
+    /// A builder filled from the environment, after loading a `.env` file if there is one: see
+    /// [`Authenticator::from_env`](crate::Authenticator::from_env). Add further settings before
+    /// `build()`.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        match dotenvy::dotenv() {
+            Ok(_) => {}
+            Err(e) if e.not_found() => {}
+            Err(e) => return Err(ConfigError::EnvFile(e.to_string())),
+        }
+        Ok(Self::from_vars(|name| std::env::var(name).ok()))
+    }
+
+    /// A builder filled from variables looked up by `lookup` (the same names as
+    /// [`from_env`](Self::from_env)): for tests and for configuration that does not live in the
+    /// process environment.
+    ///
+    /// ```
+    /// # extern crate auth_runtime as route_guard;
+    /// use route_guard::{AuthenticatorBuilder, ConfigError};
+    ///
+    /// let err = AuthenticatorBuilder::from_vars(|name| match name {
+    ///     "AUTH0_DOMAIN" => Some("tenant.us.auth0.com".to_owned()),
+    ///     _ => None,
+    /// })
+    /// .build()
+    /// .unwrap_err();
+    /// assert_eq!(err, ConfigError::MissingAudience);
+    /// ```
+    pub fn from_vars(lookup: impl Fn(&str) -> Option<String>) -> Self {
+        let var = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let mut builder = Self::default();
+        if let Some(domain) = var("AUTH0_DOMAIN") {
+            builder = builder.domain(domain);
+        }
+        if let Some(url) = var("AUTH0_ISSUER_BASE_URL") {
+            builder = builder.issuer_base_url(url);
+        }
+        if let Some(audiences) = var("AUTH0_AUDIENCE") {
+            builder = builder.audiences(split_list(&audiences));
+        }
+        if let Some(algorithms) = lookup("AUTH0_ALGORITHMS") {
+            builder = builder.algorithms_from_list(&algorithms);
+        }
+        builder
+    }
+
+    pub(crate) fn validate(self) -> Result<Settings, ConfigError> {
+        if let Some(err) = self.algorithm_error {
+            return Err(err);
+        }
+        let source = match (self.domain, self.issuer_base_url) {
+            (Some(_), Some(_)) => return Err(ConfigError::ConflictingIssuer),
+            (None, None) => return Err(ConfigError::MissingIssuer),
+            (Some(domain), None) => domain_source(&domain)?,
+            (None, Some(url)) => IssuerSource::Discover {
+                base: issuer_url(&url)?,
+            },
+        };
+        if self.audiences.is_empty() {
+            return Err(ConfigError::MissingAudience);
+        }
+        if self.audiences.iter().any(|a| a.trim().is_empty()) {
+            return Err(ConfigError::EmptyAudience);
+        }
+        let mut algorithms = self.algorithms.unwrap_or_else(|| vec![Algorithm::RS256]);
+        algorithms.dedup();
+        if algorithms.is_empty() {
+            return Err(ConfigError::EmptyAlgorithms);
+        }
+        let symmetric = algorithms.iter().filter(|a| a.is_symmetric()).count();
+        if symmetric > 0 && symmetric < algorithms.len() {
+            return Err(ConfigError::MixedAlgorithms);
+        }
+        match (&self.hs256_secret, symmetric > 0) {
+            (None, true) => return Err(ConfigError::MissingSecret),
+            (Some(_), false) => return Err(ConfigError::UnusedSecret),
+            (Some(secret), true) if secret.0.len() < 32 => {
+                return Err(ConfigError::WeakSecret {
+                    len: secret.0.len(),
+                })
+            }
+            _ => {}
+        }
+        if self.max_token_bytes < 64 {
+            return Err(invalid("max_token_bytes", "must be at least 64 bytes"));
+        }
+        if self.http_timeout.is_zero() {
+            return Err(invalid("http_timeout", "must be greater than zero"));
+        }
+        if self.jwks_ttl_min.is_zero() || self.jwks_ttl_min > self.jwks_ttl_max {
+            return Err(invalid(
+                "jwks_ttl_bounds",
+                "the minimum must be greater than zero and not above the maximum",
+            ));
+        }
+        if self.realm.is_empty()
+            || self
+                .realm
+                .chars()
+                .any(|c| c == '"' || c == '\\' || c.is_control())
+        {
+            return Err(invalid(
+                "realm",
+                "must be non-empty and contain no quotes, backslashes or control characters",
+            ));
+        }
+        if let Some(claim) = &self.roles_claim {
+            if claim.is_empty() {
+                return Err(invalid("roles_claim", "must not be empty"));
+            }
+        }
+        Ok(Settings {
+            source,
+            audiences: self.audiences,
+            algorithms,
+            hs256_secret: self.hs256_secret,
+            leeway: self.leeway,
+            realm: self.realm,
+            roles_claim: self.roles_claim,
+            max_token_bytes: self.max_token_bytes,
+            require_at_jwt_typ: self.require_at_jwt_typ,
+            http_timeout: self.http_timeout,
+            jwks_ttl_default: self
+                .jwks_ttl_default
+                .clamp(self.jwks_ttl_min, self.jwks_ttl_max),
+            jwks_ttl_min: self.jwks_ttl_min,
+            jwks_ttl_max: self.jwks_ttl_max,
+            unknown_kid_cooldown: self.unknown_kid_cooldown,
+            jwks_retry_interval: self.jwks_retry_interval,
+            max_jwks_bytes: 1024 * 1024,
+        })
+    }
+}
+
+fn invalid(setting: &'static str, reason: &str) -> ConfigError {
+    ConfigError::InvalidSetting {
+        setting,
+        reason: reason.to_owned(),
+    }
+}
+
+fn domain_source(domain: &str) -> Result<IssuerSource, ConfigError> {
+    let domain = domain.trim();
+    let lower = domain.to_ascii_lowercase();
+    if lower.starts_with("https://") || lower.starts_with("http://") || domain.contains("://") {
+        return Err(ConfigError::DomainHasScheme {
+            domain: domain.to_owned(),
+        });
+    }
+    if domain.contains(['/', '?', '#']) {
+        return Err(ConfigError::DomainHasPath {
+            domain: domain.to_owned(),
+        });
+    }
+    let invalid_domain = || ConfigError::InvalidDomain {
+        domain: domain.to_owned(),
+    };
+    if domain.is_empty() || domain.contains(['@', ' ']) {
+        return Err(invalid_domain());
+    }
+    let base = Url::parse(&format!("https://{lower}/")).map_err(|_| invalid_domain())?;
+    if base.host_str().is_none() || base.path() != "/" {
+        return Err(invalid_domain());
+    }
+    let jwks_uri = base
+        .join(".well-known/jwks.json")
+        .map_err(|_| invalid_domain())?;
+    Ok(IssuerSource::Fixed {
+        issuer: base.to_string(),
+        jwks_uri,
+    })
+}
+
+/// Parses an issuer URL and enforces https outside loopback.
+pub(crate) fn issuer_url(url: &str) -> Result<Url, ConfigError> {
+    let invalid = |reason: &str| ConfigError::InvalidIssuerUrl {
+        url: url.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let parsed = Url::parse(url.trim()).map_err(|e| invalid(&e.to_string()))?;
+    if parsed.host_str().is_none() {
+        return Err(invalid("it has no host"));
+    }
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err(invalid("it must not have a query or fragment"));
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(invalid("it must not contain credentials"));
+    }
+    match parsed.scheme() {
+        "https" => Ok(parsed),
+        "http" if is_loopback(&parsed) => Ok(parsed),
+        "http" => Err(ConfigError::InsecureIssuer {
+            url: url.to_owned(),
+        }),
+        _ => Err(invalid("the scheme must be https")),
+    }
+}
+
+/// http is tolerated only where nothing crosses a network: localhost, 127.0.0.0/8 and ::1.
+pub(crate) fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        None => false,
+    }
+}
+
+/// Splits a comma-separated environment value into its non-empty, trimmed parts.
+pub(crate) fn split_list(value: &str) -> impl Iterator<Item = String> + '_ {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+}

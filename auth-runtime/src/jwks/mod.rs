@@ -1,0 +1,311 @@
+//! The per-issuer JWKS cache: lock-free reads, single-flight fetches, stale-if-error, and an
+//! unknown-`kid` cooldown so random `kid`s cannot make us hammer the issuer.
+
+mod fetch;
+pub(crate) mod key;
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwapOption;
+use aws_lc_rs::signature::ParsedPublicKey;
+
+use crate::config::{Algorithm, Settings};
+use crate::stats::Counters;
+use fetch::{FetchError, Resolved};
+use key::VerifyingKey;
+
+pub(crate) use fetch::client;
+
+/// Unknown `kid`s remembered at most; past this, the cooldown alone keeps fetches bounded.
+const MAX_UNKNOWN_KIDS: usize = 1024;
+/// A `kid` longer than this is never remembered (it cannot be a real one).
+const MAX_REMEMBERED_KID_BYTES: usize = 256;
+
+/// One downloaded key set, swapped in whole.
+pub(crate) struct KeySet {
+    pub(crate) issuer: String,
+    keys: Vec<VerifyingKey>,
+}
+
+/// Why no key could be picked for a token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum KeyError {
+    /// The `kid` is not in the issuer's key set, even after a refetch (or during the cooldown).
+    UnknownKid,
+    /// The token has no `kid` and more than one key could verify it.
+    AmbiguousKey,
+    /// The key named by `kid` cannot verify this `alg` (type, curve or stated `alg` differ).
+    AlgorithmMismatch,
+    /// The issuer's keys could not be loaded.
+    Unavailable(String),
+}
+
+impl KeySet {
+    /// The parsed key for the token's `kid` and `alg`.
+    pub(crate) fn find(
+        &self,
+        kid: Option<&str>,
+        alg: Algorithm,
+    ) -> Result<&ParsedPublicKey, KeyError> {
+        match kid {
+            Some(kid) => {
+                let mut named = self.keys.iter().filter(|k| k.kid.as_deref() == Some(kid));
+                let first = named.next().ok_or(KeyError::UnknownKid)?;
+                std::iter::once(first)
+                    .chain(named)
+                    .find_map(|k| k.for_alg(alg))
+                    .ok_or(KeyError::AlgorithmMismatch)
+            }
+            None => {
+                // Without a `kid`, only an unambiguous key set may answer.
+                let mut fitting = self.keys.iter().filter_map(|k| k.for_alg(alg));
+                match (fitting.next(), fitting.next()) {
+                    (Some(key), None) => Ok(key),
+                    (None, _) => Err(KeyError::AlgorithmMismatch),
+                    (Some(_), Some(_)) => Err(KeyError::AmbiguousKey),
+                }
+            }
+        }
+    }
+
+    fn has_kid(&self, kid: &str) -> bool {
+        self.keys.iter().any(|k| k.kid.as_deref() == Some(kid))
+    }
+}
+
+#[derive(Default)]
+struct UnknownKids {
+    kids: HashSet<String>,
+    last_refetch: Option<Instant>,
+}
+
+struct FetchState {
+    resolved: Option<Resolved>,
+}
+
+pub(crate) struct JwksCache {
+    settings: Arc<Settings>,
+    client: reqwest::Client,
+    counters: Arc<Counters>,
+    current: ArcSwapOption<KeySet>,
+    /// Serialises fetches: whoever holds it fetches, everyone else waits for that result.
+    fetch: tokio::sync::Mutex<FetchState>,
+    /// Completed fetch attempts; a waiter that sees it move knows a fetch happened meanwhile.
+    attempts: AtomicU64,
+    /// When the keys should be refreshed, in ms since `epoch`.
+    refresh_at_ms: AtomicU64,
+    /// When the last attempt failed (ms since `epoch`, 0 = never) and why.
+    last_failure: Mutex<Option<(Instant, String)>>,
+    refreshing: AtomicBool,
+    unknown: Mutex<UnknownKids>,
+    epoch: Instant,
+}
+
+impl JwksCache {
+    pub(crate) fn new(
+        settings: Arc<Settings>,
+        client: reqwest::Client,
+        counters: Arc<Counters>,
+    ) -> Self {
+        JwksCache {
+            settings,
+            client,
+            counters,
+            current: ArcSwapOption::empty(),
+            fetch: tokio::sync::Mutex::new(FetchState { resolved: None }),
+            attempts: AtomicU64::new(0),
+            refresh_at_ms: AtomicU64::new(0),
+            last_failure: Mutex::new(None),
+            refreshing: AtomicBool::new(false),
+            unknown: Mutex::new(UnknownKids::default()),
+            epoch: Instant::now(),
+        }
+    }
+
+    /// The current key set, if any was loaded (no I/O).
+    pub(crate) fn current(&self) -> Option<Arc<KeySet>> {
+        self.current.load_full()
+    }
+
+    /// The key set to verify a token with `kid`: loads it if the cache is cold, refetches once
+    /// for an unknown `kid` (then cools down), and refreshes stale keys in the background.
+    pub(crate) async fn key_set(
+        self: &Arc<Self>,
+        kid: Option<&str>,
+    ) -> Result<Arc<KeySet>, KeyError> {
+        let mut set = match self.current.load_full() {
+            Some(set) => set,
+            None => {
+                self.refresh().await;
+                self.current
+                    .load_full()
+                    .ok_or_else(|| KeyError::Unavailable(self.failure_reason()))?
+            }
+        };
+        if self.now_ms() >= self.refresh_at_ms.load(Ordering::Relaxed) {
+            self.refresh_in_background();
+        }
+        if let Some(kid) = kid {
+            if !set.has_kid(kid) {
+                if !self.claim_unknown_kid_refetch(kid) {
+                    return Err(KeyError::UnknownKid);
+                }
+                self.refresh().await;
+                if let Some(fresh) = self.current.load_full() {
+                    set = fresh;
+                }
+                if !set.has_kid(kid) {
+                    self.remember_unknown(kid);
+                    return Err(KeyError::UnknownKid);
+                }
+            }
+        }
+        Ok(set)
+    }
+
+    /// Loads the keys now unless they are already loaded; returns the failure otherwise.
+    pub(crate) async fn warm_up(&self) -> Result<(), String> {
+        if self.current.load().is_none() {
+            self.refresh().await;
+        }
+        match self.current.load().is_some() {
+            true => Ok(()),
+            false => Err(self.failure_reason()),
+        }
+    }
+
+    /// True when this request may trigger the one refetch for an unknown `kid`.
+    fn claim_unknown_kid_refetch(&self, kid: &str) -> bool {
+        let Ok(mut unknown) = self.unknown.lock() else {
+            return false;
+        };
+        if unknown.kids.contains(kid) {
+            return false;
+        }
+        let cooling = unknown
+            .last_refetch
+            .is_some_and(|t| t.elapsed() < self.settings.unknown_kid_cooldown);
+        if cooling {
+            remember(&mut unknown, kid);
+            return false;
+        }
+        unknown.last_refetch = Some(Instant::now());
+        true
+    }
+
+    fn remember_unknown(&self, kid: &str) {
+        if let Ok(mut unknown) = self.unknown.lock() {
+            remember(&mut unknown, kid);
+        }
+    }
+
+    fn refresh_in_background(self: &Arc<Self>) {
+        let Ok(handle) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        if self.refreshing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let cache = Arc::clone(self);
+        handle.spawn(async move {
+            cache.refresh().await;
+            cache.refreshing.store(false, Ordering::Release);
+        });
+    }
+
+    /// Single-flight fetch: concurrent callers share one attempt's outcome.
+    async fn refresh(&self) {
+        let seen = self.attempts.load(Ordering::Acquire);
+        let mut state = self.fetch.lock().await;
+        if self.attempts.load(Ordering::Acquire) != seen {
+            return;
+        }
+        if self.in_retry_backoff() {
+            return;
+        }
+        let result = self.fetch_once(&mut state).await;
+        let now = self.now_ms();
+        match result {
+            Ok((resolved_issuer, keys, ttl)) => {
+                self.counters.jwks_fetch(true);
+                tracing::debug!(target: "route_guard", keys = keys.len(), ttl_s = ttl.as_secs(), "JWKS loaded");
+                self.current.store(Some(Arc::new(KeySet {
+                    issuer: resolved_issuer,
+                    keys,
+                })));
+                self.refresh_at_ms
+                    .store(now.saturating_add(millis(ttl)), Ordering::Relaxed);
+                if let Ok(mut failure) = self.last_failure.lock() {
+                    *failure = None;
+                }
+                // New keys: every remembered unknown `kid` deserves a fresh look.
+                if let Ok(mut unknown) = self.unknown.lock() {
+                    unknown.kids.clear();
+                }
+            }
+            Err(err) => {
+                self.counters.jwks_fetch(false);
+                let stale = self.current.load().is_some();
+                tracing::warn!(target: "route_guard", error = %err, serving_stale_keys = stale, "JWKS fetch failed");
+                if let Ok(mut failure) = self.last_failure.lock() {
+                    *failure = Some((Instant::now(), err.to_string()));
+                }
+                // Keep the last good keys; try again after the retry interval.
+                self.refresh_at_ms.store(
+                    now.saturating_add(millis(self.settings.jwks_retry_interval)),
+                    Ordering::Relaxed,
+                );
+            }
+        }
+        self.attempts.fetch_add(1, Ordering::Release);
+    }
+
+    async fn fetch_once(
+        &self,
+        state: &mut FetchState,
+    ) -> Result<(String, Vec<VerifyingKey>, Duration), FetchError> {
+        let resolved = match &state.resolved {
+            Some(resolved) => resolved.clone(),
+            None => {
+                let resolved = fetch::resolve(&self.client, &self.settings).await?;
+                state.resolved = Some(resolved.clone());
+                resolved
+            }
+        };
+        let fetched = fetch::fetch_keys(&self.client, &self.settings, &resolved.jwks_uri).await?;
+        Ok((resolved.issuer, fetched.keys, fetched.ttl))
+    }
+
+    fn in_retry_backoff(&self) -> bool {
+        self.last_failure
+            .lock()
+            .ok()
+            .and_then(|f| f.as_ref().map(|(at, _)| at.elapsed()))
+            .is_some_and(|since| since < self.settings.jwks_retry_interval)
+    }
+
+    fn failure_reason(&self) -> String {
+        self.last_failure
+            .lock()
+            .ok()
+            .and_then(|f| f.as_ref().map(|(_, why)| why.clone()))
+            .unwrap_or_else(|| "no keys loaded yet".to_owned())
+    }
+
+    fn now_ms(&self) -> u64 {
+        millis(self.epoch.elapsed())
+    }
+}
+
+fn remember(unknown: &mut UnknownKids, kid: &str) {
+    if unknown.kids.len() < MAX_UNKNOWN_KIDS && kid.len() <= MAX_REMEMBERED_KID_BYTES {
+        unknown.kids.insert(kid.to_owned());
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}

@@ -1,0 +1,180 @@
+//! Requirements a route places on a verified token (scopes, permissions, roles), and their check.
+//!
+//! The attribute macros generate [`Requirement`] impls; by hand, implement it on a unit struct and
+//! use [`Guard<R>`](crate::Guard) as an extractor.
+
+use std::fmt;
+
+use crate::claims::{StandardClaims, TokenClaims};
+
+/// What a route requires of a verified token, checked against the claims type `Claims`.
+///
+/// ```
+/// # extern crate auth_runtime as route_guard;
+/// use route_guard::{Check, Insufficient, Requirement, StandardClaims};
+///
+/// struct ReadMessages;
+///
+/// impl Requirement for ReadMessages {
+///     type Claims = StandardClaims;
+///     fn check(claims: &StandardClaims) -> Result<(), Insufficient> {
+///         Check::new(claims).scopes_all(&["read:messages"]).finish()
+///     }
+/// }
+/// ```
+pub trait Requirement: Send + Sync + 'static {
+    /// The claims type the requirement reads.
+    type Claims: TokenClaims;
+
+    /// Whether [`check`](Self::check) reads the claims at all; when false, the guard skips
+    /// parsing them.
+    const READS_CLAIMS: bool = true;
+
+    /// `Ok` when the token satisfies the requirement, otherwise everything that is missing.
+    fn check(claims: &Self::Claims) -> Result<(), Insufficient>;
+}
+
+/// The requirement of `#[require_auth]`: any valid token.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Authenticated;
+
+impl Requirement for Authenticated {
+    type Claims = StandardClaims;
+    const READS_CLAIMS: bool = false;
+
+    fn check(_: &StandardClaims) -> Result<(), Insufficient> {
+        Ok(())
+    }
+}
+
+/// What a valid token lacks for a route: rendered as 403 `insufficient_scope`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Insufficient {
+    /// Scopes required and not granted (for an `any` requirement: the alternatives).
+    pub scopes: Vec<String>,
+    /// Permissions required and not granted.
+    pub permissions: Vec<String>,
+    /// Roles required and not held.
+    pub roles: Vec<String>,
+}
+
+impl Insufficient {
+    /// True when nothing is missing.
+    pub fn is_empty(&self) -> bool {
+        self.scopes.is_empty() && self.permissions.is_empty() && self.roles.is_empty()
+    }
+}
+
+impl fmt::Display for Insufficient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut parts = Vec::new();
+        for (what, list) in [
+            ("scope", &self.scopes),
+            ("permission", &self.permissions),
+            ("role", &self.roles),
+        ] {
+            if !list.is_empty() {
+                parts.push(format!("{what} {}", list.join(" ")));
+            }
+        }
+        write!(f, "the token lacks the required {}", parts.join("; "))
+    }
+}
+
+/// Collects every unmet requirement, so a 403 names all that is missing at once.
+///
+/// ```
+/// # extern crate auth_runtime as route_guard;
+/// use route_guard::{Check, StandardClaims};
+///
+/// let claims: StandardClaims =
+///     serde_json::from_value(serde_json::json!({"scope": "read:messages"}))?;
+/// let missing = Check::new(&claims)
+///     .scopes_all(&["read:messages", "write:messages"])
+///     .permissions_any(&["admin:all"])
+///     .finish()
+///     .unwrap_err();
+/// assert_eq!(missing.scopes, ["write:messages"]);
+/// assert_eq!(missing.permissions, ["admin:all"]);
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Debug)]
+#[must_use]
+pub struct Check<'a, T> {
+    claims: &'a T,
+    missing: Insufficient,
+}
+
+impl<'a, T: TokenClaims> Check<'a, T> {
+    /// Starts checking `claims`.
+    pub fn new(claims: &'a T) -> Self {
+        Check {
+            claims,
+            missing: Insufficient::default(),
+        }
+    }
+
+    /// Every one of `scopes` must be granted.
+    pub fn scopes_all(mut self, scopes: &[&str]) -> Self {
+        all(&mut self.missing.scopes, scopes, |s| {
+            self.claims.has_scope(s)
+        });
+        self
+    }
+
+    /// At least one of `scopes` must be granted.
+    pub fn scopes_any(mut self, scopes: &[&str]) -> Self {
+        any(&mut self.missing.scopes, scopes, |s| {
+            self.claims.has_scope(s)
+        });
+        self
+    }
+
+    /// Every one of `permissions` must be present.
+    pub fn permissions_all(mut self, permissions: &[&str]) -> Self {
+        all(&mut self.missing.permissions, permissions, |p| {
+            self.claims.has_permission(p)
+        });
+        self
+    }
+
+    /// At least one of `permissions` must be present.
+    pub fn permissions_any(mut self, permissions: &[&str]) -> Self {
+        any(&mut self.missing.permissions, permissions, |p| {
+            self.claims.has_permission(p)
+        });
+        self
+    }
+
+    /// Every one of `roles` must be held.
+    pub fn roles_all(mut self, roles: &[&str]) -> Self {
+        all(&mut self.missing.roles, roles, |r| self.claims.has_role(r));
+        self
+    }
+
+    /// At least one of `roles` must be held.
+    pub fn roles_any(mut self, roles: &[&str]) -> Self {
+        any(&mut self.missing.roles, roles, |r| self.claims.has_role(r));
+        self
+    }
+
+    /// `Ok` when nothing is missing.
+    pub fn finish(self) -> Result<(), Insufficient> {
+        if self.missing.is_empty() {
+            Ok(())
+        } else {
+            Err(self.missing)
+        }
+    }
+}
+
+fn all(missing: &mut Vec<String>, wanted: &[&str], has: impl Fn(&str) -> bool) {
+    missing.extend(wanted.iter().filter(|w| !has(w)).map(|w| (*w).to_owned()));
+}
+
+fn any(missing: &mut Vec<String>, wanted: &[&str], has: impl Fn(&str) -> bool) {
+    if !wanted.is_empty() && !wanted.iter().any(|w| has(w)) {
+        missing.extend(wanted.iter().map(|w| (*w).to_owned()));
+    }
+}

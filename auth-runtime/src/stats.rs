@@ -1,0 +1,163 @@
+//! Counters an operator can scrape: verifications, rejections by reason, JWKS traffic.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+/// Why a request or token was rejected, as counted by [`Stats`] and logged by route-guard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RejectionReason {
+    /// No `Authorization` header, or another scheme than Bearer.
+    MissingToken,
+    /// A malformed `Authorization` header (empty, two tokens, bad characters, repeated).
+    InvalidRequest,
+    /// The token is over the size limit or not a well-formed JWS.
+    Malformed,
+    /// The `alg` is not allowed, or a header is refused (`crit`, `typ`).
+    Header,
+    /// No key matches the token's `kid` and algorithm.
+    UnknownKey,
+    /// The issuer's keys could not be loaded.
+    KeysUnavailable,
+    /// The signature does not verify.
+    Signature,
+    /// `exp` is in the past (beyond the leeway).
+    Expired,
+    /// `nbf` is in the future (beyond the leeway).
+    NotYetValid,
+    /// A registered claim is missing or of the wrong type, or `iss`/`aud` do not match.
+    Claims,
+    /// The token is valid, but lacks a scope, permission or role the route requires.
+    InsufficientScope,
+}
+
+impl RejectionReason {
+    const COUNT: usize = 11;
+
+    /// Every reason, in declaration order.
+    pub const ALL: [RejectionReason; Self::COUNT] = [
+        RejectionReason::MissingToken,
+        RejectionReason::InvalidRequest,
+        RejectionReason::Malformed,
+        RejectionReason::Header,
+        RejectionReason::UnknownKey,
+        RejectionReason::KeysUnavailable,
+        RejectionReason::Signature,
+        RejectionReason::Expired,
+        RejectionReason::NotYetValid,
+        RejectionReason::Claims,
+        RejectionReason::InsufficientScope,
+    ];
+
+    /// A short snake_case name, used in logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RejectionReason::MissingToken => "missing_token",
+            RejectionReason::InvalidRequest => "invalid_request",
+            RejectionReason::Malformed => "malformed",
+            RejectionReason::Header => "header",
+            RejectionReason::UnknownKey => "unknown_key",
+            RejectionReason::KeysUnavailable => "keys_unavailable",
+            RejectionReason::Signature => "signature",
+            RejectionReason::Expired => "expired",
+            RejectionReason::NotYetValid => "not_yet_valid",
+            RejectionReason::Claims => "claims",
+            RejectionReason::InsufficientScope => "insufficient_scope",
+        }
+    }
+
+    fn index(self) -> usize {
+        Self::ALL.iter().position(|r| *r == self).unwrap_or(0)
+    }
+}
+
+impl fmt::Display for RejectionReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Default)]
+pub(crate) struct Counters {
+    verified: AtomicU64,
+    rejected: [AtomicU64; RejectionReason::COUNT],
+    jwks_fetches: AtomicU64,
+    jwks_failures: AtomicU64,
+}
+
+impl Counters {
+    pub(crate) fn verified(&self) {
+        self.verified.fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn rejected(&self, reason: RejectionReason) {
+        self.rejected[reason.index()].fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn jwks_fetch(&self, ok: bool) {
+        self.jwks_fetches.fetch_add(1, Relaxed);
+        if !ok {
+            self.jwks_failures.fetch_add(1, Relaxed);
+        }
+    }
+
+    pub(crate) fn snapshot(&self) -> Stats {
+        let mut rejected = [0; RejectionReason::COUNT];
+        for (out, counter) in rejected.iter_mut().zip(&self.rejected) {
+            *out = counter.load(Relaxed);
+        }
+        Stats {
+            verified: self.verified.load(Relaxed),
+            rejected,
+            jwks_fetches: self.jwks_fetches.load(Relaxed),
+            jwks_failures: self.jwks_failures.load(Relaxed),
+        }
+    }
+}
+
+/// A snapshot of an [`Authenticator`](crate::Authenticator)'s counters, from
+/// [`Authenticator::stats`](crate::Authenticator::stats).
+///
+/// ```
+/// # extern crate auth_runtime as route_guard;
+/// # let auth = route_guard::Authenticator::builder()
+/// #     .domain("tenant.us.auth0.com").audience("https://api").build()?;
+/// let stats = auth.stats();
+/// assert_eq!(stats.verified(), 0);
+/// assert_eq!(stats.rejected(route_guard::RejectionReason::Expired), 0);
+/// # Ok::<(), route_guard::ConfigError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stats {
+    verified: u64,
+    rejected: [u64; RejectionReason::COUNT],
+    jwks_fetches: u64,
+    jwks_failures: u64,
+}
+
+impl Stats {
+    /// Tokens that passed verification.
+    pub fn verified(&self) -> u64 {
+        self.verified
+    }
+
+    /// Rejections for one reason.
+    pub fn rejected(&self, reason: RejectionReason) -> u64 {
+        self.rejected[reason.index()]
+    }
+
+    /// Rejections for every reason together.
+    pub fn rejected_total(&self) -> u64 {
+        self.rejected.iter().sum()
+    }
+
+    /// JWKS download attempts (including discovery), successful or not.
+    pub fn jwks_fetches(&self) -> u64 {
+        self.jwks_fetches
+    }
+
+    /// JWKS download attempts that failed.
+    pub fn jwks_failures(&self) -> u64 {
+        self.jwks_failures
+    }
+}

@@ -1,0 +1,570 @@
+//! The one verification path: token shape, header, key, signature and registered claims.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use serde::de::{self, DeserializeOwned, Deserializer, IgnoredAny, SeqAccess, Visitor};
+use serde::Deserialize;
+
+use crate::claims::{ClaimsContext, StandardClaims, TokenClaims};
+use crate::config::{Algorithm, AuthenticatorBuilder, ConfigError, Settings};
+use crate::jwks::{self, JwksCache, KeyError};
+use crate::stats::{Counters, RejectionReason, Stats};
+
+/// Why a token was not accepted. Its `Display` is the `error_description` sent to the client:
+/// useful, and never an echo of the token or of attacker-chosen header values.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum VerifyError {
+    /// The token is longer than `max_token_bytes`.
+    #[error("the token is larger than {limit} bytes")]
+    TooLarge {
+        /// The configured limit.
+        limit: usize,
+    },
+    /// Not a compact JWS: three base64url segments holding a JSON header and payload.
+    #[error("the token is malformed: {0}")]
+    Malformed(&'static str),
+    /// The `alg` header is not in the allow-list (`none` never is).
+    #[error("the token's signing algorithm is not accepted (accepted: {allowed})")]
+    AlgorithmNotAllowed {
+        /// The accepted algorithms, comma-separated.
+        allowed: String,
+    },
+    /// The token has a `crit` header; route-guard understands no JWS extensions.
+    #[error("the token has a critical header extension (crit) that is not supported")]
+    CriticalHeader,
+    /// The `typ` header is not accepted.
+    #[error("the token type (typ) is not accepted: {0}")]
+    TokenType(&'static str),
+    /// No key in the issuer's key set has the token's `kid`.
+    #[error("the token's key id (kid) is not in the issuer's key set")]
+    UnknownKid,
+    /// The token has no `kid` and the issuer has several keys.
+    #[error("the token has no key id (kid) and the issuer has several keys")]
+    MissingKid,
+    /// The key named by `kid` cannot verify the token's `alg`.
+    #[error("the token's algorithm does not match its signing key")]
+    KeyMismatch,
+    /// The issuer's keys could not be loaded (network failure, bad JWKS).
+    #[error("the issuer's signing keys are unavailable; try again later")]
+    KeysUnavailable,
+    /// The signature does not verify.
+    #[error("the token's signature is invalid")]
+    InvalidSignature,
+    /// `exp` is in the past.
+    #[error("the token has expired")]
+    Expired,
+    /// `nbf` is in the future.
+    #[error("the token is not valid yet (nbf)")]
+    NotYetValid,
+    /// A required registered claim is missing.
+    #[error("the token has no `{0}` claim")]
+    MissingClaim(&'static str),
+    /// A claim has the wrong JSON type.
+    #[error("the token's claims are malformed: {0}")]
+    InvalidClaims(String),
+    /// `iss` is not the configured issuer.
+    #[error("the token's issuer (iss) is not accepted")]
+    WrongIssuer,
+    /// No `aud` value is a configured audience.
+    #[error("the token's audience (aud) is not accepted")]
+    WrongAudience,
+}
+
+impl VerifyError {
+    /// The counter and log category of this error.
+    pub fn reason(&self) -> RejectionReason {
+        match self {
+            VerifyError::TooLarge { .. } | VerifyError::Malformed(_) => RejectionReason::Malformed,
+            VerifyError::AlgorithmNotAllowed { .. }
+            | VerifyError::CriticalHeader
+            | VerifyError::TokenType(_) => RejectionReason::Header,
+            VerifyError::UnknownKid | VerifyError::MissingKid | VerifyError::KeyMismatch => {
+                RejectionReason::UnknownKey
+            }
+            VerifyError::KeysUnavailable => RejectionReason::KeysUnavailable,
+            VerifyError::InvalidSignature => RejectionReason::Signature,
+            VerifyError::Expired => RejectionReason::Expired,
+            VerifyError::NotYetValid => RejectionReason::NotYetValid,
+            VerifyError::MissingClaim(_)
+            | VerifyError::InvalidClaims(_)
+            | VerifyError::WrongIssuer
+            | VerifyError::WrongAudience => RejectionReason::Claims,
+        }
+    }
+}
+
+/// A token whose signature and registered claims were verified.
+///
+/// It holds the decoded claims (not the token); read them with [`claims`](Self::claims).
+/// `Debug` shows the algorithm and key id only.
+#[derive(Clone)]
+pub struct VerifiedToken {
+    inner: Arc<VerifiedInner>,
+}
+
+struct VerifiedInner {
+    payload: Vec<u8>,
+    alg: Algorithm,
+    kid: Option<String>,
+    context: ClaimsContext,
+}
+
+impl fmt::Debug for VerifiedToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VerifiedToken")
+            .field("alg", &self.inner.alg)
+            .field("kid", &self.inner.kid)
+            .finish_non_exhaustive()
+    }
+}
+
+impl VerifiedToken {
+    /// Deserializes the claims into `T` (one parse of the verified payload).
+    pub fn claims<T: TokenClaims>(&self) -> Result<T, VerifyError> {
+        let mut claims: T = self.deserialize()?;
+        claims.apply_context(&self.inner.context);
+        Ok(claims)
+    }
+
+    /// The claims as [`StandardClaims`].
+    pub fn standard_claims(&self) -> Result<StandardClaims, VerifyError> {
+        self.claims()
+    }
+
+    /// Deserializes the claims into any type, without route-guard's role context.
+    pub fn deserialize<T: DeserializeOwned>(&self) -> Result<T, VerifyError> {
+        serde_json::from_slice(&self.inner.payload)
+            .map_err(|e| VerifyError::InvalidClaims(e.to_string()))
+    }
+
+    /// The verified `alg`.
+    pub fn algorithm(&self) -> Algorithm {
+        self.inner.alg
+    }
+
+    /// The `kid` of the key that verified the token.
+    pub fn key_id(&self) -> Option<&str> {
+        self.inner.kid.as_deref()
+    }
+}
+
+/// Verifies access tokens for one issuer and audience set; cheap to clone (an `Arc` inside).
+///
+/// Build one at start-up with [`Authenticator::builder`] or [`Authenticator::from_env`], install it
+/// with [`layer`](Self::layer), and use the extractors in handlers; or call
+/// [`verify`](Self::verify) yourself.
+///
+/// ```
+/// # extern crate auth_runtime as route_guard;
+/// use route_guard::Authenticator;
+///
+/// let auth = Authenticator::builder()
+///     .domain("tenant.us.auth0.com")
+///     .audience("https://api.example.com")
+///     .build()?;
+/// let app: axum::Router = axum::Router::new().layer(auth.layer());
+/// # Ok::<(), route_guard::ConfigError>(())
+/// ```
+#[derive(Clone)]
+pub struct Authenticator {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) settings: Arc<Settings>,
+    cache: Arc<JwksCache>,
+    hmac: Option<aws_lc_rs::hmac::Key>,
+    pub(crate) counters: Arc<Counters>,
+    context: ClaimsContext,
+    allowed_list: String,
+    pub(crate) realm: Arc<str>,
+}
+
+impl fmt::Debug for Authenticator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = &self.inner.settings;
+        f.debug_struct("Authenticator")
+            .field("source", &s.source)
+            .field("audiences", &s.audiences)
+            .field("algorithms", &s.algorithms)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AuthenticatorBuilder {
+    /// Validates every setting and builds the [`Authenticator`].
+    ///
+    /// No network request is made here; call [`Authenticator::warm_up`] to load the keys eagerly.
+    pub fn build(self) -> Result<Authenticator, ConfigError> {
+        Authenticator::from_settings(self.validate()?)
+    }
+}
+
+impl Authenticator {
+    /// Starts a configuration; see [`AuthenticatorBuilder`].
+    pub fn builder() -> AuthenticatorBuilder {
+        AuthenticatorBuilder::default()
+    }
+
+    /// Builds from the environment (and a `.env` file, if present): `AUTH0_DOMAIN` or
+    /// `AUTH0_ISSUER_BASE_URL`, `AUTH0_AUDIENCE` (comma-separated for several) and the optional
+    /// `AUTH0_ALGORITHMS` (comma-separated, default `RS256`).
+    ///
+    /// ```no_run
+    /// # extern crate auth_runtime as route_guard;
+    /// let auth = route_guard::Authenticator::from_env()?;
+    /// # Ok::<(), route_guard::ConfigError>(())
+    /// ```
+    pub fn from_env() -> Result<Authenticator, ConfigError> {
+        AuthenticatorBuilder::from_env()?.build()
+    }
+
+    fn from_settings(settings: Settings) -> Result<Authenticator, ConfigError> {
+        install_crypto_provider();
+        let settings = Arc::new(settings);
+        let counters = Arc::new(Counters::default());
+        let client = jwks::client(&settings)?;
+        let cache = Arc::new(JwksCache::new(
+            Arc::clone(&settings),
+            client,
+            Arc::clone(&counters),
+        ));
+        let hmac = settings
+            .hs256_secret
+            .as_ref()
+            .map(|s| aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &s.0));
+        let allowed_list = settings
+            .algorithms
+            .iter()
+            .map(|a| a.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let settings_realm = settings.realm.clone();
+        Ok(Authenticator {
+            inner: Arc::new(Inner {
+                context: ClaimsContext {
+                    roles_claim: settings.roles_claim.clone(),
+                },
+                settings,
+                cache,
+                hmac,
+                counters,
+                allowed_list,
+                realm: Arc::from(settings_realm.as_str()),
+            }),
+        })
+    }
+
+    /// The enforced issuer: known at once for a domain, after discovery (the first key load)
+    /// for an issuer base URL.
+    pub fn issuer(&self) -> Option<String> {
+        match &self.inner.settings.source {
+            crate::config::IssuerSource::Fixed { issuer, .. } => Some(issuer.clone()),
+            crate::config::IssuerSource::Discover { .. } => {
+                self.inner.cache.current().map(|set| set.issuer.clone())
+            }
+        }
+    }
+
+    /// The realm of this Authenticator's `WWW-Authenticate` challenges.
+    pub fn realm(&self) -> &str {
+        &self.inner.settings.realm
+    }
+
+    /// Loads the issuer's keys now (discovery first, if configured), so the first request does not
+    /// wait for them. Requests work without it: a cold cache loads on first use.
+    ///
+    /// The error says why the keys could not be loaded; the Authenticator keeps retrying later.
+    pub async fn warm_up(&self) -> Result<(), KeysUnavailable> {
+        if self.inner.hmac.is_some() {
+            return Ok(());
+        }
+        self.inner.cache.warm_up().await.map_err(KeysUnavailable)
+    }
+
+    /// Counters since this Authenticator was built.
+    pub fn stats(&self) -> Stats {
+        self.inner.counters.snapshot()
+    }
+
+    /// Verifies a compact JWS access token: size and shape, `alg` allow-list, `crit`, `typ`, key by
+    /// `kid`, signature, `exp`/`nbf` with leeway, `iss` and `aud`. Counts and logs the outcome.
+    pub async fn verify(&self, token: &str) -> Result<VerifiedToken, VerifyError> {
+        match self.verify_inner(token).await {
+            Ok(verified) => {
+                self.inner.counters.verified();
+                Ok(verified)
+            }
+            Err(err) => {
+                let reason = err.reason();
+                self.inner.counters.rejected(reason);
+                tracing::debug!(target: "route_guard", %reason, error = %err, "token rejected");
+                Err(err)
+            }
+        }
+    }
+
+    async fn verify_inner(&self, token: &str) -> Result<VerifiedToken, VerifyError> {
+        let settings = &self.inner.settings;
+        if token.len() > settings.max_token_bytes {
+            return Err(VerifyError::TooLarge {
+                limit: settings.max_token_bytes,
+            });
+        }
+        let mut parts = token.split('.');
+        let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(VerifyError::Malformed(
+                "expected three dot-separated segments",
+            ));
+        };
+        let header_json = decode_segment(header_b64, "the header is not base64url")?;
+        let header = parse_object::<Header<'_>>(&header_json, "the header is not a JSON object")?;
+        if header.crit.is_some() {
+            return Err(VerifyError::CriticalHeader);
+        }
+        let alg = settings
+            .algorithms
+            .iter()
+            .copied()
+            .find(|a| a.as_str() == header.alg.as_ref())
+            .ok_or_else(|| VerifyError::AlgorithmNotAllowed {
+                allowed: self.inner.allowed_list.clone(),
+            })?;
+        check_typ(header.typ.as_deref(), settings.require_at_jwt_typ)?;
+        let signature = decode_segment(signature_b64, "the signature is not base64url")?;
+        let signed = &token.as_bytes()[..header_b64.len() + 1 + payload_b64.len()];
+
+        let issuer = match &self.inner.hmac {
+            Some(key) => {
+                aws_lc_rs::hmac::verify(key, signed, &signature)
+                    .map_err(|_| VerifyError::InvalidSignature)?;
+                None
+            }
+            None => {
+                let kid = header.kid.as_deref();
+                let set = self.inner.cache.key_set(kid).await.map_err(key_error)?;
+                let key = set.find(kid, alg).map_err(key_error)?;
+                key.verify_sig(signed, &signature)
+                    .map_err(|_| VerifyError::InvalidSignature)?;
+                Some(set)
+            }
+        };
+
+        let payload = decode_segment(payload_b64, "the payload is not base64url")?;
+        let claims = parse_object::<Registered<'_>>(&payload, "the payload is not a JSON object")?;
+        let now = unix_now();
+        let leeway = settings.leeway.as_secs_f64();
+        let exp = claims.exp.ok_or(VerifyError::MissingClaim("exp"))?;
+        if now >= exp.0 + leeway {
+            return Err(VerifyError::Expired);
+        }
+        if let Some(nbf) = claims.nbf {
+            if now + leeway < nbf.0 {
+                return Err(VerifyError::NotYetValid);
+            }
+        }
+        let iss = claims.iss.ok_or(VerifyError::MissingClaim("iss"))?;
+        let expected_issuer = match &issuer {
+            Some(set) => set.issuer.as_str(),
+            None => self.hs256_issuer(),
+        };
+        if iss != expected_issuer {
+            return Err(VerifyError::WrongIssuer);
+        }
+        let aud = claims.aud.ok_or(VerifyError::MissingClaim("aud"))?;
+        if !aud
+            .0
+            .iter()
+            .any(|a| settings.audiences.iter().any(|c| c == a))
+        {
+            return Err(VerifyError::WrongAudience);
+        }
+        let kid = header.kid.map(Cow::into_owned);
+        Ok(VerifiedToken {
+            inner: Arc::new(VerifiedInner {
+                payload,
+                alg,
+                kid,
+                context: self.inner.context.clone(),
+            }),
+        })
+    }
+
+    /// With HS256 there is no discovery: the issuer is the configured one.
+    fn hs256_issuer(&self) -> &str {
+        match &self.inner.settings.source {
+            crate::config::IssuerSource::Fixed { issuer, .. } => issuer,
+            crate::config::IssuerSource::Discover { base } => base.as_str(),
+        }
+    }
+}
+
+/// The issuer's keys could not be loaded; the message says why (for logs, not for clients).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the issuer's signing keys could not be loaded: {0}")]
+pub struct KeysUnavailable(pub String);
+
+/// jsonwebtoken panics at its first use when both of its crypto backends are compiled in (Cargo
+/// feature unification) and no provider was chosen; choosing aws-lc-rs here makes that impossible
+/// for anyone who built an Authenticator. Installing twice is harmless: the first one wins.
+fn install_crypto_provider() {
+    let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
+}
+
+fn key_error(err: KeyError) -> VerifyError {
+    match err {
+        KeyError::UnknownKid => VerifyError::UnknownKid,
+        KeyError::AmbiguousKey => VerifyError::MissingKid,
+        KeyError::AlgorithmMismatch => VerifyError::KeyMismatch,
+        KeyError::Unavailable(_) => VerifyError::KeysUnavailable,
+    }
+}
+
+fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+fn decode_segment(segment: &str, what: &'static str) -> Result<Vec<u8>, VerifyError> {
+    if segment.is_empty() {
+        return Err(VerifyError::Malformed("a segment is empty"));
+    }
+    URL_SAFE_NO_PAD
+        .decode(segment)
+        .map_err(|_| VerifyError::Malformed(what))
+}
+
+/// serde's derived struct impls also accept JSON arrays; a JOSE header or claims set must be an
+/// object, so check the first byte before parsing.
+fn parse_object<'a, T: Deserialize<'a>>(
+    json: &'a [u8],
+    what: &'static str,
+) -> Result<T, VerifyError> {
+    let first = json.iter().find(|b| !b.is_ascii_whitespace());
+    if first != Some(&b'{') {
+        return Err(VerifyError::Malformed(what));
+    }
+    serde_json::from_slice(json).map_err(|e| {
+        if e.is_data() {
+            VerifyError::InvalidClaims(data_error(&e))
+        } else {
+            VerifyError::Malformed(what)
+        }
+    })
+}
+
+/// serde_json's message without the line/column (meaningless for a one-line token).
+fn data_error(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    match text.find(" at line ") {
+        Some(i) => text[..i].to_owned(),
+        None => text,
+    }
+}
+
+fn check_typ(typ: Option<&str>, strict: bool) -> Result<(), VerifyError> {
+    // Media types are case-insensitive (RFC 7515 §4.1.9).
+    let is = |v: &str| typ.is_some_and(|t| t.eq_ignore_ascii_case(v));
+    let at_jwt = is("at+jwt") || is("application/at+jwt");
+    match (strict, typ) {
+        (true, _) if at_jwt => Ok(()),
+        (true, _) => Err(VerifyError::TokenType(
+            "an RFC 9068 access token (typ at+jwt) is required",
+        )),
+        (false, None) => Ok(()),
+        (false, Some(_)) if at_jwt || is("JWT") => Ok(()),
+        (false, Some(_)) => Err(VerifyError::TokenType("expected JWT or at+jwt")),
+    }
+}
+
+#[derive(Deserialize)]
+struct Header<'a> {
+    #[serde(borrow)]
+    alg: Cow<'a, str>,
+    #[serde(default, borrow)]
+    kid: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    typ: Option<Cow<'a, str>>,
+    #[serde(default)]
+    crit: Option<IgnoredAny>,
+}
+
+#[derive(Deserialize)]
+struct Registered<'a> {
+    #[serde(default)]
+    exp: Option<NumericDate>,
+    #[serde(default)]
+    nbf: Option<NumericDate>,
+    #[serde(default, borrow)]
+    iss: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    aud: Option<Audiences<'a>>,
+}
+
+/// RFC 7519 NumericDate: a JSON number of seconds, possibly fractional. Strings are refused.
+struct NumericDate(f64);
+
+impl<'de> Deserialize<'de> for NumericDate {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = NumericDate;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a NumericDate (seconds since the epoch, as a JSON number)")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<NumericDate, E> {
+                Ok(NumericDate(v as f64))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<NumericDate, E> {
+                Ok(NumericDate(v as f64))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<NumericDate, E> {
+                if v.is_finite() {
+                    Ok(NumericDate(v))
+                } else {
+                    Err(E::custom("a NumericDate must be finite"))
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// `aud` as one string or an array of strings.
+struct Audiences<'a>(Vec<Cow<'a, str>>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Audiences<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = Audiences<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string or an array of strings")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Audiences(vec![Cow::Borrowed(v)]))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Audiences(vec![Cow::Owned(v.to_owned())]))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut out = Vec::new();
+                while let Some(v) = seq.next_element::<String>()? {
+                    out.push(Cow::Owned(v));
+                }
+                Ok(Audiences(out))
+            }
+        }
+        d.deserialize_any(V(std::marker::PhantomData))
+    }
+}

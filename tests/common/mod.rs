@@ -1,0 +1,203 @@
+//! Shared helpers: a protected axum app on loopback, called over real HTTP.
+#![allow(dead_code)]
+
+use axum::routing::get;
+use axum::{Json, Router};
+use reqwest::StatusCode;
+use route_guard::testing::TestIssuer;
+use route_guard::{
+    Authenticator, AuthenticatorBuilder, Check, Claims, Guard, Insufficient, Requirement,
+    StandardClaims,
+};
+use serde_json::{json, Value};
+
+pub struct ReadMessages;
+impl Requirement for ReadMessages {
+    type Claims = StandardClaims;
+    fn check(claims: &StandardClaims) -> Result<(), Insufficient> {
+        Check::new(claims).scopes_all(&["read:messages"]).finish()
+    }
+}
+
+pub struct Admin;
+impl Requirement for Admin {
+    type Claims = StandardClaims;
+    fn check(claims: &StandardClaims) -> Result<(), Insufficient> {
+        Check::new(claims).roles_any(&["admin"]).finish()
+    }
+}
+
+pub struct WriteMessages;
+impl Requirement for WriteMessages {
+    type Claims = StandardClaims;
+    fn check(claims: &StandardClaims) -> Result<(), Insufficient> {
+        Check::new(claims)
+            .permissions_all(&["write:messages"])
+            .finish()
+    }
+}
+
+async fn public() -> Json<Value> {
+    Json(json!({ "message": "public" }))
+}
+
+async fn private(claims: Claims) -> Json<Value> {
+    Json(json!({ "message": "private", "user": claims.sub }))
+}
+
+async fn scoped(_: Guard<ReadMessages>, claims: Claims) -> Json<Value> {
+    Json(json!({ "message": "scoped", "user": claims.sub, "scope": claims.scope }))
+}
+
+async fn admin(_: Guard<Admin>, claims: Claims) -> Json<Value> {
+    Json(json!({ "message": "admin", "roles": claims.roles }))
+}
+
+async fn messages(_: Guard<WriteMessages>) -> Json<Value> {
+    Json(json!({ "message": "written" }))
+}
+
+async fn feed(claims: Option<Claims>) -> Json<Value> {
+    match claims {
+        Some(claims) => {
+            Json(json!({ "message": format!("hello {}", claims.sub.clone().unwrap_or_default()) }))
+        }
+        None => Json(json!({ "message": "hello guest" })),
+    }
+}
+
+pub fn routes() -> Router {
+    Router::new()
+        .route("/public", get(public))
+        .route("/private", get(private))
+        .route("/scoped", get(scoped))
+        .route("/admin", get(admin))
+        .route("/messages", get(messages))
+        .route("/feed", get(feed))
+}
+
+pub struct App {
+    pub issuer: TestIssuer,
+    pub auth: Authenticator,
+    pub base: String,
+    pub client: reqwest::Client,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub www_authenticate: Option<String>,
+    pub body: Value,
+}
+
+impl Reply {
+    /// The `error` of the JSON body.
+    pub fn error(&self) -> &str {
+        self.body["error"].as_str().unwrap_or("")
+    }
+
+    /// Asserts the RFC 6750 triple: status, challenge error attribute and body error.
+    pub fn assert_rejected(&self, status: u16, code: &str) {
+        assert_eq!(self.status.as_u16(), status, "body: {}", self.body);
+        assert_eq!(self.error(), code, "body: {}", self.body);
+        let challenge = self.www_authenticate.as_deref().unwrap_or_default();
+        assert!(
+            challenge.starts_with("Bearer realm=\"api\""),
+            "challenge: {challenge}"
+        );
+        if code == "unauthorized" {
+            assert!(!challenge.contains("error="), "challenge: {challenge}");
+        } else {
+            assert!(
+                challenge.contains(&format!("error=\"{code}\"")),
+                "challenge: {challenge}"
+            );
+        }
+    }
+}
+
+pub async fn start() -> App {
+    start_with(|b| b).await
+}
+
+pub async fn start_with(
+    configure: impl FnOnce(AuthenticatorBuilder) -> AuthenticatorBuilder,
+) -> App {
+    let issuer = TestIssuer::start().await.expect("test issuer starts");
+    let auth = configure(issuer.authenticator_builder())
+        .build()
+        .expect("authenticator builds");
+    serve_app(issuer, auth, routes()).await
+}
+
+pub async fn serve_app(issuer: TestIssuer, auth: Authenticator, routes: Router) -> App {
+    let app = routes.layer(auth.layer());
+    let base = serve(app).await;
+    let (base, server) = base;
+    App {
+        issuer,
+        auth,
+        base,
+        client: client(),
+        server,
+    }
+}
+
+pub async fn serve(app: Router) -> (String, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
+    let addr = listener.local_addr().expect("local addr");
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (format!("http://{addr}"), server)
+}
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client builds")
+}
+
+impl App {
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Reply {
+        let mut request = self.client.get(format!("{}{path}", self.base));
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        send(request).await
+    }
+
+    pub async fn get_with_header(&self, path: &str, authorization: &str) -> Reply {
+        send(
+            self.client
+                .get(format!("{}{path}", self.base))
+                .header("authorization", authorization),
+        )
+        .await
+    }
+}
+
+pub async fn send(request: reqwest::RequestBuilder) -> Reply {
+    let response = request.send().await.expect("request is answered");
+    let status = response.status();
+    let www_authenticate = response
+        .headers()
+        .get("www-authenticate")
+        .map(|v| v.to_str().expect("ascii challenge").to_owned());
+    let text = response.text().await.expect("body");
+    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    Reply {
+        status,
+        www_authenticate,
+        body,
+    }
+}
