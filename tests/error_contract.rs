@@ -35,3 +35,295 @@ async fn other_scheme_is_401_without_error_attribute() {
     let app = start().await;
     assert_row(&app, "Basic dXNlcjpwYXNz", 401, "unauthorized").await;
 }
+
+#[tokio::test]
+async fn scheme_name_is_case_insensitive() {
+    let app = start().await;
+    let token = app.issuer.token().sign();
+    for scheme in ["bearer", "BEARER", "BeArEr"] {
+        let reply = app
+            .get_with_header("/private", &format!("{scheme} {token}"))
+            .await;
+        assert_eq!(reply.status, 200, "{scheme}: {}", reply.body);
+    }
+}
+
+#[tokio::test]
+async fn bearer_without_token_is_400_invalid_request() {
+    let app = start().await;
+    for header in ["Bearer", "Bearer ", "Bearer    "] {
+        assert_row(&app, header, 400, "invalid_request").await;
+    }
+}
+
+#[tokio::test]
+async fn two_tokens_are_400_invalid_request() {
+    let app = start().await;
+    let token = app.issuer.token().sign();
+    assert_row(
+        &app,
+        &format!("Bearer {token} {token}"),
+        400,
+        "invalid_request",
+    )
+    .await;
+    assert_row(
+        &app,
+        &format!("Bearer {token}\t{token}"),
+        400,
+        "invalid_request",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn characters_outside_token68_are_400_invalid_request() {
+    let app = start().await;
+    for token in ["abc,def", "a\"b", "abc=def", "{}", "a;b", "=="] {
+        assert_row(&app, &format!("Bearer {token}"), 400, "invalid_request").await;
+    }
+}
+
+#[tokio::test]
+async fn tab_after_scheme_is_400_invalid_request() {
+    let app = start().await;
+    let token = app.issuer.token().sign();
+    assert_row(&app, &format!("Bearer\t{token}"), 400, "invalid_request").await;
+}
+
+#[tokio::test]
+async fn extra_spaces_after_scheme_are_tolerated() {
+    // RFC 6750 §2.1: credentials = "Bearer" 1*SP b64token.
+    let app = start().await;
+    let token = app.issuer.token().sign();
+    let reply = app
+        .get_with_header("/private", &format!("Bearer   {token}"))
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+}
+
+#[tokio::test]
+async fn repeated_authorization_header_is_400_invalid_request() {
+    let app = start().await;
+    let token = app.issuer.token().sign();
+    let reply = common::send(
+        app.client
+            .get(format!("{}/private", app.base))
+            .header("authorization", format!("Bearer {token}"))
+            .header("authorization", format!("Bearer {token}")),
+    )
+    .await;
+    reply.assert_rejected(400, "invalid_request");
+}
+
+#[tokio::test]
+async fn non_ascii_header_value_is_400_invalid_request() {
+    let app = start().await;
+    let value = reqwest::header::HeaderValue::from_bytes("Bearer t\u{f6}ken".as_bytes())
+        .expect("opaque bytes are a valid header value");
+    let reply = common::send(
+        app.client
+            .get(format!("{}/private", app.base))
+            .header("authorization", value),
+    )
+    .await;
+    reply.assert_rejected(400, "invalid_request");
+}
+
+#[tokio::test]
+async fn token_in_query_string_is_not_accepted() {
+    let app = start().await;
+    let token = app.issuer.token().sign();
+    let reply = app
+        .get(&format!("/private?access_token={token}"), None)
+        .await;
+    reply.assert_rejected(401, "unauthorized");
+}
+
+#[tokio::test]
+async fn verification_failure_is_401_invalid_token_with_description() {
+    let app = start().await;
+    let token = app
+        .issuer
+        .token()
+        .expired_for(std::time::Duration::from_secs(3600))
+        .sign();
+    let reply = app.get("/private", Some(&token)).await;
+    reply.assert_rejected(401, "invalid_token");
+    assert_eq!(reply.body["error_description"], "the token has expired");
+    let challenge = reply.www_authenticate.unwrap_or_default();
+    assert!(
+        challenge.contains("error_description=\"the token has expired\""),
+        "{challenge}"
+    );
+    assert!(!challenge.contains(&token));
+}
+
+#[tokio::test]
+async fn unknown_kid_is_401_invalid_token() {
+    let app = start().await;
+    let token = app.issuer.token().kid("no-such-key").sign();
+    let reply = app.get("/private", Some(&token)).await;
+    reply.assert_rejected(401, "invalid_token");
+}
+
+#[tokio::test]
+async fn missing_scope_is_403_with_scope_attribute() {
+    let app = start().await;
+    let token = app.issuer.token().scopes("write:messages").sign();
+    let reply = app.get("/scoped", Some(&token)).await;
+    reply.assert_rejected(403, "insufficient_scope");
+    let challenge = reply.www_authenticate.unwrap_or_default();
+    assert!(
+        challenge.ends_with("scope=\"read:messages\""),
+        "{challenge}"
+    );
+    assert!(
+        reply.body["error_description"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("read:messages"),
+        "{}",
+        reply.body
+    );
+}
+
+#[tokio::test]
+async fn granted_scope_passes_the_guard() {
+    let app = start().await;
+    let token = app.issuer.token().scopes("openid read:messages").sign();
+    let reply = app.get("/scoped", Some(&token)).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.body["scope"], "openid read:messages");
+}
+
+#[tokio::test]
+async fn missing_permission_is_403_insufficient_scope() {
+    let app = start().await;
+    let token = app.issuer.token().permissions(["read:messages"]).sign();
+    let reply = app.get("/messages", Some(&token)).await;
+    reply.assert_rejected(403, "insufficient_scope");
+    assert!(!reply
+        .www_authenticate
+        .unwrap_or_default()
+        .contains("scope=\""));
+    let ok = app.issuer.token().permissions(["write:messages"]).sign();
+    assert_eq!(app.get("/messages", Some(&ok)).await.status, 200);
+}
+
+#[tokio::test]
+async fn missing_role_is_403_insufficient_scope() {
+    let app = start().await;
+    let token = app.issuer.token().roles(["viewer"]).sign();
+    let reply = app.get("/admin", Some(&token)).await;
+    reply.assert_rejected(403, "insufficient_scope");
+    assert!(reply.body["error_description"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("role admin"));
+    let ok = app.issuer.token().roles(["viewer", "admin"]).sign();
+    let reply = app.get("/admin", Some(&ok)).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.body["roles"], serde_json::json!(["viewer", "admin"]));
+}
+
+#[tokio::test]
+async fn missing_layer_is_500_server_error_without_challenge() {
+    let issuer = route_guard::testing::TestIssuer::start()
+        .await
+        .expect("issuer");
+    let (base, _server) = common::serve(common::routes()).await;
+    let token = issuer.token().sign();
+    let reply = common::send(
+        common::client()
+            .get(format!("{base}/private"))
+            .bearer_auth(token),
+    )
+    .await;
+    assert_eq!(reply.status, 500);
+    assert_eq!(reply.error(), "server_error");
+    assert!(reply.www_authenticate.is_none());
+}
+
+#[tokio::test]
+async fn optional_claims_are_none_without_a_token_and_401_with_a_bad_one() {
+    let app = start().await;
+    let reply = app.get("/feed", None).await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.body["message"], "hello guest");
+
+    let token = app.issuer.token().sub("auth0|bob").sign();
+    let reply = app.get("/feed", Some(&token)).await;
+    assert_eq!(reply.body["message"], "hello auth0|bob");
+
+    let reply = app.get("/feed", Some("not.a.token")).await;
+    reply.assert_rejected(401, "invalid_token");
+}
+
+#[tokio::test]
+async fn public_route_ignores_tokens() {
+    let app = start().await;
+    let reply = app.get("/public", Some("garbage")).await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(app.issuer.jwks_fetches(), 0);
+}
+
+#[tokio::test]
+async fn a_request_is_verified_once_however_many_extractors_ask() {
+    let app = start().await;
+    let token = app.issuer.token().scopes("read:messages").sign();
+    // `/scoped` takes the guard and `Claims`.
+    let reply = app.get("/scoped", Some(&token)).await;
+    assert_eq!(reply.status, 200);
+    let stats = app.auth.stats();
+    assert_eq!(stats.verified(), 1);
+    assert_eq!(stats.rejected_total(), 0);
+}
+
+#[tokio::test]
+async fn descriptions_never_echo_attacker_text_unsafely() {
+    let app = start().await;
+    // A claim of the wrong type makes serde describe it; quotes must not break the header.
+    let token = app
+        .issuer
+        .token()
+        .claim("scope", serde_json::json!(["read:\"messages\"\\"]))
+        .sign();
+    let reply = app.get("/scoped", Some(&token)).await;
+    reply.assert_rejected(401, "invalid_token");
+    let challenge = reply.www_authenticate.unwrap_or_default();
+    let description = challenge
+        .split("error_description=\"")
+        .nth(1)
+        .unwrap_or_default();
+    assert_eq!(description.matches('"').count(), 1, "{challenge}");
+    assert!(!description.contains('\\'));
+}
+
+#[tokio::test]
+async fn realm_is_configurable() {
+    let app = common::start_with(|b| b.realm("messages-api")).await;
+    let reply = app.get("/private", None).await;
+    assert_eq!(
+        reply.www_authenticate.as_deref(),
+        Some("Bearer realm=\"messages-api\"")
+    );
+}
+
+#[tokio::test]
+async fn rejections_are_counted_by_reason() {
+    use route_guard::RejectionReason;
+    let app = start().await;
+    app.get("/private", None).await;
+    app.get_with_header("/private", "Bearer").await;
+    app.get("/private", Some("a.b.c")).await;
+    let token = app.issuer.token().sign();
+    app.get("/admin", Some(&token)).await;
+    let stats = app.auth.stats();
+    assert_eq!(stats.rejected(RejectionReason::MissingToken), 1);
+    assert_eq!(stats.rejected(RejectionReason::InvalidRequest), 1);
+    assert_eq!(stats.rejected(RejectionReason::Malformed), 1);
+    assert_eq!(stats.rejected(RejectionReason::InsufficientScope), 1);
+    assert_eq!(stats.verified(), 1);
+    assert_eq!(stats.jwks_fetches(), 1);
+}

@@ -325,6 +325,9 @@ impl Authenticator {
                 "expected three dot-separated segments",
             ));
         };
+        if header_b64.is_empty() || payload_b64.is_empty() || signature_b64.is_empty() {
+            return Err(VerifyError::Malformed("a segment is empty"));
+        }
         let header_json = decode_segment(header_b64, "the header is not base64url")?;
         let header = parse_object::<Header<'_>>(&header_json, "the header is not a JSON object")?;
         if header.crit.is_some() {
@@ -436,9 +439,6 @@ fn unix_now() -> f64 {
 }
 
 fn decode_segment(segment: &str, what: &'static str) -> Result<Vec<u8>, VerifyError> {
-    if segment.is_empty() {
-        return Err(VerifyError::Malformed("a segment is empty"));
-    }
     URL_SAFE_NO_PAD
         .decode(segment)
         .map_err(|_| VerifyError::Malformed(what))

@@ -1,0 +1,326 @@
+//! Misconfiguration is a typed error at start-up that says what to set; nothing panics.
+
+use route_guard::testing::{TestIssuer, TEST_AUDIENCE};
+use route_guard::{Algorithm, Authenticator, AuthenticatorBuilder, ConfigError};
+
+fn domain(d: &str) -> Result<Authenticator, ConfigError> {
+    Authenticator::builder()
+        .domain(d)
+        .audience("https://api")
+        .build()
+}
+
+fn issuer(url: &str) -> Result<Authenticator, ConfigError> {
+    Authenticator::builder()
+        .issuer_base_url(url)
+        .audience("https://api")
+        .build()
+}
+
+#[test]
+fn domain_gives_the_auth0_issuer() {
+    let auth = domain("tenant.us.auth0.com").expect("builds");
+    assert_eq!(
+        auth.issuer().as_deref(),
+        Some("https://tenant.us.auth0.com/")
+    );
+    assert_eq!(auth.realm(), "api");
+}
+
+#[test]
+fn missing_audience_is_an_error_naming_the_variable() {
+    let err = Authenticator::builder()
+        .domain("tenant.us.auth0.com")
+        .build()
+        .unwrap_err();
+    assert_eq!(err, ConfigError::MissingAudience);
+    assert!(err.to_string().contains("AUTH0_AUDIENCE"));
+    let err = Authenticator::builder()
+        .domain("tenant.us.auth0.com")
+        .audience(" ")
+        .build()
+        .unwrap_err();
+    assert_eq!(err, ConfigError::EmptyAudience);
+}
+
+#[test]
+fn missing_domain_is_an_error_naming_the_variables() {
+    let err = Authenticator::builder()
+        .audience("https://api")
+        .build()
+        .unwrap_err();
+    assert_eq!(err, ConfigError::MissingIssuer);
+    let text = err.to_string();
+    assert!(text.contains("AUTH0_DOMAIN") && text.contains("AUTH0_ISSUER_BASE_URL"));
+}
+
+#[test]
+fn domain_given_as_url_is_an_error() {
+    for d in [
+        "https://tenant.us.auth0.com",
+        "http://tenant.us.auth0.com/",
+        "HTTPS://tenant.us.auth0.com",
+    ] {
+        let err = domain(d).unwrap_err();
+        assert!(
+            matches!(err, ConfigError::DomainHasScheme { .. }),
+            "{d}: {err}"
+        );
+        assert!(err.to_string().contains("without `https://`"));
+    }
+}
+
+#[test]
+fn domain_with_a_path_is_an_error() {
+    for d in [
+        "tenant.us.auth0.com/",
+        "tenant.us.auth0.com/api",
+        "tenant.com?x=1",
+    ] {
+        let err = domain(d).unwrap_err();
+        assert!(
+            matches!(err, ConfigError::DomainHasPath { .. }),
+            "{d}: {err}"
+        );
+    }
+    assert!(matches!(
+        domain("").unwrap_err(),
+        ConfigError::InvalidDomain { .. }
+    ));
+    assert!(matches!(
+        domain("user@host").unwrap_err(),
+        ConfigError::InvalidDomain { .. }
+    ));
+}
+
+#[test]
+fn http_issuer_is_allowed_only_on_loopback() {
+    for ok in [
+        "http://localhost:3000",
+        "http://127.0.0.1:8080/",
+        "http://127.8.9.10/",
+        "http://[::1]:9000/",
+        "https://issuer.example.com/",
+    ] {
+        assert!(issuer(ok).is_ok(), "{ok}");
+    }
+    for bad in [
+        "http://issuer.example.com/",
+        "http://10.0.0.1/",
+        "http://128.0.0.1/",
+    ] {
+        let err = issuer(bad).unwrap_err();
+        assert!(
+            matches!(err, ConfigError::InsecureIssuer { .. }),
+            "{bad}: {err}"
+        );
+        assert!(err.to_string().contains("use https"));
+    }
+    for bad in [
+        "ftp://issuer.example.com/",
+        "not a url",
+        "https://issuer.example.com/?q=1",
+        "https://u:p@issuer.example.com/",
+    ] {
+        assert!(
+            matches!(
+                issuer(bad).unwrap_err(),
+                ConfigError::InvalidIssuerUrl { .. }
+            ),
+            "{bad}"
+        );
+    }
+}
+
+#[test]
+fn domain_and_issuer_together_is_an_error() {
+    let err = Authenticator::builder()
+        .domain("tenant.us.auth0.com")
+        .issuer_base_url("https://tenant.us.auth0.com/")
+        .audience("https://api")
+        .build()
+        .unwrap_err();
+    assert_eq!(err, ConfigError::ConflictingIssuer);
+}
+
+#[test]
+fn algorithm_list_errors() {
+    let base = || {
+        Authenticator::builder()
+            .domain("t.example.com")
+            .audience("https://api")
+    };
+    assert_eq!(
+        base().algorithms([]).build().unwrap_err(),
+        ConfigError::EmptyAlgorithms
+    );
+    assert_eq!(
+        base().algorithms([Algorithm::HS256]).build().unwrap_err(),
+        ConfigError::MissingSecret
+    );
+    assert_eq!(
+        base()
+            .algorithms([Algorithm::HS256, Algorithm::RS256])
+            .hs256_secret(vec![7; 32])
+            .build()
+            .unwrap_err(),
+        ConfigError::MixedAlgorithms
+    );
+    assert_eq!(
+        base().hs256_secret(vec![7; 32]).build().unwrap_err(),
+        ConfigError::UnusedSecret
+    );
+    assert_eq!(
+        base()
+            .algorithms([Algorithm::HS256])
+            .hs256_secret(vec![7; 8])
+            .build()
+            .unwrap_err(),
+        ConfigError::WeakSecret { len: 8 }
+    );
+    assert!(base()
+        .algorithms([Algorithm::RS256, Algorithm::ES256, Algorithm::EdDSA])
+        .build()
+        .is_ok());
+}
+
+#[test]
+fn environment_variables_configure_the_authenticator() {
+    let vars = |pairs: &'static [(&'static str, &'static str)]| {
+        AuthenticatorBuilder::from_vars(move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        })
+    };
+    let auth = vars(&[
+        ("AUTH0_DOMAIN", "tenant.eu.auth0.com"),
+        (
+            "AUTH0_AUDIENCE",
+            "https://a.example.com, https://b.example.com",
+        ),
+        ("AUTH0_ALGORITHMS", "RS256,PS256"),
+    ])
+    .build()
+    .expect("builds");
+    assert_eq!(
+        auth.issuer().as_deref(),
+        Some("https://tenant.eu.auth0.com/")
+    );
+
+    assert_eq!(
+        vars(&[("AUTH0_DOMAIN", "t.example.com")])
+            .build()
+            .unwrap_err(),
+        ConfigError::MissingAudience
+    );
+    assert_eq!(
+        vars(&[("AUTH0_AUDIENCE", "https://api")])
+            .build()
+            .unwrap_err(),
+        ConfigError::MissingIssuer
+    );
+    assert_eq!(
+        vars(&[
+            ("AUTH0_DOMAIN", "t.example.com"),
+            ("AUTH0_AUDIENCE", "https://api"),
+            ("AUTH0_ALGORITHMS", "RS256,none")
+        ])
+        .build()
+        .unwrap_err(),
+        ConfigError::UnknownAlgorithm {
+            value: "none".into()
+        }
+    );
+    assert_eq!(
+        vars(&[
+            ("AUTH0_DOMAIN", "t.example.com"),
+            ("AUTH0_AUDIENCE", "https://api"),
+            ("AUTH0_ALGORITHMS", " , ")
+        ])
+        .build()
+        .unwrap_err(),
+        ConfigError::EmptyAlgorithms
+    );
+    assert!(matches!(
+        vars(&[
+            ("AUTH0_DOMAIN", "https://t.example.com"),
+            ("AUTH0_AUDIENCE", "https://api")
+        ])
+        .build()
+        .unwrap_err(),
+        ConfigError::DomainHasScheme { .. }
+    ));
+}
+
+#[tokio::test]
+async fn environment_audience_list_accepts_each_audience() {
+    let issuer = TestIssuer::start().await.expect("issuer");
+    let url = issuer.issuer().to_owned();
+    let auth = AuthenticatorBuilder::from_vars(|name| match name {
+        "AUTH0_ISSUER_BASE_URL" => Some(url.clone()),
+        "AUTH0_AUDIENCE" => Some(format!("https://first.example.com,{TEST_AUDIENCE}")),
+        _ => None,
+    })
+    .build()
+    .expect("builds");
+    let token = issuer.token().sign();
+    assert!(auth.verify(&token).await.is_ok());
+    let first = issuer.token().audience("https://first.example.com").sign();
+    assert!(auth.verify(&first).await.is_ok());
+}
+
+#[test]
+fn invalid_settings_are_errors() {
+    let base = || {
+        Authenticator::builder()
+            .domain("t.example.com")
+            .audience("https://api")
+    };
+    assert!(matches!(
+        base().realm("a\"b").build().unwrap_err(),
+        ConfigError::InvalidSetting {
+            setting: "realm",
+            ..
+        }
+    ));
+    assert!(matches!(
+        base().max_token_bytes(10).build().unwrap_err(),
+        ConfigError::InvalidSetting {
+            setting: "max_token_bytes",
+            ..
+        }
+    ));
+    assert!(matches!(
+        base()
+            .http_timeout(std::time::Duration::ZERO)
+            .build()
+            .unwrap_err(),
+        ConfigError::InvalidSetting {
+            setting: "http_timeout",
+            ..
+        }
+    ));
+    assert!(matches!(
+        base()
+            .jwks_ttl_bounds(
+                std::time::Duration::from_secs(60),
+                std::time::Duration::from_secs(1)
+            )
+            .build()
+            .unwrap_err(),
+        ConfigError::InvalidSetting {
+            setting: "jwks_ttl_bounds",
+            ..
+        }
+    ));
+}
+
+#[test]
+fn debug_output_never_shows_the_secret() {
+    let builder =
+        Authenticator::builder().hs256_secret(b"super-secret-value-of-32-bytes!!".to_vec());
+    let text = format!("{builder:?}");
+    assert!(!text.contains("super-secret"), "{text}");
+}
