@@ -1,1 +1,172 @@
-fn main() {}
+//! `Authenticator::verify` with a warm cache, beside the floor: a bare aws-lc-rs RS256
+//! verification of the same token with a key parsed once. Also jsonwebtoken's `decode` for
+//! context. Prints the ratios against the floor at the end.
+//!
+//! Run: `cargo bench --bench verify --all-features`
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use aws_lc_rs::signature::{ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use criterion::Criterion;
+use route_guard::testing::{TestIssuer, TEST_AUDIENCE};
+use route_guard::StandardClaims;
+use serde_json::json;
+
+struct Fixture {
+    rt: tokio::runtime::Runtime,
+    auth: route_guard::Authenticator,
+    token: String,
+    floor_key: ParsedPublicKey,
+    jwt_key: jsonwebtoken::DecodingKey,
+    issuer: String,
+    _issuer: TestIssuer,
+}
+
+fn fixture() -> Fixture {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let issuer = rt.block_on(TestIssuer::start()).expect("issuer");
+    let auth = issuer.authenticator().expect("authenticator");
+    rt.block_on(auth.warm_up()).expect("keys");
+    // An Auth0-shaped access token (~740 bytes).
+    let token = issuer
+        .token()
+        .sub("auth0|5f7c8ec7c33c6c004bbafe82")
+        .audiences([TEST_AUDIENCE, "https://tenant.us.auth0.com/userinfo"])
+        .claim("azp", "Xo8pqPzEXAMPLEclientID123456")
+        .scopes("openid profile email read:messages write:messages")
+        .permissions(["read:messages", "write:messages", "delete:messages"])
+        .roles(["admin", "editor"])
+        .claim("gty", "password")
+        .claim("https://myapp.com/email", "alice@example.com")
+        .sign();
+    let jwk = issuer.jwks()["keys"][0].clone();
+    let decode = |field: &str| {
+        URL_SAFE_NO_PAD
+            .decode(jwk[field].as_str().expect("field"))
+            .expect("b64")
+    };
+    let (n, e) = (decode("n"), decode("e"));
+    let floor_key =
+        ParsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, rsa_der(&n, &e)).expect("key");
+    let jwt_key = jsonwebtoken::DecodingKey::from_rsa_raw_components(&n, &e);
+    Fixture {
+        issuer: issuer.issuer().to_owned(),
+        rt,
+        auth,
+        token,
+        floor_key,
+        jwt_key,
+        _issuer: issuer,
+    }
+}
+
+fn floor_verify(key: &ParsedPublicKey, token: &str) -> bool {
+    let Some(dot) = token.rfind('.') else {
+        return false;
+    };
+    let Ok(signature) = URL_SAFE_NO_PAD.decode(&token[dot + 1..]) else {
+        return false;
+    };
+    key.verify_sig(token[..dot].as_bytes(), &signature).is_ok()
+}
+
+fn bench(c: &mut Criterion, f: &Fixture) {
+    assert!(floor_verify(&f.floor_key, &f.token));
+    assert!(f.rt.block_on(f.auth.verify(&f.token)).is_ok());
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+    validation.set_audience(&[TEST_AUDIENCE]);
+    validation.set_issuer(&[&f.issuer]);
+    assert!(jsonwebtoken::decode::<serde_json::Value>(&f.token, &f.jwt_key, &validation).is_ok());
+
+    let mut group = c.benchmark_group("verify");
+    group.bench_function("floor_aws_lc_rs_rs256", |b| {
+        b.iter(|| floor_verify(black_box(&f.floor_key), black_box(&f.token)))
+    });
+    group.bench_function("authenticator_verify", |b| {
+        b.iter(|| f.rt.block_on(f.auth.verify(black_box(&f.token))).is_ok())
+    });
+    group.bench_function("authenticator_verify_and_claims", |b| {
+        b.iter(|| {
+            f.rt.block_on(f.auth.verify(black_box(&f.token)))
+                .and_then(|t| t.claims::<StandardClaims>())
+                .is_ok()
+        })
+    });
+    group.bench_function("jsonwebtoken_decode", |b| {
+        b.iter(|| {
+            jsonwebtoken::decode::<serde_json::Value>(black_box(&f.token), &f.jwt_key, &validation)
+                .is_ok()
+        })
+    });
+    group.finish();
+}
+
+fn rsa_der(n: &[u8], e: &[u8]) -> Vec<u8> {
+    fn int(bytes: &[u8]) -> Vec<u8> {
+        let mut v = vec![0x02];
+        let pad = bytes[0] & 0x80 != 0;
+        len(&mut v, bytes.len() + usize::from(pad));
+        if pad {
+            v.push(0);
+        }
+        v.extend_from_slice(bytes);
+        v
+    }
+    fn len(out: &mut Vec<u8>, l: usize) {
+        if l < 0x80 {
+            out.push(l as u8);
+        } else {
+            out.extend_from_slice(&[0x82, (l >> 8) as u8, l as u8]);
+        }
+    }
+    let (n, e) = (int(n), int(e));
+    let mut out = vec![0x30];
+    len(&mut out, n.len() + e.len());
+    out.extend(n);
+    out.extend(e);
+    out
+}
+
+fn report_ratios() {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .map(|p| p.join("criterion").join("verify"));
+    let Some(dir) = dir else { return };
+    let mean = |name: &str| -> Option<f64> {
+        let text =
+            std::fs::read_to_string(dir.join(name).join("new").join("estimates.json")).ok()?;
+        let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+        v["mean"]["point_estimate"].as_f64()
+    };
+    let Some(floor) = mean("floor_aws_lc_rs_rs256") else {
+        return;
+    };
+    println!("\nratios against the floor ({:.2} µs):", floor / 1000.0);
+    for name in [
+        "authenticator_verify",
+        "authenticator_verify_and_claims",
+        "jsonwebtoken_decode",
+    ] {
+        if let Some(t) = mean(name) {
+            println!("  {name:<34} {:>7.2} µs  {:.3}×", t / 1000.0, t / floor);
+        }
+    }
+    let _ = json!(null);
+}
+
+fn main() {
+    let fixture = fixture();
+    let mut c = Criterion::default()
+        .configure_from_args()
+        .warm_up_time(Duration::from_secs(2))
+        .measurement_time(Duration::from_secs(5));
+    bench(&mut c, &fixture);
+    c.final_summary();
+    report_ratios();
+}

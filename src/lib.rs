@@ -29,7 +29,7 @@
 pub use auth_runtime::{
     Algorithm, AuthError, AuthRejection, Authenticated, Authenticator, AuthenticatorBuilder, Check,
     Claims, ClaimsContext, ConfigError, Guard, Insufficient, KeysUnavailable, RejectionReason,
-    Requirement, StandardClaims, Stats, StringSet, TokenClaims, VerifiedToken, VerifyError,
+    Requirement, StandardClaims, Stats, TokenClaims, VerifiedToken, VerifyError,
 };
 
 /// Testing support (feature `testing`): a loopback issuer that mints tokens.
@@ -37,3 +37,7 @@ pub use auth_runtime::{
 pub mod testing {
     pub use auth_runtime::testing::*;
 }
+
+#[cfg(all(doctest, feature = "testing"))]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -327,3 +327,35 @@ async fn rejections_are_counted_by_reason() {
     assert_eq!(stats.verified(), 1);
     assert_eq!(stats.jwks_fetches(), 1);
 }
+
+#[tokio::test]
+async fn handlers_can_check_scopes_permissions_and_roles_by_hand() {
+    let app = start().await;
+    let token = app
+        .issuer
+        .token()
+        .scopes("read:messages")
+        .permissions(["write:messages"])
+        .roles(["admin"])
+        .sign();
+    let reply = app.get("/manual", Some(&token)).await;
+    assert_eq!(
+        reply.body,
+        serde_json::json!({"scope": true, "permission": true, "role": true})
+    );
+    let lookalikes = app
+        .issuer
+        .token()
+        .scopes("read:messagesX READ:MESSAGES")
+        .permissions(["write"])
+        .claim(
+            route_guard::testing::TEST_ROLES_CLAIM,
+            serde_json::json!({"admin": true}),
+        )
+        .sign();
+    let reply = app.get("/manual", Some(&lookalikes)).await;
+    assert_eq!(
+        reply.body,
+        serde_json::json!({"scope": false, "permission": false, "role": false})
+    );
+}

@@ -319,3 +319,35 @@ async fn a_failed_refresh_keeps_the_last_good_keys() {
     .await;
     assert_eq!(app.get("/private", Some(&token)).await.status, 200);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_with_a_new_kid_shares_one_refetch_and_all_succeed() {
+    let app = start().await;
+    app.auth.warm_up().await.expect("keys");
+    app.issuer.rotate_keys().expect("rotate");
+    let token = app.issuer.token().sign();
+    let mut requests = tokio::task::JoinSet::new();
+    for _ in 0..50 {
+        let request = app
+            .client
+            .get(format!("{}/private", app.base))
+            .bearer_auth(token.clone());
+        requests.spawn(async move { request.send().await.map(|r| r.status().as_u16()) });
+    }
+    let statuses = requests.join_all().await;
+    assert!(
+        statuses.iter().all(|s| matches!(s, Ok(200))),
+        "{statuses:?}"
+    );
+    assert_eq!(app.issuer.jwks_fetches(), 2, "warm-up plus one refetch");
+}
+
+#[tokio::test]
+async fn an_unknown_kid_on_a_cold_cache_costs_no_second_fetch() {
+    let app = start().await;
+    let token = app.issuer.token().kid("never-published").sign();
+    app.get("/private", Some(&token))
+        .await
+        .assert_rejected(401, "invalid_token");
+    assert_eq!(app.issuer.jwks_fetches(), 1);
+}

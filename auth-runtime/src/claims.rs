@@ -1,9 +1,6 @@
 //! Claims: [`StandardClaims`], the [`TokenClaims`] trait that typed claims implement, and the
 //! scope / permission / role look-ups that requirements use.
 
-use std::collections::HashSet;
-use std::hash::BuildHasher;
-
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
@@ -177,30 +174,6 @@ impl TokenClaims for StandardClaims {
                 _ => Vec::new(),
             };
         }
-    }
-}
-
-/// Membership helpers for role and permission collections, used by derived claims types.
-pub trait StringSet {
-    /// Whether `value` is an element.
-    fn contains_str(&self, value: &str) -> bool;
-}
-
-impl StringSet for Vec<String> {
-    fn contains_str(&self, value: &str) -> bool {
-        self.iter().any(|v| v == value)
-    }
-}
-
-impl<S: BuildHasher> StringSet for HashSet<String, S> {
-    fn contains_str(&self, value: &str) -> bool {
-        self.contains(value)
-    }
-}
-
-impl<T: StringSet> StringSet for Option<T> {
-    fn contains_str(&self, value: &str) -> bool {
-        self.as_ref().is_some_and(|s| s.contains_str(value))
     }
 }
 

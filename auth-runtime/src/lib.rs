@@ -16,7 +16,7 @@ pub mod testing;
 mod verify;
 
 pub use crate::axum::{AuthError, AuthRejection, Claims, Guard};
-pub use claims::{ClaimsContext, StandardClaims, StringSet, TokenClaims};
+pub use claims::{ClaimsContext, StandardClaims, TokenClaims};
 pub use config::{Algorithm, AuthenticatorBuilder, ConfigError};
 pub use policy::{Authenticated, Check, Insufficient, Requirement};
 pub use stats::{RejectionReason, Stats};

@@ -66,6 +66,14 @@ async fn feed(claims: Option<Claims>) -> Json<Value> {
     }
 }
 
+async fn manual(claims: Claims) -> Json<Value> {
+    Json(json!({
+        "scope": claims.has_scope("read:messages"),
+        "permission": claims.has_permission("write:messages"),
+        "role": claims.has_role("admin"),
+    }))
+}
+
 pub fn routes() -> Router {
     Router::new()
         .route("/public", get(public))
@@ -74,6 +82,7 @@ pub fn routes() -> Router {
         .route("/admin", get(admin))
         .route("/messages", get(messages))
         .route("/feed", get(feed))
+        .route("/manual", get(manual))
 }
 
 pub struct App {

@@ -61,6 +61,36 @@ impl<T> Claims<T> {
     }
 }
 
+impl<T: TokenClaims> Claims<T> {
+    /// Whether the token grants `scope`: for checks inside a handler.
+    ///
+    /// ```
+    /// # extern crate auth_runtime as route_guard;
+    /// use axum::http::StatusCode;
+    /// use route_guard::Claims;
+    ///
+    /// async fn delete(claims: Claims) -> StatusCode {
+    ///     if !claims.has_scope("delete:messages") {
+    ///         return StatusCode::FORBIDDEN;
+    ///     }
+    ///     StatusCode::NO_CONTENT
+    /// }
+    /// ```
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.0.has_scope(scope)
+    }
+
+    /// Whether the token carries the permission `permission`.
+    pub fn has_permission(&self, permission: &str) -> bool {
+        self.0.has_permission(permission)
+    }
+
+    /// Whether the token carries the role `role`.
+    pub fn has_role(&self, role: &str) -> bool {
+        self.0.has_role(role)
+    }
+}
+
 impl<T> Deref for Claims<T> {
     type Target = T;
     fn deref(&self) -> &T {

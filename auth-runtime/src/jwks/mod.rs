@@ -79,7 +79,13 @@ impl KeySet {
 #[derive(Default)]
 struct UnknownKids {
     kids: HashSet<String>,
-    last_refetch: Option<Instant>,
+    /// When the last unknown-`kid` refetch was claimed, and the attempt count it started from.
+    last_refetch: Option<(Instant, u64)>,
+}
+
+enum UnknownKidPlan {
+    Reject,
+    Refetch(u64),
 }
 
 struct FetchState {
@@ -136,34 +142,41 @@ impl JwksCache {
         self: &Arc<Self>,
         kid: Option<&str>,
     ) -> Result<Arc<KeySet>, KeyError> {
-        let mut set = match self.current.load_full() {
-            Some(set) => set,
+        let (mut set, just_loaded) = match self.current.load_full() {
+            Some(set) => (set, false),
             None => {
                 self.refresh().await;
-                self.current
+                let set = self
+                    .current
                     .load_full()
-                    .ok_or_else(|| KeyError::Unavailable(self.failure_reason()))?
+                    .ok_or_else(|| KeyError::Unavailable(self.failure_reason()))?;
+                (set, true)
             }
         };
         if self.now_ms() >= self.refresh_at_ms.load(Ordering::Relaxed) {
             self.refresh_in_background();
         }
-        if let Some(kid) = kid {
-            if !set.has_kid(kid) {
-                if !self.claim_unknown_kid_refetch(kid) {
-                    return Err(KeyError::UnknownKid);
-                }
-                self.refresh().await;
-                if let Some(fresh) = self.current.load_full() {
-                    set = fresh;
-                }
-                if !set.has_kid(kid) {
-                    self.remember_unknown(kid);
-                    return Err(KeyError::UnknownKid);
-                }
-            }
+        let Some(kid) = kid else {
+            return Ok(set);
+        };
+        if set.has_kid(kid) {
+            return Ok(set);
         }
-        Ok(set)
+        match self.unknown_kid_plan(kid, just_loaded) {
+            UnknownKidPlan::Reject => return Err(KeyError::UnknownKid),
+            // Either this request claimed the one refetch, or it joins the refetch in flight:
+            // both pass the same attempt number, so exactly one fetch happens.
+            UnknownKidPlan::Refetch(seen) => self.refresh_from(seen).await,
+        }
+        if let Some(fresh) = self.current.load_full() {
+            set = fresh;
+        }
+        if set.has_kid(kid) {
+            Ok(set)
+        } else {
+            self.remember_unknown(kid);
+            Err(KeyError::UnknownKid)
+        }
     }
 
     /// Loads the keys now unless they are already loaded; returns the failure otherwise.
@@ -177,23 +190,33 @@ impl JwksCache {
         }
     }
 
-    /// True when this request may trigger the one refetch for an unknown `kid`.
-    fn claim_unknown_kid_refetch(&self, kid: &str) -> bool {
+    /// Decides what a request with an unknown `kid` does: reject at once, or (at most once per
+    /// cooldown) refetch the key set, which concurrent requests with unknown `kid`s then share.
+    fn unknown_kid_plan(&self, kid: &str, just_loaded: bool) -> UnknownKidPlan {
         let Ok(mut unknown) = self.unknown.lock() else {
-            return false;
+            return UnknownKidPlan::Reject;
         };
-        if unknown.kids.contains(kid) {
-            return false;
-        }
-        let cooling = unknown
-            .last_refetch
-            .is_some_and(|t| t.elapsed() < self.settings.unknown_kid_cooldown);
-        if cooling {
+        let attempts = self.attempts.load(Ordering::Acquire);
+        if just_loaded {
+            // The set was fetched a moment ago: another fetch would tell nothing new.
+            unknown.last_refetch = Some((Instant::now(), attempts));
             remember(&mut unknown, kid);
-            return false;
+            return UnknownKidPlan::Reject;
         }
-        unknown.last_refetch = Some(Instant::now());
-        true
+        if unknown.kids.contains(kid) {
+            return UnknownKidPlan::Reject;
+        }
+        match unknown.last_refetch {
+            Some((_, seen)) if seen == attempts => UnknownKidPlan::Refetch(seen),
+            Some((at, _)) if at.elapsed() < self.settings.unknown_kid_cooldown => {
+                remember(&mut unknown, kid);
+                UnknownKidPlan::Reject
+            }
+            _ => {
+                unknown.last_refetch = Some((Instant::now(), attempts));
+                UnknownKidPlan::Refetch(attempts)
+            }
+        }
     }
 
     fn remember_unknown(&self, kid: &str) {
@@ -218,7 +241,12 @@ impl JwksCache {
 
     /// Single-flight fetch: concurrent callers share one attempt's outcome.
     async fn refresh(&self) {
-        let seen = self.attempts.load(Ordering::Acquire);
+        self.refresh_from(self.attempts.load(Ordering::Acquire))
+            .await;
+    }
+
+    /// Fetches unless an attempt completed since `seen` (then its outcome is the answer).
+    async fn refresh_from(&self, seen: u64) {
         let mut state = self.fetch.lock().await;
         if self.attempts.load(Ordering::Acquire) != seen {
             return;
