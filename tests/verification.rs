@@ -75,6 +75,10 @@ async fn header_and_payload_must_be_json_objects() {
     let kid = app.issuer.signing_kid();
     let array_header = app.issuer.sign_raw(&kid, r#"["RS256"]"#, r#"{"sub":"x"}"#);
     assert_invalid(&app, &array_header, "header is not a JSON object").await;
+    let twice = app
+        .issuer
+        .sign_raw(&kid, r#"{"alg":"RS256","alg":"none"}"#, r#"{"sub":"x"}"#);
+    assert_invalid(&app, &twice, "header is not a JSON object").await;
     let text_header = app.issuer.sign_raw(&kid, "RS256", r#"{"sub":"x"}"#);
     assert_invalid(&app, &text_header, "header is not a JSON object").await;
     let header = format!(r#"{{"alg":"RS256","kid":"{kid}"}}"#);

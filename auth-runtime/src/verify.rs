@@ -140,7 +140,7 @@ impl VerifiedToken {
     /// Deserializes the claims into any type, without route-guard's role context.
     pub fn deserialize<T: DeserializeOwned>(&self) -> Result<T, VerifyError> {
         serde_json::from_slice(&self.inner.payload)
-            .map_err(|e| VerifyError::InvalidClaims(e.to_string()))
+            .map_err(|e| VerifyError::InvalidClaims(data_error(&e)))
     }
 
     /// The verified `alg`.
@@ -329,7 +329,7 @@ impl Authenticator {
             return Err(VerifyError::Malformed("a segment is empty"));
         }
         let header_json = decode_segment(header_b64, "the header is not base64url")?;
-        let header = parse_object::<Header<'_>>(&header_json, "the header is not a JSON object")?;
+        let header = parse_header(&header_json)?;
         if header.crit.is_some() {
             return Err(VerifyError::CriticalHeader);
         }
@@ -362,7 +362,7 @@ impl Authenticator {
         };
 
         let payload = decode_segment(payload_b64, "the payload is not base64url")?;
-        let claims = parse_object::<Registered<'_>>(&payload, "the payload is not a JSON object")?;
+        let claims = parse_claims(&payload)?;
         let now = unix_now();
         let leeway = settings.leeway.as_secs_f64();
         let exp = claims.exp.ok_or(VerifyError::MissingClaim("exp"))?;
@@ -446,19 +446,30 @@ fn decode_segment(segment: &str, what: &'static str) -> Result<Vec<u8>, VerifyEr
 
 /// serde's derived struct impls also accept JSON arrays; a JOSE header or claims set must be an
 /// object, so check the first byte before parsing.
-fn parse_object<'a, T: Deserialize<'a>>(
-    json: &'a [u8],
-    what: &'static str,
-) -> Result<T, VerifyError> {
-    let first = json.iter().find(|b| !b.is_ascii_whitespace());
-    if first != Some(&b'{') {
-        return Err(VerifyError::Malformed(what));
+fn is_object(json: &[u8]) -> bool {
+    json.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
+}
+
+fn parse_header(json: &[u8]) -> Result<Header<'_>, VerifyError> {
+    const NOT_A_HEADER: VerifyError =
+        VerifyError::Malformed("the header is not a JSON object with a string `alg`");
+    if !is_object(json) {
+        return Err(NOT_A_HEADER);
+    }
+    // A duplicate or mistyped member (two `alg`s, a numeric `kid`) is as malformed as bad JSON.
+    serde_json::from_slice(json).map_err(|_| NOT_A_HEADER)
+}
+
+fn parse_claims(json: &[u8]) -> Result<Registered<'_>, VerifyError> {
+    const NOT_AN_OBJECT: VerifyError = VerifyError::Malformed("the payload is not a JSON object");
+    if !is_object(json) {
+        return Err(NOT_AN_OBJECT);
     }
     serde_json::from_slice(json).map_err(|e| {
         if e.is_data() {
             VerifyError::InvalidClaims(data_error(&e))
         } else {
-            VerifyError::Malformed(what)
+            NOT_AN_OBJECT
         }
     })
 }
