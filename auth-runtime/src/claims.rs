@@ -1,6 +1,9 @@
 //! Claims: [`StandardClaims`], the [`TokenClaims`] trait that typed claims implement, and the
 //! scope / permission / role look-ups that requirements use.
 
+use std::collections::{BTreeSet, HashSet};
+use std::hash::BuildHasher;
+
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
@@ -174,6 +177,190 @@ impl TokenClaims for StandardClaims {
                 _ => Vec::new(),
             };
         }
+    }
+}
+
+/// Marks a claims type that carries scopes, so `#[require_scopes]` can check it.
+///
+/// `#[derive(TokenClaims)]` implements it when a field holds the `scope` claim.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` has no scopes, so this scope requirement could never pass",
+    label = "this requirement checks scopes",
+    note = "mark the field holding the `scope` claim with `#[claim(scope)]`, or use `StandardClaims`"
+)]
+pub trait HasScopes: TokenClaims {}
+
+/// Marks a claims type that carries permissions, so `#[require_permissions]` can check it.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` has no permissions, so this permission requirement could never pass",
+    label = "this requirement checks permissions",
+    note = "mark the field holding the `permissions` claim with `#[claim(permissions)]`, or use `StandardClaims`"
+)]
+pub trait HasPermissions: TokenClaims {}
+
+/// Marks a claims type that carries roles, so `#[require_role]` can check it.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` has no roles, so this role requirement could never pass",
+    label = "this requirement checks roles",
+    note = "mark the field holding the roles claim with `#[claim(roles)]`, or use `StandardClaims` with `roles_claim(..)`"
+)]
+pub trait HasRoles: TokenClaims {}
+
+impl HasScopes for StandardClaims {}
+impl HasPermissions for StandardClaims {}
+impl HasRoles for StandardClaims {}
+
+/// A collection that can hold roles or permissions: `Vec<String>`, `HashSet<String>`,
+/// `BTreeSet<String>`, or an `Option` of one.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot hold roles or permissions",
+    label = "this field's type",
+    note = "use `Vec<String>`, `HashSet<String>`, `BTreeSet<String>` or an `Option` of one"
+)]
+pub trait StringSet: Default {
+    /// Whether `value` is an element.
+    fn contains_str(&self, value: &str) -> bool;
+    /// Builds the collection from the claim's strings.
+    fn from_strings(values: Vec<String>) -> Self;
+}
+
+impl StringSet for Vec<String> {
+    fn contains_str(&self, value: &str) -> bool {
+        self.iter().any(|v| v == value)
+    }
+    fn from_strings(values: Vec<String>) -> Self {
+        values
+    }
+}
+
+impl<S: BuildHasher + Default> StringSet for HashSet<String, S> {
+    fn contains_str(&self, value: &str) -> bool {
+        self.contains(value)
+    }
+    fn from_strings(values: Vec<String>) -> Self {
+        values.into_iter().collect()
+    }
+}
+
+impl StringSet for BTreeSet<String> {
+    fn contains_str(&self, value: &str) -> bool {
+        self.contains(value)
+    }
+    fn from_strings(values: Vec<String>) -> Self {
+        values.into_iter().collect()
+    }
+}
+
+impl<T: StringSet> StringSet for Option<T> {
+    fn contains_str(&self, value: &str) -> bool {
+        self.as_ref().is_some_and(|s| s.contains_str(value))
+    }
+    fn from_strings(values: Vec<String>) -> Self {
+        Some(T::from_strings(values))
+    }
+}
+
+/// A field that can hold the `scope` claim: a space-separated `String`, or any [`StringSet`].
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot hold the scope claim",
+    label = "this field's type",
+    note = "use `String` (space-separated, as issued), `Vec<String>`, `HashSet<String>` or an `Option` of one"
+)]
+pub trait ScopeSet: Default {
+    /// Whether `scope` is granted.
+    fn has_scope(&self, scope: &str) -> bool;
+    /// Builds the field from the granted scopes.
+    fn from_scopes(scopes: Vec<String>) -> Self;
+}
+
+impl ScopeSet for String {
+    fn has_scope(&self, scope: &str) -> bool {
+        self.split(' ').any(|s| s == scope)
+    }
+    fn from_scopes(scopes: Vec<String>) -> Self {
+        scopes.join(" ")
+    }
+}
+
+impl ScopeSet for Option<String> {
+    fn has_scope(&self, scope: &str) -> bool {
+        self.as_ref().is_some_and(|s| s.has_scope(scope))
+    }
+    fn from_scopes(scopes: Vec<String>) -> Self {
+        Some(scopes.join(" "))
+    }
+}
+
+macro_rules! scope_set_via_string_set {
+    ($($ty:ty),*) => {$(
+        impl ScopeSet for $ty {
+            fn has_scope(&self, scope: &str) -> bool {
+                self.contains_str(scope)
+            }
+            fn from_scopes(scopes: Vec<String>) -> Self {
+                <$ty as StringSet>::from_strings(scopes)
+            }
+        }
+    )*};
+}
+
+scope_set_via_string_set!(
+    Vec<String>,
+    HashSet<String>,
+    BTreeSet<String>,
+    Option<Vec<String>>,
+    Option<HashSet<String>>,
+    Option<BTreeSet<String>>
+);
+
+/// Roles or permissions, leniently: an array of strings (other items skipped) or one string.
+/// Any other JSON grants nothing; the token stays valid.
+#[doc(hidden)]
+pub fn de_string_set<'de, D: Deserializer<'de>, T: StringSet>(d: D) -> Result<T, D::Error> {
+    Ok(T::from_strings(strings(Value::deserialize(d)?, false)))
+}
+
+/// The scope claim, leniently: a space-separated string or an array of strings.
+#[doc(hidden)]
+pub fn de_scope_set<'de, D: Deserializer<'de>, T: ScopeSet>(d: D) -> Result<T, D::Error> {
+    Ok(T::from_scopes(strings(Value::deserialize(d)?, true)))
+}
+
+/// A required claim: a type mismatch names the claim and never echoes the value.
+#[doc(hidden)]
+pub fn de_claim<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+    name: &str,
+) -> Result<T, D::Error> {
+    T::deserialize(d).map_err(|_| {
+        <D::Error as serde::de::Error>::custom(format!(
+            "the `{name}` claim is not of the expected type"
+        ))
+    })
+}
+
+fn strings(value: Value, split: bool) -> Vec<String> {
+    let words = |s: String| -> Vec<String> {
+        if split {
+            s.split(' ')
+                .filter(|w| !w.is_empty())
+                .map(str::to_owned)
+                .collect()
+        } else {
+            vec![s]
+        }
+    };
+    match value {
+        Value::String(s) => words(s),
+        Value::Array(items) => items
+            .into_iter()
+            .filter_map(|v| match v {
+                Value::String(s) => Some(s),
+                _ => None,
+            })
+            .flat_map(words)
+            .collect(),
+        _ => Vec::new(),
     }
 }
 

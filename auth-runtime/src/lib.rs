@@ -16,8 +16,61 @@ pub mod testing;
 mod verify;
 
 pub use crate::axum::{AuthError, AuthRejection, Claims, Guard};
-pub use claims::{ClaimsContext, StandardClaims, TokenClaims};
+pub use claims::{
+    ClaimsContext, HasPermissions, HasRoles, HasScopes, ScopeSet, StandardClaims, StringSet,
+    TokenClaims,
+};
 pub use config::{Algorithm, AuthenticatorBuilder, ConfigError};
 pub use policy::{Authenticated, Check, Insufficient, Requirement};
 pub use stats::{RejectionReason, Stats};
 pub use verify::{Authenticator, KeysUnavailable, VerifiedToken, VerifyError};
+
+/// What the macros' generated code names. Not a public API: it changes without notice.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::axum::Guard;
+    pub use crate::claims::{
+        de_claim, de_scope_set, de_string_set, HasPermissions, HasRoles, HasScopes, ScopeSet,
+        StandardClaims, StringSet, TokenClaims,
+    };
+    pub use crate::policy::{Authenticated, Check, Insufficient, Requirement};
+    pub use crate::verify::VerifiedToken;
+    pub use serde;
+
+    /// Checks bounded by the capability markers, so an impossible requirement is a compile error
+    /// at the attribute rather than a 403 at run time.
+    pub fn scopes_all<'a, T: HasScopes>(check: Check<'a, T>, scopes: &[&str]) -> Check<'a, T> {
+        check.scopes_all(scopes)
+    }
+
+    /// See [`scopes_all`].
+    pub fn scopes_any<'a, T: HasScopes>(check: Check<'a, T>, scopes: &[&str]) -> Check<'a, T> {
+        check.scopes_any(scopes)
+    }
+
+    /// See [`scopes_all`].
+    pub fn permissions_all<'a, T: HasPermissions>(
+        check: Check<'a, T>,
+        permissions: &[&str],
+    ) -> Check<'a, T> {
+        check.permissions_all(permissions)
+    }
+
+    /// See [`scopes_all`].
+    pub fn permissions_any<'a, T: HasPermissions>(
+        check: Check<'a, T>,
+        permissions: &[&str],
+    ) -> Check<'a, T> {
+        check.permissions_any(permissions)
+    }
+
+    /// See [`scopes_all`].
+    pub fn roles_all<'a, T: HasRoles>(check: Check<'a, T>, roles: &[&str]) -> Check<'a, T> {
+        check.roles_all(roles)
+    }
+
+    /// See [`scopes_all`].
+    pub fn roles_any<'a, T: HasRoles>(check: Check<'a, T>, roles: &[&str]) -> Check<'a, T> {
+        check.roles_any(roles)
+    }
+}

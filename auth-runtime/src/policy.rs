@@ -1,23 +1,27 @@
-//! Requirements a route places on a verified token (scopes, permissions, roles), and their check.
+//! Requirements a route places on a verified token (scopes, permissions, roles, claim
+//! predicates), and their check.
 //!
 //! The attribute macros generate [`Requirement`] impls; by hand, implement it on a unit struct and
 //! use [`Guard<R>`](crate::Guard) as an extractor.
 
 use std::fmt;
 
+use serde_json::Value;
+
 use crate::claims::{StandardClaims, TokenClaims};
+use crate::verify::VerifiedToken;
 
 /// What a route requires of a verified token, checked against the claims type `Claims`.
 ///
 /// ```
 /// # extern crate auth_runtime as route_guard;
-/// use route_guard::{Check, Insufficient, Requirement, StandardClaims};
+/// use route_guard::{Check, Insufficient, Requirement, StandardClaims, VerifiedToken};
 ///
 /// struct ReadMessages;
 ///
 /// impl Requirement for ReadMessages {
 ///     type Claims = StandardClaims;
-///     fn check(claims: &StandardClaims) -> Result<(), Insufficient> {
+///     fn check(claims: &StandardClaims, _token: &VerifiedToken) -> Result<(), Insufficient> {
 ///         Check::new(claims).scopes_all(&["read:messages"]).finish()
 ///     }
 /// }
@@ -31,7 +35,8 @@ pub trait Requirement: Send + Sync + 'static {
     const READS_CLAIMS: bool = true;
 
     /// `Ok` when the token satisfies the requirement, otherwise everything that is missing.
-    fn check(claims: &Self::Claims) -> Result<(), Insufficient>;
+    /// `token` gives access to any claim as JSON ([`VerifiedToken::claim`]).
+    fn check(claims: &Self::Claims, token: &VerifiedToken) -> Result<(), Insufficient>;
 }
 
 /// The requirement of `#[require_auth]`: any valid token.
@@ -42,7 +47,7 @@ impl Requirement for Authenticated {
     type Claims = StandardClaims;
     const READS_CLAIMS: bool = false;
 
-    fn check(_: &StandardClaims) -> Result<(), Insufficient> {
+    fn check(_: &StandardClaims, _: &VerifiedToken) -> Result<(), Insufficient> {
         Ok(())
     }
 }
@@ -57,12 +62,17 @@ pub struct Insufficient {
     pub permissions: Vec<String>,
     /// Roles required and not held.
     pub roles: Vec<String>,
+    /// Claim conditions not met, described (e.g. `org_id = "org_123"`).
+    pub claims: Vec<String>,
 }
 
 impl Insufficient {
     /// True when nothing is missing.
     pub fn is_empty(&self) -> bool {
-        self.scopes.is_empty() && self.permissions.is_empty() && self.roles.is_empty()
+        self.scopes.is_empty()
+            && self.permissions.is_empty()
+            && self.roles.is_empty()
+            && self.claims.is_empty()
     }
 }
 
@@ -77,6 +87,9 @@ impl fmt::Display for Insufficient {
             if !list.is_empty() {
                 parts.push(format!("{what} {}", list.join(" ")));
             }
+        }
+        if !self.claims.is_empty() {
+            parts.push(format!("claim {}", self.claims.join(", ")));
         }
         write!(f, "the token lacks the required {}", parts.join("; "))
     }
@@ -117,17 +130,13 @@ impl<'a, T: TokenClaims> Check<'a, T> {
 
     /// Every one of `scopes` must be granted.
     pub fn scopes_all(mut self, scopes: &[&str]) -> Self {
-        all(&mut self.missing.scopes, scopes, |s| {
-            self.claims.has_scope(s)
-        });
+        all(&mut self.missing.scopes, scopes, |s| self.claims.has_scope(s));
         self
     }
 
     /// At least one of `scopes` must be granted.
     pub fn scopes_any(mut self, scopes: &[&str]) -> Self {
-        any(&mut self.missing.scopes, scopes, |s| {
-            self.claims.has_scope(s)
-        });
+        any(&mut self.missing.scopes, scopes, |s| self.claims.has_scope(s));
         self
     }
 
@@ -157,6 +166,51 @@ impl<'a, T: TokenClaims> Check<'a, T> {
     pub fn roles_any(mut self, roles: &[&str]) -> Self {
         any(&mut self.missing.roles, roles, |r| self.claims.has_role(r));
         self
+    }
+
+    /// The claim `name` must equal `expected` (express-oauth2-jwt-bearer's `claimEquals`).
+    pub fn claim_equals(
+        mut self,
+        token: &VerifiedToken,
+        name: &str,
+        expected: impl Into<Value>,
+    ) -> Self {
+        let expected = expected.into();
+        if token.claim(name) != Some(&expected) {
+            self.missing.claims.push(format!("{name} = {expected}"));
+        }
+        self
+    }
+
+    /// The claim `name` must include every one of `values`: an array holding them, or a
+    /// space-separated string (express-oauth2-jwt-bearer's `claimIncludes`).
+    pub fn claim_includes(mut self, token: &VerifiedToken, name: &str, values: &[&str]) -> Self {
+        let held = |v: &str| match token.claim(name) {
+            Some(Value::Array(items)) => items.iter().any(|i| i.as_str() == Some(v)),
+            Some(Value::String(s)) => s.split(' ').any(|w| w == v),
+            _ => false,
+        };
+        let lacking: Vec<&str> = values.iter().copied().filter(|v| !held(v)).collect();
+        if !lacking.is_empty() {
+            self.missing
+                .claims
+                .push(format!("{name} includes {}", lacking.join(" ")));
+        }
+        self
+    }
+
+    /// A condition computed by the caller (express-oauth2-jwt-bearer's `claimCheck`);
+    /// `description` names it in the 403.
+    pub fn predicate(mut self, ok: bool, description: &str) -> Self {
+        if !ok {
+            self.missing.claims.push(description.to_owned());
+        }
+        self
+    }
+
+    /// The claims being checked.
+    pub fn claims(&self) -> &'a T {
+        self.claims
     }
 
     /// `Ok` when nothing is missing.

@@ -2,13 +2,14 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde::de::{self, DeserializeOwned, Deserializer, IgnoredAny, SeqAccess, Visitor};
 use serde::Deserialize;
+use serde_json::{Map, Value};
 
 use crate::claims::{ClaimsContext, StandardClaims, TokenClaims};
 use crate::config::{Algorithm, AuthenticatorBuilder, ConfigError, Settings};
@@ -113,6 +114,8 @@ struct VerifiedInner {
     alg: Algorithm,
     kid: Option<String>,
     context: ClaimsContext,
+    /// Every claim as JSON, parsed on first use (only claim predicates need it).
+    raw: OnceLock<Map<String, Value>>,
 }
 
 impl fmt::Debug for VerifiedToken {
@@ -141,6 +144,16 @@ impl VerifiedToken {
     pub fn deserialize<T: DeserializeOwned>(&self) -> Result<T, VerifyError> {
         serde_json::from_slice(&self.inner.payload)
             .map_err(|e| VerifyError::InvalidClaims(data_error(&e)))
+    }
+
+    /// One claim as JSON, by name (e.g. `"org_id"` or `"https://myapp.com/roles"`).
+    ///
+    /// The payload is parsed into a map on the first call and kept with the token.
+    pub fn claim(&self, name: &str) -> Option<&Value> {
+        self.inner
+            .raw
+            .get_or_init(|| serde_json::from_slice(&self.inner.payload).unwrap_or_default())
+            .get(name)
     }
 
     /// The verified `alg`.
@@ -397,6 +410,7 @@ impl Authenticator {
                 alg,
                 kid,
                 context: self.inner.context.clone(),
+                raw: OnceLock::new(),
             }),
         })
     }
@@ -474,13 +488,22 @@ fn parse_claims(json: &[u8]) -> Result<Registered<'_>, VerifyError> {
     })
 }
 
-/// serde_json's message without the line/column (meaningless for a one-line token).
+/// A client-safe account of a claims error: serde_json's "invalid type: string \"...\"" would
+/// echo the payload, so only messages that name a claim survive; the line/column goes too.
 fn data_error(e: &serde_json::Error) -> String {
     let text = e.to_string();
-    match text.find(" at line ") {
-        Some(i) => text[..i].to_owned(),
-        None => text,
+    let text = match text.find(" at line ") {
+        Some(i) => &text[..i],
+        None => &text,
+    };
+    if let Some(rest) = text.strip_prefix("missing field `") {
+        let name = rest.trim_end_matches('`');
+        return format!("the `{name}` claim is missing");
     }
+    if text.starts_with("the `") || text.starts_with("duplicate field `") {
+        return text.to_owned();
+    }
+    "a claim is not of the expected type".to_owned()
 }
 
 fn check_typ(typ: Option<&str>, strict: bool) -> Result<(), VerifyError> {

@@ -7,14 +7,14 @@ use reqwest::StatusCode;
 use route_guard::testing::TestIssuer;
 use route_guard::{
     Authenticator, AuthenticatorBuilder, Check, Claims, Guard, Insufficient, Requirement,
-    StandardClaims,
+    StandardClaims, VerifiedToken,
 };
 use serde_json::{json, Value};
 
 pub struct ReadMessages;
 impl Requirement for ReadMessages {
     type Claims = StandardClaims;
-    fn check(claims: &StandardClaims) -> Result<(), Insufficient> {
+    fn check(claims: &StandardClaims, _: &VerifiedToken) -> Result<(), Insufficient> {
         Check::new(claims).scopes_all(&["read:messages"]).finish()
     }
 }
@@ -22,7 +22,7 @@ impl Requirement for ReadMessages {
 pub struct Admin;
 impl Requirement for Admin {
     type Claims = StandardClaims;
-    fn check(claims: &StandardClaims) -> Result<(), Insufficient> {
+    fn check(claims: &StandardClaims, _: &VerifiedToken) -> Result<(), Insufficient> {
         Check::new(claims).roles_any(&["admin"]).finish()
     }
 }
@@ -30,7 +30,7 @@ impl Requirement for Admin {
 pub struct WriteMessages;
 impl Requirement for WriteMessages {
     type Claims = StandardClaims;
-    fn check(claims: &StandardClaims) -> Result<(), Insufficient> {
+    fn check(claims: &StandardClaims, _: &VerifiedToken) -> Result<(), Insufficient> {
         Check::new(claims)
             .permissions_all(&["write:messages"])
             .finish()

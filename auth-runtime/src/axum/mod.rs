@@ -142,12 +142,12 @@ impl<S: Send + Sync, T: TokenClaims> OptionalFromRequestParts<S> for Claims<T> {
 ///
 /// ```
 /// # extern crate auth_runtime as route_guard;
-/// use route_guard::{Check, Guard, Insufficient, Requirement, StandardClaims};
+/// use route_guard::{Check, Guard, Insufficient, Requirement, StandardClaims, VerifiedToken};
 ///
 /// struct Admin;
 /// impl Requirement for Admin {
 ///     type Claims = StandardClaims;
-///     fn check(claims: &StandardClaims) -> Result<(), Insufficient> {
+///     fn check(claims: &StandardClaims, _: &VerifiedToken) -> Result<(), Insufficient> {
 ///         Check::new(claims).roles_any(&["admin"]).finish()
 ///     }
 /// }
@@ -171,7 +171,7 @@ impl<S: Send + Sync, R: Requirement> FromRequestParts<S> for Guard<R> {
         let (auth, token) = authenticate(parts).await?;
         if R::READS_CLAIMS {
             let claims: R::Claims = parse_claims(&auth, &token)?;
-            if let Err(missing) = R::check(&claims) {
+            if let Err(missing) = R::check(&claims, &token) {
                 auth.inner
                     .counters
                     .rejected(RejectionReason::InsufficientScope);
