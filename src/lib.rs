@@ -2,19 +2,20 @@
 //! tokens: Auth0 first, any standards-compliant issuer after.
 //!
 //! Build an [`Authenticator`] once (from `AUTH0_DOMAIN` and `AUTH0_AUDIENCE`, or with the
-//! builder), install it with [`Authenticator::layer`], and take [`Claims`] in handlers:
+//! builder), install it with [`Authenticator::layer`], and protect handlers with an attribute:
 //!
 //! ```no_run
 //! use axum::{routing::get, Router};
-//! use route_guard::{Authenticator, Claims};
+//! use route_guard::{require_scopes, Authenticator, Claims};
 //!
-//! async fn private(claims: Claims) -> String {
-//!     format!("hello {}", claims.sub.as_deref().unwrap_or("?"))
+//! #[require_scopes("read:messages")]
+//! async fn messages(claims: Claims) -> String {
+//!     format!("messages for {}", claims.sub.as_deref().unwrap_or("?"))
 //! }
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let auth = Authenticator::from_env()?;
-//! let app = Router::new().route("/api/private", get(private)).layer(auth.layer());
+//! let app = Router::new().route("/api/messages", get(messages)).layer(auth.layer());
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:3001").await?;
 //! axum::serve(listener, app).await?;
 //! # Ok(())
@@ -23,20 +24,171 @@
 //!
 //! Failures answer as RFC 6750 says: 401 `invalid_token`, 400 `invalid_request`, 403
 //! `insufficient_scope`, each with a `WWW-Authenticate` challenge and a JSON body.
+//!
+//! # Macros
+//!
+//! Each attribute adds a guard extractor as the handler's first parameter, so it runs before any
+//! other extractor (an unauthenticated request never has its body read). The handler keeps its
+//! name, visibility, attributes, generics, parameters, body and return type. If it takes
+//! `Claims<T>` or `Option<Claims<T>>`, requirements are checked against `T`, otherwise against
+//! [`StandardClaims`]. Stacked attributes merge into one guard: one verification, and one 403 that
+//! names everything missing. Every attribute takes `crate = "::path"` to rename route-guard.
+//!
+//! Use them on free `async fn` handlers, not on associated functions in `impl` blocks; put
+//! `#[axum::debug_handler]` *below* them.
+//!
+//! `#[require_auth]`: any valid token.
+//!
+//! ```
+//! use axum::Json;
+//! use route_guard::{require_auth, Claims};
+//!
+//! #[require_auth]
+//! async fn private(claims: Claims) -> Json<serde_json::Value> {
+//!     Json(serde_json::json!({ "user": claims.sub }))
+//! }
+//! # let _ = axum::Router::<()>::new().route("/", axum::routing::get(private));
+//! ```
+//!
+//! `#[require_scopes]`: all listed scopes, or `any(..)` of them (the `scope` claim,
+//! space-separated, or `scp`). Otherwise 403 with `WWW-Authenticate: Bearer realm="api",
+//! error="insufficient_scope", scope="…"`.
+//!
+//! ```
+//! use route_guard::require_scopes;
+//!
+//! #[require_scopes("read:messages", "write:messages")]
+//! async fn both() -> &'static str { "[]" }
+//!
+//! #[require_scopes(any("read:messages", "admin:messages"))]
+//! async fn either() -> &'static str { "[]" }
+//! # let _ = axum::Router::<()>::new().route("/", axum::routing::get(both)).route("/e", axum::routing::get(either));
+//! ```
+//!
+//! `#[require_permissions]`: Auth0 RBAC permissions (the `permissions` array), in the same forms.
+//!
+//! ```
+//! use axum::http::StatusCode;
+//! use route_guard::require_permissions;
+//!
+//! #[require_permissions("write:messages")]
+//! async fn create(body: String) -> StatusCode {
+//!     let _ = body; // read only after the guard passed
+//!     StatusCode::CREATED
+//! }
+//! # let _ = axum::Router::<()>::new().route("/", axum::routing::post(create));
+//! ```
+//!
+//! `#[require_role]`: `"admin"`, `any("admin", "manager")` or `all(..)`, against the
+//! `#[claim(roles)]` field of a derived claims type, or for [`StandardClaims`] the claim set
+//! with [`AuthenticatorBuilder::roles_claim`]. A claims type without roles is a compile error.
+//!
+//! ```
+//! use route_guard::{require_role, Claims, TokenClaims};
+//!
+//! #[derive(TokenClaims)]
+//! struct MyClaims {
+//!     sub: String,
+//!     #[claim(roles, rename = "https://myapp.com/roles")]
+//!     roles: Vec<String>,
+//! }
+//!
+//! #[require_role(any("admin", "manager"))]
+//! async fn reports(claims: Claims<MyClaims>) -> String {
+//!     format!("reports for {}", claims.sub)
+//! }
+//! # let _ = axum::Router::<()>::new().route("/", axum::routing::get(reports));
+//! ```
+//!
+//! `#[require_claim]`: equality (`org_id = "org_123"`, or `"https://myapp.com/org" = "acme"`),
+//! inclusion (`includes(roles = ["editor", "viewer"])`: an array or space-separated string holding
+//! each value) or a predicate (`check = path::to::fn`, a `fn(&T) -> bool` over the claims type):
+//! express-oauth2-jwt-bearer's `claimEquals`, `claimIncludes` and `claimCheck`. A failure is
+//! 403 `insufficient_scope` naming the condition.
+//!
+//! ```
+//! use route_guard::{require_claim, require_scopes, StandardClaims};
+//!
+//! fn verified_email(claims: &StandardClaims) -> bool {
+//!     claims.get("email_verified") == Some(&serde_json::Value::Bool(true))
+//! }
+//!
+//! #[require_scopes("read:billing")]
+//! #[require_claim(org_id = "org_123", check = verified_email)]
+//! async fn billing() -> &'static str { "ok" }
+//! # let _ = axum::Router::<()>::new().route("/", axum::routing::get(billing));
+//! ```
+//!
+//! `#[derive(TokenClaims)]`: `Deserialize` and [`TokenClaims`] for a struct of claims. Each
+//! field reads the claim of its name; `#[claim(rename = "..")]` reads another one;
+//! `#[claims(namespace = "https://myapp.com/")]` prefixes every field that is not a standard claim
+//! (`sub`, `iss`, `aud`, `exp`, `nbf`, `iat`, `jti`, `azp`, `scope`, `scp`, `permissions`,
+//! `email`, `org_id`, ...). `#[claim(roles)]`, `#[claim(permissions)]` and `#[claim(scope)]` mark
+//! where authorization data lives (a field named `roles`, and the claims `permissions` and
+//! `scope`, need no marker); such fields are empty when their claim is absent. `Option` fields may
+//! be absent; any other missing or mistyped claim makes the token `invalid_token` with a
+//! description naming the claim. `#[claim(flatten)] extra: serde_json::Map<String, Value>`
+//! collects the rest. Do not also derive `Deserialize`.
+//!
+//! ```
+//! use route_guard::TokenClaims;
+//!
+//! #[derive(TokenClaims, Debug)]
+//! #[claims(namespace = "https://myapp.com/")]
+//! struct MyClaims {
+//!     sub: String,
+//!     roles: Vec<String>, // reads "https://myapp.com/roles"
+//!     permissions: Vec<String>,
+//!     email: Option<String>,
+//! }
+//!
+//! let claims: MyClaims = serde_json::from_value(serde_json::json!({
+//!     "sub": "auth0|42",
+//!     "https://myapp.com/roles": ["admin"],
+//! }))?;
+//! assert!(claims.has_role("admin"));
+//! assert!(!claims.has_permission("read:messages"));
+//! assert_eq!(claims.email, None);
+//! # Ok::<(), serde_json::Error>(())
+//! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub use auth_runtime::{
     Algorithm, AuthError, AuthRejection, Authenticated, Authenticator, AuthenticatorBuilder, Check,
-    Claims, ClaimsContext, ConfigError, Guard, Insufficient, KeysUnavailable, RejectionReason,
-    Requirement, StandardClaims, Stats, TokenClaims, VerifiedToken, VerifyError,
+    Claims, ClaimsContext, ConfigError, Guard, HasPermissions, HasRoles, HasScopes, Insufficient,
+    KeysUnavailable, RejectionReason, Requirement, ScopeSet, StandardClaims, Stats, StringSet,
+    TokenClaims, VerifiedToken, VerifyError,
 };
+
+/// Rejects requests without a valid access token (401). See the [crate docs](crate#macros).
+pub use auth_macros::require_auth;
+
+/// Requires scopes: all listed, or `any(..)`. See the [crate docs](crate#macros).
+pub use auth_macros::require_scopes;
+
+/// Requires Auth0 RBAC permissions. See the [crate docs](crate#macros).
+pub use auth_macros::require_permissions;
+
+/// Requires roles. See the [crate docs](crate#macros).
+pub use auth_macros::require_role;
+
+/// Requires a claim to equal a value, include values, or pass a predicate. See the
+/// [crate docs](crate#macros).
+pub use auth_macros::require_claim;
+
+/// Derives `Deserialize` and [`TokenClaims`]. See the [crate docs](crate#macros).
+pub use auth_macros::TokenClaims;
 
 /// Testing support (feature `testing`): a loopback issuer that mints tokens.
 #[cfg(feature = "testing")]
 pub mod testing {
     pub use auth_runtime::testing::*;
 }
+
+/// What the macros' generated code names. Not a public API.
+#[doc(hidden)]
+pub use auth_runtime::__private;
 
 #[cfg(all(doctest, feature = "testing"))]
 #[doc = include_str!("../README.md")]

@@ -130,13 +130,17 @@ impl<'a, T: TokenClaims> Check<'a, T> {
 
     /// Every one of `scopes` must be granted.
     pub fn scopes_all(mut self, scopes: &[&str]) -> Self {
-        all(&mut self.missing.scopes, scopes, |s| self.claims.has_scope(s));
+        all(&mut self.missing.scopes, scopes, |s| {
+            self.claims.has_scope(s)
+        });
         self
     }
 
     /// At least one of `scopes` must be granted.
     pub fn scopes_any(mut self, scopes: &[&str]) -> Self {
-        any(&mut self.missing.scopes, scopes, |s| self.claims.has_scope(s));
+        any(&mut self.missing.scopes, scopes, |s| {
+            self.claims.has_scope(s)
+        });
         self
     }
 
@@ -177,7 +181,11 @@ impl<'a, T: TokenClaims> Check<'a, T> {
     ) -> Self {
         let expected = expected.into();
         if token.claim(name) != Some(&expected) {
-            self.missing.claims.push(format!("{name} = {expected}"));
+            let shown = match &expected {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            self.missing.claims.push(format!("{name} = {shown}"));
         }
         self
     }

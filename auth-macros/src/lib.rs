@@ -1,0 +1,57 @@
+//! The macros of [route-guard](https://docs.rs/route-guard). Depend on `route-guard`, which
+//! re-exports them with examples; this crate holds only parsing, validation and expansion.
+//!
+//! Layout: `args` parses attribute arguments, `requirement` validates and expands a handler's
+//! requirement, `handler` rewrites the fn, `claims` implements `#[derive(TokenClaims)]`.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod args;
+mod claims;
+mod handler;
+mod requirement;
+
+use args::Kind;
+use proc_macro::TokenStream;
+
+/// Rejects requests without a valid access token (401) before the handler or any other
+/// extractor runs.
+#[proc_macro_attribute]
+pub fn require_auth(args: TokenStream, item: TokenStream) -> TokenStream {
+    handler::expand(Kind::Auth, args.into(), item.into()).into()
+}
+
+/// Requires scopes in the token's `scope` claim: all of them, or `any(..)` of them (403
+/// `insufficient_scope` otherwise).
+#[proc_macro_attribute]
+pub fn require_scopes(args: TokenStream, item: TokenStream) -> TokenStream {
+    handler::expand(Kind::Scopes, args.into(), item.into()).into()
+}
+
+/// Requires Auth0 RBAC permissions in the token's `permissions` claim.
+#[proc_macro_attribute]
+pub fn require_permissions(args: TokenStream, item: TokenStream) -> TokenStream {
+    handler::expand(Kind::Permissions, args.into(), item.into()).into()
+}
+
+/// Requires roles of the claims type (or, for `StandardClaims`, of the Authenticator's
+/// `roles_claim`).
+#[proc_macro_attribute]
+pub fn require_role(args: TokenStream, item: TokenStream) -> TokenStream {
+    handler::expand(Kind::Roles, args.into(), item.into()).into()
+}
+
+/// Requires a claim to equal a value, to include values, or to pass a predicate.
+#[proc_macro_attribute]
+pub fn require_claim(args: TokenStream, item: TokenStream) -> TokenStream {
+    handler::expand(Kind::Claim, args.into(), item.into()).into()
+}
+
+/// Implements `Deserialize` and `TokenClaims` for a struct of claims.
+#[proc_macro_derive(TokenClaims, attributes(claims, claim))]
+pub fn derive_token_claims(input: TokenStream) -> TokenStream {
+    syn::parse::<syn::DeriveInput>(input)
+        .map(claims::expand)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}

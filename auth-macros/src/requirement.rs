@@ -1,0 +1,310 @@
+//! Validation of one handler's (merged) attributes into a requirement, and its expansion into a
+//! `Requirement` impl. Validation never emits tokens; expansion never finds a user error.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned, ToTokens};
+use syn::{Ident, Lit, LitStr, Path, Type, Visibility};
+
+use crate::args::{Arg, Args, ClaimCond, Kind, Mode};
+
+/// One attribute of the handler: its kind, where it is written, and its arguments.
+pub struct Attr {
+    pub kind: Kind,
+    pub span: Span,
+    pub args: Args,
+}
+
+/// What the handler requires, validated.
+pub struct Requirement {
+    pub krate: Option<Path>,
+    pub steps: Vec<Step>,
+}
+
+pub enum Step {
+    Strings {
+        kind: Kind,
+        mode: Mode,
+        values: Vec<LitStr>,
+        span: Span,
+    },
+    Claim(ClaimCond),
+}
+
+/// Checks every attribute, collecting all errors before failing.
+pub fn validate(attrs: Vec<Attr>) -> syn::Result<Requirement> {
+    let mut errors: Vec<syn::Error> = Vec::new();
+    let mut krate = None;
+    let mut steps = Vec::new();
+    for attr in attrs {
+        let Attr { kind, span, args } = attr;
+        let mut loose: Vec<LitStr> = Vec::new();
+        let mut counted = 0usize;
+        for item in args.items {
+            match item {
+                Arg::Crate(path) => {
+                    krate.get_or_insert(path);
+                }
+                Arg::Merged(span) => errors.push(syn::Error::new(
+                    span,
+                    "`__merged` is internal to route-guard; remove it",
+                )),
+                Arg::Unknown(ident) => errors.push(syn::Error::new(
+                    ident.span(),
+                    format!("unknown option `{ident}`: {}", takes(kind)),
+                )),
+                Arg::NotAString(lit) => errors.push(syn::Error::new(
+                    lit.span(),
+                    format!("{}s are string literals: `{}`", kind.noun(), kind.example()),
+                )),
+                Arg::Value(value) if is_list_kind(kind) => {
+                    check_value(kind, &value, &mut errors);
+                    counted += 1;
+                    loose.push(value);
+                }
+                Arg::List(list) if is_list_kind(kind) => {
+                    if list.values.is_empty() {
+                        let name = if list.mode == Mode::Any { "any" } else { "all" };
+                        errors.push(syn::Error::new(
+                            list.span,
+                            format!(
+                                "`{name}()` needs at least one {noun}: `{name}(\"a\", \"b\")`",
+                                noun = kind.noun()
+                            ),
+                        ));
+                    }
+                    for value in &list.values {
+                        check_value(kind, value, &mut errors);
+                    }
+                    counted += list.values.len();
+                    steps.push(Step::Strings {
+                        kind,
+                        mode: list.mode,
+                        values: list.values,
+                        span,
+                    });
+                }
+                Arg::Claim(cond) if kind == Kind::Claim => {
+                    check_claim(&cond, &mut errors);
+                    counted += 1;
+                    steps.push(Step::Claim(cond));
+                }
+                Arg::Value(v) => errors.push(syn::Error::new(v.span(), takes(kind))),
+                Arg::List(list) => errors.push(syn::Error::new(list.span, takes(kind))),
+                Arg::Claim(cond) => errors.push(syn::Error::new(cond_span(&cond), takes(kind))),
+            }
+        }
+        if !loose.is_empty() {
+            steps.push(Step::Strings {
+                kind,
+                mode: Mode::All,
+                values: loose,
+                span,
+            });
+        }
+        if kind != Kind::Auth && counted == 0 {
+            errors.push(syn::Error::new(
+                span,
+                format!(
+                    "`#[{}]` needs at least one {}: `{}`",
+                    kind.name(),
+                    if kind == Kind::Claim {
+                        "condition"
+                    } else {
+                        kind.noun()
+                    },
+                    kind.example()
+                ),
+            ));
+        }
+    }
+    match errors.into_iter().reduce(|mut a, b| {
+        a.combine(b);
+        a
+    }) {
+        Some(err) => Err(err),
+        None => Ok(Requirement { krate, steps }),
+    }
+}
+
+fn is_list_kind(kind: Kind) -> bool {
+    matches!(kind, Kind::Scopes | Kind::Permissions | Kind::Roles)
+}
+
+fn takes(kind: Kind) -> String {
+    match kind {
+        Kind::Auth => "`#[require_auth]` takes no arguments but `crate = \"..\"`; to require scopes, use `#[require_scopes(\"read:messages\")]`".to_owned(),
+        Kind::Claim => "`#[require_claim]` takes conditions: `org_id = \"org_123\"`, `includes(roles = [\"editor\"])` or `check = path::to::fn`".to_owned(),
+        _ => format!(
+            "`#[{}]` takes {noun} strings, `any(\"a\", \"b\")`, `all(\"a\", \"b\")` or `crate = \"..\"`",
+            kind.name(),
+            noun = kind.noun()
+        ),
+    }
+}
+
+fn check_value(kind: Kind, value: &LitStr, errors: &mut Vec<syn::Error>) {
+    let text = value.value();
+    if text.trim().is_empty() {
+        errors.push(syn::Error::new(
+            value.span(),
+            format!("a {} must not be empty", kind.noun()),
+        ));
+    } else if kind != Kind::Roles && text.chars().any(char::is_whitespace) {
+        // Scopes travel space-separated, so a space inside one could never match.
+        let parts: Vec<String> = text
+            .split_whitespace()
+            .map(|p| format!("\"{p}\""))
+            .collect();
+        errors.push(syn::Error::new(
+            value.span(),
+            format!(
+                "a {noun} must not contain whitespace; pass each {noun} as its own string: `#[{}({})]`",
+                kind.name(),
+                parts.join(", "),
+                noun = kind.noun()
+            ),
+        ));
+    }
+}
+
+fn check_claim(cond: &ClaimCond, errors: &mut Vec<syn::Error>) {
+    match cond {
+        ClaimCond::Equals { name, value } => {
+            if name.value().is_empty() {
+                errors.push(syn::Error::new(
+                    name.span(),
+                    "a claim name must not be empty",
+                ));
+            }
+            if !matches!(
+                value,
+                Lit::Str(_) | Lit::Int(_) | Lit::Bool(_) | Lit::Float(_)
+            ) {
+                errors.push(syn::Error::new(
+                    value.span(),
+                    "a claim can equal a string, integer, float or bool literal",
+                ));
+            }
+        }
+        ClaimCond::Includes { name, values } => {
+            if values.is_empty() {
+                errors.push(syn::Error::new(
+                    name.span(),
+                    "`includes` needs at least one value: `includes(roles = [\"editor\"])`",
+                ));
+            }
+        }
+        ClaimCond::Check { .. } => {}
+    }
+}
+
+fn cond_span(cond: &ClaimCond) -> Span {
+    match cond {
+        ClaimCond::Equals { name, .. } | ClaimCond::Includes { name, .. } => name.span(),
+        ClaimCond::Check { path } => path
+            .segments
+            .first()
+            .map_or_else(Span::call_site, |s| s.ident.span()),
+    }
+}
+
+/// The hidden requirement type's name for handler `fn_name`.
+pub fn type_name(fn_name: &Ident) -> Ident {
+    format_ident!("__RouteGuardReq_{}", syn::ext::IdentExt::unraw(fn_name))
+}
+
+/// The route-guard path the generated code names.
+pub fn krate(requirement: &Requirement) -> TokenStream {
+    match &requirement.krate {
+        Some(path) => path.to_token_stream(),
+        None => quote!(::route_guard),
+    }
+}
+
+/// The requirement type and its `Requirement` impl.
+pub fn expand(
+    requirement: &Requirement,
+    vis: &Visibility,
+    name: &Ident,
+    claims: Option<&Type>,
+) -> TokenStream {
+    let krate = krate(requirement);
+    let claims = match claims {
+        Some(ty) => ty.to_token_stream(),
+        None => quote!(#krate::__private::StandardClaims),
+    };
+    let reads = !requirement.steps.is_empty();
+    let steps = requirement
+        .steps
+        .iter()
+        .map(|step| expand_step(&krate, step));
+    quote! {
+        #[doc(hidden)]
+        #[allow(non_camel_case_types)]
+        #vis struct #name;
+
+        impl #krate::__private::Requirement for #name {
+            type Claims = #claims;
+            const READS_CLAIMS: bool = #reads;
+
+            fn check(
+                claims: &#claims,
+                token: &#krate::__private::VerifiedToken,
+            ) -> ::core::result::Result<(), #krate::__private::Insufficient> {
+                let _ = token;
+                let check = #krate::__private::Check::new(claims);
+                #(#steps)*
+                check.finish()
+            }
+        }
+    }
+}
+
+fn expand_step(krate: &TokenStream, step: &Step) -> TokenStream {
+    match step {
+        Step::Strings {
+            kind,
+            mode,
+            values,
+            span,
+        } => {
+            let helper = match (kind, mode) {
+                (Kind::Scopes, Mode::All) => "scopes_all",
+                (Kind::Scopes, Mode::Any) => "scopes_any",
+                (Kind::Permissions, Mode::All) => "permissions_all",
+                (Kind::Permissions, Mode::Any) => "permissions_any",
+                (_, Mode::All) => "roles_all",
+                (_, Mode::Any) => "roles_any",
+            };
+            // Spanned on the attribute: a claims type without roles fails to compile there.
+            let helper = Ident::new(helper, *span);
+            let call = quote_spanned!(*span=> #krate::__private::#helper);
+            quote!(let check = #call(check, &[#(#values),*]);)
+        }
+        Step::Claim(ClaimCond::Equals { name, value }) => {
+            quote!(let check = check.claim_equals(token, #name, #value);)
+        }
+        Step::Claim(ClaimCond::Includes { name, values }) => {
+            quote!(let check = check.claim_includes(token, #name, &[#(#values),*]);)
+        }
+        Step::Claim(ClaimCond::Check { path }) => {
+            let description = format!(
+                "check `{}`",
+                path.to_token_stream().to_string().replace(' ', "")
+            );
+            let call = quote_spanned!(path_span(path)=> #path(check.claims()));
+            quote! {
+                let check = {
+                    let ok: bool = #call;
+                    check.predicate(ok, #description)
+                };
+            }
+        }
+    }
+}
+
+fn path_span(path: &Path) -> Span {
+    path.segments
+        .last()
+        .map_or_else(Span::call_site, |s| s.ident.span())
+}
