@@ -48,7 +48,9 @@ pub fn require_claim(args: TokenStream, item: TokenStream) -> TokenStream {
 }
 
 /// Implements `Deserialize` and `TokenClaims` for a struct of claims.
-#[proc_macro_derive(TokenClaims, attributes(claims, claim))]
+// `serde` is a helper only so that a stray `#[serde(..)]` gets the derive's pointed error
+// rather than rustc's "cannot find attribute".
+#[proc_macro_derive(TokenClaims, attributes(claims, claim, serde))]
 pub fn derive_token_claims(input: TokenStream) -> TokenStream {
     syn::parse::<syn::DeriveInput>(input)
         .map(claims::expand)

@@ -37,6 +37,7 @@ pub fn validate(attrs: Vec<Attr>) -> syn::Result<Requirement> {
     let mut steps = Vec::new();
     for attr in attrs {
         let Attr { kind, span, args } = attr;
+        let errors_before = errors.len();
         let mut loose: Vec<LitStr> = Vec::new();
         let mut counted = 0usize;
         for item in args.items {
@@ -90,7 +91,10 @@ pub fn validate(attrs: Vec<Attr>) -> syn::Result<Requirement> {
                 }
                 Arg::Value(v) => errors.push(syn::Error::new(v.span(), takes(kind))),
                 Arg::List(list) => errors.push(syn::Error::new(list.span, takes(kind))),
-                Arg::Claim(cond) => errors.push(syn::Error::new(cond_span(&cond), takes(kind))),
+                Arg::Claim(cond) => errors.push(syn::Error::new(
+                    cond_span(&cond),
+                    format!("unknown option `{}`: {}", cond_name(&cond), takes(kind)),
+                )),
             }
         }
         if !loose.is_empty() {
@@ -101,7 +105,8 @@ pub fn validate(attrs: Vec<Attr>) -> syn::Result<Requirement> {
                 span,
             });
         }
-        if kind != Kind::Auth && counted == 0 {
+        // "needs at least one" would only repeat an error already pointed at an argument.
+        if kind != Kind::Auth && counted == 0 && errors.len() == errors_before {
             errors.push(syn::Error::new(
                 span,
                 format!(
@@ -195,6 +200,14 @@ fn check_claim(cond: &ClaimCond, errors: &mut Vec<syn::Error>) {
             }
         }
         ClaimCond::Check { .. } => {}
+    }
+}
+
+fn cond_name(cond: &ClaimCond) -> String {
+    match cond {
+        ClaimCond::Equals { name, .. } => name.value(),
+        ClaimCond::Includes { .. } => "includes".to_owned(),
+        ClaimCond::Check { .. } => "check".to_owned(),
     }
 }
 

@@ -1,0 +1,10 @@
+//! The compile-time contract of the macros: `tests/ui/pass` compiles, and every case in
+//! `tests/ui/fail` fails with the error in its `.stderr` snapshot (regenerate with
+//! `TRYBUILD=overwrite cargo test --test ui` and review the diff).
+
+#[test]
+fn ui() {
+    let cases = trybuild::TestCases::new();
+    cases.pass("tests/ui/pass/*.rs");
+    cases.compile_fail("tests/ui/fail/*.rs");
+}
