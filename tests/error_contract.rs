@@ -151,7 +151,7 @@ async fn verification_failure_is_401_invalid_token_with_description() {
     let reply = app.get("/private", Some(&token)).await;
     reply.assert_rejected(401, "invalid_token");
     assert_eq!(reply.body["error_description"], "the token has expired");
-    let challenge = reply.www_authenticate.unwrap_or_default();
+    let challenge = reply.challenge().to_owned();
     assert!(
         challenge.contains("error_description=\"the token has expired\""),
         "{challenge}"
@@ -173,16 +173,13 @@ async fn missing_scope_is_403_with_scope_attribute() {
     let token = app.issuer.token().scopes("write:messages").sign();
     let reply = app.get("/scoped", Some(&token)).await;
     reply.assert_rejected(403, "insufficient_scope");
-    let challenge = reply.www_authenticate.unwrap_or_default();
+    let challenge = reply.challenge().to_owned();
     assert!(
         challenge.ends_with("scope=\"read:messages\""),
         "{challenge}"
     );
     assert!(
-        reply.body["error_description"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("read:messages"),
+        reply.description().contains("read:messages"),
         "{}",
         reply.body
     );
@@ -203,10 +200,7 @@ async fn missing_permission_is_403_insufficient_scope() {
     let token = app.issuer.token().permissions(["read:messages"]).sign();
     let reply = app.get("/messages", Some(&token)).await;
     reply.assert_rejected(403, "insufficient_scope");
-    assert!(!reply
-        .www_authenticate
-        .unwrap_or_default()
-        .contains("scope=\""));
+    assert!(!reply.challenge().contains("scope=\""));
     let ok = app.issuer.token().permissions(["write:messages"]).sign();
     assert_eq!(app.get("/messages", Some(&ok)).await.status, 200);
 }
@@ -217,10 +211,7 @@ async fn missing_role_is_403_insufficient_scope() {
     let token = app.issuer.token().roles(["viewer"]).sign();
     let reply = app.get("/admin", Some(&token)).await;
     reply.assert_rejected(403, "insufficient_scope");
-    assert!(reply.body["error_description"]
-        .as_str()
-        .unwrap_or_default()
-        .contains("role admin"));
+    assert!(reply.description().contains("role admin"));
     let ok = app.issuer.token().roles(["viewer", "admin"]).sign();
     let reply = app.get("/admin", Some(&ok)).await;
     assert_eq!(reply.status, 200, "{}", reply.body);
@@ -291,7 +282,7 @@ async fn descriptions_never_echo_attacker_text_unsafely() {
         .sign();
     let reply = app.get("/scoped", Some(&token)).await;
     reply.assert_rejected(401, "invalid_token");
-    let challenge = reply.www_authenticate.unwrap_or_default();
+    let challenge = reply.challenge().to_owned();
     let description = challenge
         .split("error_description=\"")
         .nth(1)

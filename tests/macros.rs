@@ -203,26 +203,19 @@ async fn require_scopes_all_and_any() {
     assert_eq!(app.get("/scopes/one", Some(&read)).await.status, 200);
     let reply = app.get("/scopes/one", Some(&none)).await;
     reply.assert_rejected(403, "insufficient_scope");
-    assert!(reply
-        .www_authenticate
-        .unwrap_or_default()
-        .ends_with("scope=\"read:messages\""));
+    assert!(reply.challenge().ends_with("scope=\"read:messages\""));
 
     assert_eq!(app.get("/scopes/all", Some(&both)).await.status, 200);
     let reply = app.get("/scopes/all", Some(&read)).await;
     reply.assert_rejected(403, "insufficient_scope");
-    assert!(reply
-        .www_authenticate
-        .unwrap_or_default()
-        .ends_with("scope=\"write:messages\""));
+    assert!(reply.challenge().ends_with("scope=\"write:messages\""));
 
     assert_eq!(app.get("/scopes/any", Some(&read)).await.status, 200);
     assert_eq!(app.get("/scopes/any", Some(&admin)).await.status, 200);
     let reply = app.get("/scopes/any", Some(&none)).await;
     reply.assert_rejected(403, "insufficient_scope");
     assert!(reply
-        .www_authenticate
-        .unwrap_or_default()
+        .challenge()
         .ends_with("scope=\"read:messages admin:messages\""));
     app.get("/scopes/any", None)
         .await
@@ -256,10 +249,7 @@ async fn require_permissions_runs_before_the_body_is_read() {
     let reader = app.issuer.token().permissions(["read:messages"]).sign();
     let reply = common::send(app.client.post(&url).bearer_auth(&reader).body("{not json")).await;
     reply.assert_rejected(403, "insufficient_scope");
-    assert!(reply.body["error_description"]
-        .as_str()
-        .unwrap_or_default()
-        .contains("permission write:messages"));
+    assert!(reply.description().contains("permission write:messages"));
     assert_eq!(writes.load(Ordering::SeqCst), 0);
 
     let writer = app.issuer.token().permissions(["write:messages"]).sign();
@@ -298,10 +288,7 @@ async fn require_role_on_standard_and_typed_claims() {
     assert_eq!(app.get("/roles/typed", Some(&manager)).await.status, 200);
     let reply = app.get("/roles/typed", Some(&viewer)).await;
     reply.assert_rejected(403, "insufficient_scope");
-    assert!(reply.body["error_description"]
-        .as_str()
-        .unwrap_or_default()
-        .contains("role admin manager"));
+    assert!(reply.description().contains("role admin manager"));
     // A token without roles is valid: 403 on a role check, not 401.
     app.get("/roles/typed", Some(&no_roles))
         .await
@@ -337,10 +324,7 @@ async fn require_claim_equals_includes_and_check() {
     assert_eq!(app.get("/claims/equals", Some(&org)).await.status, 200);
     let reply = app.get("/claims/equals", Some(&other_org)).await;
     reply.assert_rejected(403, "insufficient_scope");
-    assert!(reply.body["error_description"]
-        .as_str()
-        .unwrap_or_default()
-        .contains("org_id = org_123"));
+    assert!(reply.description().contains("org_id = org_123"));
     app.get("/claims/equals", Some(&app.issuer.token().sign()))
         .await
         .assert_rejected(403, "insufficient_scope");
@@ -362,10 +346,7 @@ async fn require_claim_equals_includes_and_check() {
         .assert_rejected(403, "insufficient_scope");
     let reply = app.get("/claims/check", Some(&silver)).await;
     reply.assert_rejected(403, "insufficient_scope");
-    assert!(reply.body["error_description"]
-        .as_str()
-        .unwrap_or_default()
-        .contains("check `is_gold`"));
+    assert!(reply.description().contains("check `is_gold`"));
 
     let groups = app
         .issuer
@@ -378,10 +359,7 @@ async fn require_claim_equals_includes_and_check() {
     let partial = app.issuer.token().claim("groups", json!(["viewer"])).sign();
     let reply = app.get("/claims/includes", Some(&partial)).await;
     reply.assert_rejected(403, "insufficient_scope");
-    assert!(reply.body["error_description"]
-        .as_str()
-        .unwrap_or_default()
-        .contains("groups includes editor"));
+    assert!(reply.description().contains("groups includes editor"));
 }
 
 #[tokio::test]
@@ -401,10 +379,7 @@ async fn stacked_attributes_verify_once_and_name_everything_missing() {
     let empty = app.issuer.token().sign();
     let reply = app.get("/stacked", Some(&empty)).await;
     reply.assert_rejected(403, "insufficient_scope");
-    let description = reply.body["error_description"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let description = reply.description().to_owned();
     for missing in [
         "scope read:messages",
         "permission write:messages",
@@ -412,10 +387,7 @@ async fn stacked_attributes_verify_once_and_name_everything_missing() {
     ] {
         assert!(description.contains(missing), "{description}");
     }
-    assert!(reply
-        .www_authenticate
-        .unwrap_or_default()
-        .ends_with("scope=\"read:messages\""));
+    assert!(reply.challenge().ends_with("scope=\"read:messages\""));
     assert_eq!(app.auth.stats().verified(), 2);
 }
 
@@ -436,7 +408,7 @@ async fn a_missing_or_mistyped_required_claim_is_invalid_token_naming_it() {
     let missing = app.issuer.token().sign();
     let reply = app.get("/strict", Some(&missing)).await;
     reply.assert_rejected(401, "invalid_token");
-    let description = reply.body["error_description"].as_str().unwrap_or_default();
+    let description = reply.description();
     assert!(
         description.contains("`https://route-guard.test/tenant` claim is missing"),
         "{description}"
@@ -449,7 +421,7 @@ async fn a_missing_or_mistyped_required_claim_is_invalid_token_naming_it() {
         .sign();
     let reply = app.get("/strict", Some(&mistyped)).await;
     reply.assert_rejected(401, "invalid_token");
-    let description = reply.body["error_description"].as_str().unwrap_or_default();
+    let description = reply.description();
     assert!(
         description.contains("`https://route-guard.test/tenant` claim is not of the expected type"),
         "{description}"

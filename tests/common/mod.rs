@@ -111,6 +111,16 @@ impl Reply {
         self.body["error"].as_str().unwrap_or("")
     }
 
+    /// The `WWW-Authenticate` header, or "" without one.
+    pub fn challenge(&self) -> &str {
+        self.www_authenticate.as_deref().unwrap_or("")
+    }
+
+    /// The `error_description` of the JSON body.
+    pub fn description(&self) -> &str {
+        self.body["error_description"].as_str().unwrap_or("")
+    }
+
     /// Asserts the RFC 6750 triple: status, challenge error attribute and body error.
     pub fn assert_rejected(&self, status: u16, code: &str) {
         assert_eq!(self.status.as_u16(), status, "body: {}", self.body);
@@ -183,6 +193,20 @@ impl App {
             request = request.header("authorization", format!("Bearer {token}"));
         }
         send(request).await
+    }
+
+    /// Sends `count` concurrent GETs with `token`; the statuses, in no particular order.
+    pub async fn concurrent_gets(&self, path: &str, token: &str, count: usize) -> Vec<u16> {
+        let mut requests = tokio::task::JoinSet::new();
+        for _ in 0..count {
+            let request = self
+                .client
+                .get(format!("{}{path}", self.base))
+                .bearer_auth(token);
+            requests.spawn(async move { request.send().await.map(|r| r.status().as_u16()) });
+        }
+        let results = requests.join_all().await;
+        results.into_iter().map(|r| r.map_or(0, |s| s)).collect()
     }
 
     pub async fn get_with_header(&self, path: &str, authorization: &str) -> Reply {
