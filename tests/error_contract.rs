@@ -350,3 +350,28 @@ async fn handlers_can_check_scopes_permissions_and_roles_by_hand() {
         serde_json::json!({"scope": false, "permission": false, "role": false})
     );
 }
+
+#[tokio::test]
+async fn a_custom_error_body_keeps_the_status_and_challenge() {
+    use axum::response::IntoResponse;
+    let app = common::start_with(|b| {
+        b.error_body(|rejection| {
+            (
+                axum::http::StatusCode::IM_A_TEAPOT,
+                [("www-authenticate", "Basic")],
+                format!("custom {}", rejection.error_code()),
+            )
+                .into_response()
+        })
+    })
+    .await;
+    let reply = app.get("/private", None).await;
+    assert_eq!(reply.status, 401);
+    assert_eq!(reply.challenge(), "Bearer realm=\"api\"");
+    assert_eq!(reply.body, "custom unauthorized");
+    let token = app.issuer.token().sign();
+    let reply = app.get("/scoped", Some(&token)).await;
+    assert_eq!(reply.status, 403);
+    assert!(reply.challenge().contains("error=\"insufficient_scope\""));
+    assert_eq!(reply.body, "custom insufficient_scope");
+}

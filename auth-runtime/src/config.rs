@@ -267,6 +267,9 @@ pub struct AuthenticatorBuilder {
     jwks_ttl_default: Duration,
     unknown_kid_cooldown: Duration,
     jwks_retry_interval: Duration,
+    /// Set by `error_body` (in the axum module, which owns rendering); carried to the
+    /// Authenticator untouched.
+    pub(crate) error_body: Option<crate::axum::ErrorBody>,
 }
 
 impl Default for AuthenticatorBuilder {
@@ -289,6 +292,7 @@ impl Default for AuthenticatorBuilder {
             jwks_ttl_default: Duration::from_secs(10 * 60),
             unknown_kid_cooldown: Duration::from_secs(30),
             jwks_retry_interval: Duration::from_secs(2),
+            error_body: None,
         }
     }
 }
@@ -467,7 +471,9 @@ impl AuthenticatorBuilder {
         builder
     }
 
-    pub(crate) fn validate(self) -> Result<Settings, ConfigError> {
+    pub(crate) fn validate(
+        self,
+    ) -> Result<(Settings, Option<crate::axum::ErrorBody>), ConfigError> {
         if let Some(err) = self.algorithm_error {
             return Err(err);
         }
@@ -532,7 +538,7 @@ impl AuthenticatorBuilder {
                 return Err(invalid("roles_claim", "must not be empty"));
             }
         }
-        Ok(Settings {
+        let settings = Settings {
             source,
             audiences: self.audiences,
             algorithms,
@@ -551,7 +557,8 @@ impl AuthenticatorBuilder {
             unknown_kid_cooldown: self.unknown_kid_cooldown,
             jwks_retry_interval: self.jwks_retry_interval,
             max_jwks_bytes: 1024 * 1024,
-        })
+        };
+        Ok((settings, self.error_body))
     }
 }
 

@@ -197,6 +197,7 @@ pub(crate) struct Inner {
     context: ClaimsContext,
     allowed_list: String,
     pub(crate) realm: Arc<str>,
+    pub(crate) error_body: Option<crate::axum::ErrorBody>,
 }
 
 impl fmt::Debug for Authenticator {
@@ -215,7 +216,8 @@ impl AuthenticatorBuilder {
     ///
     /// No network request is made here; call [`Authenticator::warm_up`] to load the keys eagerly.
     pub fn build(self) -> Result<Authenticator, ConfigError> {
-        Authenticator::from_settings(self.validate()?)
+        let (settings, error_body) = self.validate()?;
+        Authenticator::from_settings(settings, error_body)
     }
 }
 
@@ -238,7 +240,10 @@ impl Authenticator {
         AuthenticatorBuilder::from_env()?.build()
     }
 
-    fn from_settings(settings: Settings) -> Result<Authenticator, ConfigError> {
+    fn from_settings(
+        settings: Settings,
+        error_body: Option<crate::axum::ErrorBody>,
+    ) -> Result<Authenticator, ConfigError> {
         install_crypto_provider();
         let settings = Arc::new(settings);
         let counters = Arc::new(Counters::default());
@@ -270,6 +275,7 @@ impl Authenticator {
                 counters,
                 allowed_list,
                 realm: Arc::from(settings_realm.as_str()),
+                error_body,
             }),
         })
     }

@@ -11,11 +11,14 @@ use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use axum::http::HeaderMap;
+use axum::response::Response;
 use axum::Extension;
 
+pub(crate) use rejection::ErrorBody;
 pub use rejection::{AuthError, AuthRejection};
 
 use crate::claims::{StandardClaims, TokenClaims};
+use crate::config::AuthenticatorBuilder;
 use crate::policy::Requirement;
 use crate::stats::RejectionReason;
 use crate::verify::{Authenticator, VerifiedToken};
@@ -28,7 +31,42 @@ impl Authenticator {
     }
 
     fn rejection(&self, error: AuthError) -> AuthRejection {
-        AuthRejection::new(error, Arc::clone(&self.inner.realm))
+        AuthRejection::new(
+            error,
+            Arc::clone(&self.inner.realm),
+            self.inner.error_body.clone(),
+        )
+    }
+}
+
+impl AuthenticatorBuilder {
+    /// Replaces the JSON body of rejections. route-guard still sets the RFC 6750 status and
+    /// `WWW-Authenticate` challenge on whatever `render` returns, so clients keep working.
+    ///
+    /// ```
+    /// # extern crate auth_runtime as route_guard;
+    /// use axum::response::IntoResponse;
+    /// use route_guard::Authenticator;
+    ///
+    /// let auth = Authenticator::builder()
+    ///     .domain("tenant.us.auth0.com")
+    ///     .audience("https://api.example.com")
+    ///     .error_body(|rejection| {
+    ///         axum::Json(serde_json::json!({
+    ///             "code": rejection.error_code(),
+    ///             "message": rejection.description(),
+    ///         }))
+    ///         .into_response()
+    ///     })
+    ///     .build()?;
+    /// # Ok::<(), route_guard::ConfigError>(())
+    /// ```
+    pub fn error_body(
+        mut self,
+        render: impl Fn(&AuthRejection) -> Response + Send + Sync + 'static,
+    ) -> Self {
+        self.error_body = Some(ErrorBody(Arc::new(render)));
+        self
     }
 }
 
@@ -215,6 +253,7 @@ async fn authenticate(parts: &mut Parts) -> Result<(Authenticator, VerifiedToken
         return Err(AuthRejection::new(
             AuthError::MissingAuthenticator,
             Arc::from("api"),
+            None,
         ));
     };
     if let Some(Outcome(outcome)) = parts.extensions.get::<Outcome>() {

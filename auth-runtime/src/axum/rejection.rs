@@ -49,24 +49,40 @@ pub enum AuthError {
 /// }
 /// ```
 #[derive(Debug, Clone)]
-pub struct AuthRejection {
+pub struct AuthRejection(Arc<Repr>);
+
+/// Behind an `Arc`: rejections are memoised per request and cloned, and stay pointer-sized.
+#[derive(Debug)]
+struct Repr {
     error: AuthError,
     realm: Arc<str>,
+    body: Option<ErrorBody>,
+}
+
+/// A custom error body, set with
+/// [`AuthenticatorBuilder::error_body`](crate::AuthenticatorBuilder::error_body).
+#[derive(Clone)]
+pub(crate) struct ErrorBody(pub(crate) Arc<dyn Fn(&AuthRejection) -> Response + Send + Sync>);
+
+impl fmt::Debug for ErrorBody {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ErrorBody(..)")
+    }
 }
 
 impl AuthRejection {
-    pub(crate) fn new(error: AuthError, realm: Arc<str>) -> Self {
-        AuthRejection { error, realm }
+    pub(crate) fn new(error: AuthError, realm: Arc<str>, body: Option<ErrorBody>) -> Self {
+        AuthRejection(Arc::new(Repr { error, realm, body }))
     }
 
     /// What went wrong.
     pub fn error(&self) -> &AuthError {
-        &self.error
+        &self.0.error
     }
 
     /// The counter and log category.
     pub fn reason(&self) -> Option<RejectionReason> {
-        match &self.error {
+        match &self.0.error {
             AuthError::MissingToken => Some(RejectionReason::MissingToken),
             AuthError::InvalidRequest(_) => Some(RejectionReason::InvalidRequest),
             AuthError::InvalidToken(e) => Some(e.reason()),
@@ -77,7 +93,7 @@ impl AuthRejection {
 
     /// The HTTP status: 400, 401, 403, or 500 for a missing layer.
     pub fn status(&self) -> StatusCode {
-        match &self.error {
+        match &self.0.error {
             AuthError::MissingToken | AuthError::InvalidToken(_) => StatusCode::UNAUTHORIZED,
             AuthError::InvalidRequest(_) => StatusCode::BAD_REQUEST,
             AuthError::InsufficientScope(_) => StatusCode::FORBIDDEN,
@@ -88,7 +104,7 @@ impl AuthRejection {
     /// The body's `error`: `unauthorized`, `invalid_request`, `invalid_token`,
     /// `insufficient_scope` or `server_error`.
     pub fn error_code(&self) -> &'static str {
-        match &self.error {
+        match &self.0.error {
             AuthError::MissingToken => "unauthorized",
             AuthError::InvalidRequest(_) => "invalid_request",
             AuthError::InvalidToken(_) => "invalid_token",
@@ -99,7 +115,7 @@ impl AuthRejection {
 
     /// A description for the client: never the token, and safe inside a quoted header value.
     pub fn description(&self) -> String {
-        let text = match &self.error {
+        let text = match &self.0.error {
             AuthError::MissingToken => {
                 "authentication required: send an access token as `Authorization: Bearer <token>`"
                     .to_owned()
@@ -114,8 +130,8 @@ impl AuthRejection {
 
     /// The `WWW-Authenticate` challenge (none for a 500).
     pub fn www_authenticate(&self) -> Option<HeaderValue> {
-        let realm = &self.realm;
-        let value = match &self.error {
+        let realm = &self.0.realm;
+        let value = match &self.0.error {
             AuthError::MissingAuthenticator => return None,
             AuthError::MissingToken => format!("Bearer realm=\"{realm}\""),
             AuthError::InsufficientScope(missing) if !missing.scopes.is_empty() => format!(
@@ -142,14 +158,24 @@ impl fmt::Display for AuthRejection {
 impl std::error::Error for AuthRejection {}
 
 impl IntoResponse for AuthRejection {
+    /// The JSON body (or the custom one), always with the RFC 6750 status and challenge.
     fn into_response(self) -> Response {
-        let body = serde_json::json!({
-            "error": self.error_code(),
-            "error_description": self.description(),
-        });
-        let mut response = (self.status(), axum::Json(body)).into_response();
-        if let Some(challenge) = self.www_authenticate() {
-            response.headers_mut().insert(WWW_AUTHENTICATE, challenge);
+        let mut response = match &self.0.body {
+            Some(ErrorBody(render)) => render(&self),
+            None => axum::Json(serde_json::json!({
+                "error": self.error_code(),
+                "error_description": self.description(),
+            }))
+            .into_response(),
+        };
+        *response.status_mut() = self.status();
+        match self.www_authenticate() {
+            Some(challenge) => {
+                response.headers_mut().insert(WWW_AUTHENTICATE, challenge);
+            }
+            None => {
+                response.headers_mut().remove(WWW_AUTHENTICATE);
+            }
         }
         response
     }

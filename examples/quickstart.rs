@@ -1,0 +1,342 @@
+//! The API of Auth0's "Protect your API" quickstarts, written with route-guard.
+//!
+//! ```sh
+//! cargo run --example quickstart
+//! ```
+//!
+//! - `AUTH0_DOMAIN` + `AUTH0_AUDIENCE`: a real Auth0 tenant.
+//! - `AUTH0_ISSUER_BASE_URL` + `AUTH0_AUDIENCE`: any OIDC issuer, found by discovery.
+//! - neither: development mode. An embedded issuer starts on loopback and ready-to-paste `curl`
+//!   commands with tokens are printed (the dashboard's "Test" tab, built in).
+//!
+//! `PORT` (default 3001, `0` for any free port), `HOST` (default 127.0.0.1), `RUST_LOG`, and
+//! `CORS_ORIGINS` (comma-separated origins) complete the configuration.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::extract::State;
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::routing::get;
+use axum::{Json, Router};
+use route_guard::testing::TestIssuer;
+use route_guard::{
+    require_auth, require_permissions, require_role, require_scopes, Authenticator,
+    AuthenticatorBuilder, Claims, StandardClaims, TokenClaims,
+};
+use serde_json::{json, Value};
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+
+/// The roles claim this API reads, as an Auth0 Action would add it.
+const ROLES_CLAIM: &str = "https://myapp.com/roles";
+
+/// The claims of this API's tokens: the Rust form of the Fastify guide's `Token` interface.
+#[derive(TokenClaims, Debug)]
+#[claims(namespace = "https://myapp.com/")]
+struct ApiClaims {
+    sub: String,
+    /// Read from `https://myapp.com/roles`.
+    roles: Vec<String>,
+    permissions: Vec<String>,
+    scope: Option<String>,
+}
+
+#[derive(Clone, Default)]
+struct AppState {
+    next_id: Arc<AtomicU64>,
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+async fn public() -> Json<Value> {
+    Json(json!({
+        "message": "Hello from a public endpoint! You don't need to be authenticated to see this.",
+        "timestamp": now(),
+    }))
+}
+
+#[require_auth]
+async fn private(claims: Claims<ApiClaims>) -> Json<Value> {
+    Json(json!({
+        "message": "Hello from a private endpoint! You need to be authenticated to see this.",
+        "user": claims.sub,
+        "timestamp": now(),
+    }))
+}
+
+#[require_scopes("read:messages")]
+async fn private_scoped(claims: Claims<ApiClaims>) -> Json<Value> {
+    Json(json!({
+        "message": "Hello from a private endpoint! You need to be authenticated and have a scope of read:messages to see this.",
+        "user": claims.sub,
+        "scope": claims.scope,
+        "timestamp": now(),
+    }))
+}
+
+#[require_auth]
+async fn profile(claims: Claims<StandardClaims>) -> Json<Value> {
+    Json(json!({
+        "message": "Your token's claims",
+        "profile": claims.0,
+    }))
+}
+
+#[require_permissions("read:messages")]
+async fn list_messages() -> Json<Value> {
+    Json(json!({
+        "messages": [
+            { "id": 1, "text": "Hello from route-guard" },
+            { "id": 2, "text": "Permissions come from Auth0 RBAC" },
+        ],
+    }))
+}
+
+#[require_permissions("write:messages")]
+async fn create_message(
+    State(state): State<AppState>,
+    Json(body): Json<Value>,
+) -> (StatusCode, Json<Value>) {
+    let id = state.next_id.fetch_add(1, Ordering::Relaxed) + 3;
+    let text = body["text"].as_str().unwrap_or_default().to_owned();
+    (
+        StatusCode::CREATED,
+        Json(json!({ "message": format!("Created: {text}"), "id": id })),
+    )
+}
+
+#[require_role("admin")]
+async fn admin(claims: Claims<ApiClaims>) -> Json<Value> {
+    Json(json!({
+        "users": [ { "id": claims.sub, "roles": claims.roles } ],
+    }))
+}
+
+#[require_role(any("admin", "manager"))]
+async fn reports(claims: Claims<ApiClaims>) -> Json<Value> {
+    Json(json!({
+        "reports": [ { "name": "monthly", "requested_by": claims.sub, "permissions": claims.permissions } ],
+    }))
+}
+
+async fn feed(claims: Option<Claims<ApiClaims>>) -> Json<Value> {
+    match claims {
+        Some(claims) => Json(
+            json!({ "message": format!("Welcome back, {}! Here is your personal feed.", claims.sub) }),
+        ),
+        None => Json(json!({ "message": "Hello, guest! Log in for a personal feed." })),
+    }
+}
+
+async fn not_found() -> (StatusCode, Json<Value>) {
+    (
+        StatusCode::NOT_FOUND,
+        Json(json!({ "error": "not_found", "error_description": "no such route" })),
+    )
+}
+
+fn app(auth: &Authenticator, cors: Option<CorsLayer>) -> Router {
+    let router = Router::new()
+        .route("/api/public", get(public))
+        .route("/api/private", get(private))
+        .route("/api/private-scoped", get(private_scoped))
+        .route("/api/profile", get(profile))
+        .route("/api/messages", get(list_messages).post(create_message))
+        .route("/api/admin", get(admin))
+        .route("/api/reports", get(reports))
+        .route("/api/feed", get(feed))
+        .fallback(not_found)
+        .with_state(AppState::default())
+        .layer(auth.layer())
+        // One log line per request, with status and latency.
+        .layer(
+            TraceLayer::new_for_http()
+                .on_request(())
+                .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+        );
+    match cors {
+        Some(cors) => router.layer(cors),
+        None => router,
+    }
+}
+
+/// `CORS_ORIGINS=https://app.example.com,http://localhost:3000`: browsers may send
+/// `Authorization` and read `WWW-Authenticate`.
+fn cors(origins: &str) -> Result<CorsLayer, String> {
+    let origins = origins
+        .split(',')
+        .map(str::trim)
+        .filter(|o| !o.is_empty())
+        .map(|o| {
+            HeaderValue::from_str(o)
+                .map_err(|_| format!("CORS_ORIGINS: `{o}` is not a valid origin"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .expose_headers([header::WWW_AUTHENTICATE]))
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+async fn run() -> Result<(), String> {
+    // `.env` first, so its AUTH0_* settings decide the mode below.
+    let builder = AuthenticatorBuilder::from_env().map_err(|e| e.to_string())?;
+    let configured = env("AUTH0_DOMAIN").is_some() || env("AUTH0_ISSUER_BASE_URL").is_some();
+    let dev_issuer = if configured {
+        None
+    } else {
+        Some(
+            TestIssuer::start()
+                .await
+                .map_err(|e| format!("the development issuer could not start: {e}"))?,
+        )
+    };
+    let auth = match &dev_issuer {
+        Some(issuer) => issuer
+            .authenticator_builder()
+            .roles_claim(ROLES_CLAIM)
+            .build(),
+        None => builder.roles_claim(ROLES_CLAIM).build(),
+    }
+    .map_err(|e| e.to_string())?;
+    if let Err(e) = auth.warm_up().await {
+        // Not fatal: requests answer 401 until the keys load, and the cache keeps retrying.
+        tracing::warn!("{e}");
+    }
+
+    let host = env("HOST").unwrap_or_else(|| "127.0.0.1".to_owned());
+    let port = env("PORT").unwrap_or_else(|| "3001".to_owned());
+    let port: u16 = port
+        .parse()
+        .map_err(|_| format!("PORT must be a port number, not `{port}`"))?;
+    let addr: SocketAddr = format!("{host}:{port}")
+        .parse()
+        .or_else(|_| format!("[{host}]:{port}").parse())
+        .map_err(|_| format!("HOST must be an IP address such as 127.0.0.1, not `{host}`"))?;
+    let cors = env("CORS_ORIGINS").map(|o| cors(&o)).transpose()?;
+
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e} (set PORT to a free port)"))?;
+    let local = listener.local_addr().map_err(|e| e.to_string())?;
+    let base = format!("http://{local}");
+    match &dev_issuer {
+        Some(issuer) => print_dev_mode(issuer, &base),
+        None => println!(
+            "route-guard quickstart: issuer {}",
+            auth.issuer()
+                .unwrap_or_else(|| "(not yet discovered)".to_owned())
+        ),
+    }
+    println!("listening on {base}");
+
+    axum::serve(listener, app(&auth, cors))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+            println!("shutting down");
+        })
+        .await
+        .map_err(|e| e.to_string())
+}
+
+fn print_dev_mode(issuer: &TestIssuer, base: &str) {
+    let hour = Duration::from_secs(3600);
+    let user = issuer.token().sub("auth0|dev-user").expires_in(hour).sign();
+    let reader = issuer
+        .token()
+        .sub("auth0|dev-reader")
+        .scopes("read:messages")
+        .permissions(["read:messages"])
+        .expires_in(hour)
+        .sign();
+    let admin = issuer
+        .token()
+        .sub("auth0|dev-admin")
+        .scopes("read:messages write:messages")
+        .permissions(["read:messages", "write:messages"])
+        .claim(ROLES_CLAIM, json!(["admin"]))
+        .expires_in(hour)
+        .sign();
+    let manager = issuer
+        .token()
+        .sub("auth0|dev-manager")
+        .claim(ROLES_CLAIM, json!(["manager"]))
+        .expires_in(hour)
+        .sign();
+    let expired = issuer
+        .token()
+        .sub("auth0|dev-user")
+        .expired_for(Duration::from_secs(600))
+        .sign();
+    println!("route-guard quickstart: development mode (set AUTH0_DOMAIN and AUTH0_AUDIENCE for a real tenant)");
+    println!("  development issuer: {}", issuer.issuer());
+    println!(
+        "  audience:           {}",
+        route_guard::testing::TEST_AUDIENCE
+    );
+    println!();
+    println!("Try it (tokens valid for one hour):");
+    let line = |what: &str, status: u16, path: &str, token: Option<&str>| {
+        println!("  # {what}: {status}");
+        match token {
+            Some(token) => println!("  curl -i -H \"Authorization: Bearer {token}\" {base}{path}"),
+            None => println!("  curl -i {base}{path}"),
+        }
+    };
+    line("no token", 401, "/api/private", None);
+    line("a plain user", 200, "/api/private", Some(&user));
+    line(
+        "a plain user without read:messages",
+        403,
+        "/api/private-scoped",
+        Some(&user),
+    );
+    line(
+        "a user with the read:messages scope",
+        200,
+        "/api/private-scoped",
+        Some(&reader),
+    );
+    line(
+        "a user with the read:messages permission",
+        200,
+        "/api/messages",
+        Some(&reader),
+    );
+    line("an admin", 200, "/api/admin", Some(&admin));
+    line("a manager", 200, "/api/reports", Some(&manager));
+    line(
+        "a manager on the admin route",
+        403,
+        "/api/admin",
+        Some(&manager),
+    );
+    line("an expired token", 401, "/api/private", Some(&expired));
+    println!();
+}
+
+#[tokio::main]
+async fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,route_guard=debug".into()),
+        )
+        .init();
+    if let Err(message) = run().await {
+        eprintln!("error: {message}");
+        std::process::exit(1);
+    }
+}

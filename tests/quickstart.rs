@@ -1,0 +1,243 @@
+//! The quickstart as a user runs it: the built example binary, configured through the
+//! environment, answering every route of its table over real HTTP.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use route_guard::testing::{TestIssuer, TEST_AUDIENCE};
+use serde_json::json;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+const ROLES: &str = "https://myapp.com/roles";
+
+/// `target/<profile>/examples/quickstart`, which `cargo test` builds with the tests.
+fn quickstart_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>");
+    profile_dir
+        .join("examples")
+        .join(format!("quickstart{}", std::env::consts::EXE_SUFFIX))
+}
+
+struct Quickstart {
+    child: Child,
+    base: String,
+    printed: Vec<String>,
+}
+
+/// Starts the quickstart with exactly `vars` in its environment, in an empty directory (so no
+/// `.env` is read), and waits for its "listening on" line.
+async fn start(vars: &[(&str, &str)]) -> Quickstart {
+    let dir = std::env::temp_dir().join(format!("route-guard-quickstart-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let mut child = Command::new(quickstart_binary())
+        .env_clear()
+        .envs(vars.iter().copied())
+        .env("PORT", "0")
+        .env("RUST_LOG", "warn")
+        .current_dir(&dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the quickstart example is built by `cargo test`");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let mut printed = Vec::new();
+    let base = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = lines.next_line().await.expect("stdout line") {
+            if let Some(base) = line.strip_prefix("listening on ") {
+                return base.to_owned();
+            }
+            printed.push(line);
+        }
+        panic!("the quickstart exited before listening: {printed:#?}");
+    })
+    .await
+    .expect("the quickstart starts within 30 s");
+    Quickstart {
+        child,
+        base,
+        printed,
+    }
+}
+
+async fn get(base: &str, path: &str, token: Option<&str>) -> common::Reply {
+    let mut request = common::client().get(format!("{base}{path}"));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    common::send(request).await
+}
+
+#[tokio::test]
+async fn every_route_answers_as_its_table_says() {
+    let issuer = TestIssuer::start().await.expect("issuer");
+    let mut app = start(&[
+        ("AUTH0_ISSUER_BASE_URL", issuer.issuer()),
+        ("AUTH0_AUDIENCE", TEST_AUDIENCE),
+    ])
+    .await;
+    let base = app.base.clone();
+    let user = issuer.token().sub("auth0|user").sign();
+    let reader = issuer
+        .token()
+        .sub("auth0|reader")
+        .scopes("read:messages")
+        .permissions(["read:messages"])
+        .sign();
+    let writer = issuer.token().permissions(["write:messages"]).sign();
+    let admin = issuer
+        .token()
+        .sub("auth0|admin")
+        .claim(ROLES, json!(["admin"]))
+        .sign();
+    let manager = issuer.token().claim(ROLES, json!(["manager"])).sign();
+
+    let public = get(&base, "/api/public", None).await;
+    assert_eq!(public.status, 200);
+    assert!(public.body["message"].is_string() && public.body["timestamp"].is_number());
+
+    let private = get(&base, "/api/private", Some(&user)).await;
+    assert_eq!(private.status, 200);
+    assert_eq!(private.body["user"], "auth0|user");
+    get(&base, "/api/private", None)
+        .await
+        .assert_rejected(401, "unauthorized");
+    get(&base, "/api/private", Some("a.b.c"))
+        .await
+        .assert_rejected(401, "invalid_token");
+
+    let scoped = get(&base, "/api/private-scoped", Some(&reader)).await;
+    assert_eq!(scoped.status, 200);
+    assert_eq!(scoped.body["scope"], "read:messages");
+    let denied = get(&base, "/api/private-scoped", Some(&user)).await;
+    denied.assert_rejected(403, "insufficient_scope");
+    assert!(denied.challenge().ends_with("scope=\"read:messages\""));
+
+    let profile = get(&base, "/api/profile", Some(&admin)).await;
+    assert_eq!(profile.body["profile"]["sub"], "auth0|admin");
+    assert_eq!(profile.body["profile"][ROLES], json!(["admin"]));
+
+    let messages = get(&base, "/api/messages", Some(&reader)).await;
+    assert!(messages.body["messages"].is_array());
+    get(&base, "/api/messages", Some(&user))
+        .await
+        .assert_rejected(403, "insufficient_scope");
+    let created = common::send(
+        common::client()
+            .post(format!("{base}/api/messages"))
+            .bearer_auth(&writer)
+            .header("content-type", "application/json")
+            .body(r#"{"text":"hi"}"#),
+    )
+    .await;
+    assert_eq!(created.status, 201);
+    assert!(created.body["id"].is_number());
+    let refused = common::send(
+        common::client()
+            .post(format!("{base}/api/messages"))
+            .bearer_auth(&reader)
+            .header("content-type", "application/json")
+            .body(r#"{"text":"hi"}"#),
+    )
+    .await;
+    refused.assert_rejected(403, "insufficient_scope");
+
+    assert!(get(&base, "/api/admin", Some(&admin)).await.body["users"].is_array());
+    get(&base, "/api/admin", Some(&manager))
+        .await
+        .assert_rejected(403, "insufficient_scope");
+    assert!(get(&base, "/api/reports", Some(&manager)).await.body["reports"].is_array());
+    assert_eq!(get(&base, "/api/reports", Some(&admin)).await.status, 200);
+    get(&base, "/api/reports", Some(&user))
+        .await
+        .assert_rejected(403, "insufficient_scope");
+
+    let guest = get(&base, "/api/feed", None).await;
+    assert!(guest.body["message"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("guest"));
+    let personal = get(&base, "/api/feed", Some(&user)).await;
+    assert!(personal.body["message"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("auth0|user"));
+    get(&base, "/api/feed", Some("a.b.c"))
+        .await
+        .assert_rejected(401, "invalid_token");
+
+    let missing = get(&base, "/api/nothing-here", None).await;
+    assert_eq!(missing.status, 404);
+    assert_eq!(missing.body["error"], "not_found");
+
+    assert_eq!(issuer.jwks_fetches(), 1);
+    app.child.kill().await.expect("stops");
+}
+
+#[tokio::test]
+async fn development_mode_prints_curl_commands_that_work() {
+    let app = start(&[]).await;
+    let text = app.printed.join("\n");
+    assert!(text.contains("development mode"), "{text}");
+    let mut checked = 0;
+    for pair in app.printed.windows(2) {
+        let (Some(expected), Some(curl)) = (
+            pair[0].trim().strip_prefix("# "),
+            pair[1].trim().strip_prefix("curl -i "),
+        ) else {
+            continue;
+        };
+        let status: u16 = expected
+            .rsplit(": ")
+            .next()
+            .and_then(|s| s.parse().ok())
+            .expect("each comment ends with the expected status");
+        let url = curl.rsplit(' ').next().expect("url");
+        let token = curl
+            .split("Bearer ")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next());
+        let path = url
+            .strip_prefix(&app.base)
+            .expect("printed URLs use the listening address");
+        let reply = get(&app.base, path, token).await;
+        assert_eq!(reply.status, status, "{expected}: {}", reply.body);
+        checked += 1;
+    }
+    assert!(checked >= 8, "{text}");
+}
+
+#[tokio::test]
+async fn a_wrong_setting_stops_start_up_with_what_to_set() {
+    let output = Command::new(quickstart_binary())
+        .env_clear()
+        .env("AUTH0_DOMAIN", "https://tenant.us.auth0.com")
+        .env("AUTH0_AUDIENCE", "https://api.example.com")
+        .current_dir(std::env::temp_dir())
+        .output()
+        .await
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("AUTH0_DOMAIN"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+
+    let output = Command::new(quickstart_binary())
+        .env_clear()
+        .env("AUTH0_DOMAIN", "tenant.us.auth0.com")
+        .current_dir(std::env::temp_dir())
+        .output()
+        .await
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("AUTH0_AUDIENCE"));
+}
