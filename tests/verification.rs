@@ -467,3 +467,16 @@ async fn hs256_verifies_with_a_shared_secret_only() {
         Some(route_guard::VerifyError::InvalidSignature)
     );
 }
+
+#[tokio::test]
+async fn an_id_token_is_named_as_such() {
+    let app = start().await;
+    let id_token = app
+        .issuer
+        .token()
+        .audience("Xo8pqPzEXAMPLEclientID")
+        .claim("nonce", "n-0S6_WzA2Mj")
+        .claim("at_hash", "77QmUPtjPfzWtF2AnpK9RQ")
+        .sign();
+    assert_invalid(&app, &id_token, "this looks like an ID token").await;
+}

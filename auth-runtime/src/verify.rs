@@ -75,6 +75,9 @@ pub enum VerifyError {
     /// No `aud` value is a configured audience.
     #[error("the token's audience (aud) is not accepted")]
     WrongAudience,
+    /// An OpenID Connect ID token (for the client app) was sent instead of an access token.
+    #[error("the token's audience (aud) is not accepted: this looks like an ID token; send an access token requested with your API's audience")]
+    IdToken,
 }
 
 impl VerifyError {
@@ -95,7 +98,8 @@ impl VerifyError {
             VerifyError::MissingClaim(_)
             | VerifyError::InvalidClaims(_)
             | VerifyError::WrongIssuer
-            | VerifyError::WrongAudience => RejectionReason::Claims,
+            | VerifyError::WrongAudience
+            | VerifyError::IdToken => RejectionReason::Claims,
         }
     }
 }
@@ -407,7 +411,12 @@ impl Authenticator {
             .iter()
             .any(|a| settings.audiences.iter().any(|c| c == a))
         {
-            return Err(VerifyError::WrongAudience);
+            // A common mistake with Auth0: the ID token goes to the API. Say so.
+            return Err(if claims.nonce.is_some() || claims.at_hash.is_some() {
+                VerifyError::IdToken
+            } else {
+                VerifyError::WrongAudience
+            });
         }
         let kid = header.kid.map(Cow::into_owned);
         Ok(VerifiedToken {
@@ -549,6 +558,11 @@ struct Registered<'a> {
     iss: Option<Cow<'a, str>>,
     #[serde(default, borrow)]
     aud: Option<Audiences<'a>>,
+    /// Only ID tokens carry these; used to explain an audience mismatch.
+    #[serde(default)]
+    nonce: Option<IgnoredAny>,
+    #[serde(default)]
+    at_hash: Option<IgnoredAny>,
 }
 
 /// RFC 7519 NumericDate: a JSON number of seconds, possibly fractional. Strings are refused.
