@@ -330,6 +330,7 @@ fn print_dev_mode(issuer: &TestIssuer, base: &str) {
 #[tokio::main]
 async fn main() {
     tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| "info,route_guard=debug".into()),

@@ -14,7 +14,8 @@ use tokio::process::{Child, Command};
 
 const ROLES: &str = "https://myapp.com/roles";
 
-/// `target/<profile>/examples/quickstart`, which `cargo test` builds with the tests.
+/// `target/<profile>/examples/quickstart`, which `cargo test` builds with the tests (run the
+/// whole suite, or `cargo build --examples` first, when running this file alone).
 fn quickstart_binary() -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
     let profile_dir = exe
@@ -240,4 +241,121 @@ async fn a_wrong_setting_stops_start_up_with_what_to_set() {
         .expect("runs");
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stderr).contains("AUTH0_AUDIENCE"));
+}
+
+#[tokio::test]
+async fn cors_origins_enable_cors_and_ctrl_c_shuts_down_cleanly() {
+    let issuer = TestIssuer::start().await.expect("issuer");
+    let mut app = start(&[
+        ("AUTH0_ISSUER_BASE_URL", issuer.issuer()),
+        ("AUTH0_AUDIENCE", TEST_AUDIENCE),
+        (
+            "CORS_ORIGINS",
+            "https://app.example.com, http://localhost:3000",
+        ),
+    ])
+    .await;
+    let client = common::client();
+    let preflight = client
+        .request(
+            reqwest::Method::OPTIONS,
+            format!("{}/api/private", app.base),
+        )
+        .header("origin", "https://app.example.com")
+        .header("access-control-request-method", "GET")
+        .header("access-control-request-headers", "authorization")
+        .send()
+        .await
+        .expect("preflight answered");
+    assert!(preflight.status().is_success(), "{}", preflight.status());
+    let headers = preflight.headers();
+    assert_eq!(
+        headers["access-control-allow-origin"],
+        "https://app.example.com"
+    );
+    assert!(headers["access-control-allow-headers"]
+        .to_str()
+        .unwrap_or_default()
+        .contains("authorization"));
+
+    let denied = client
+        .get(format!("{}/api/private", app.base))
+        .header("origin", "https://app.example.com")
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(denied.status(), 401);
+    assert!(denied.headers()["access-control-expose-headers"]
+        .to_str()
+        .unwrap_or_default()
+        .contains("www-authenticate"));
+
+    let other = client
+        .get(format!("{}/api/public", app.base))
+        .header("origin", "https://evil.example.com")
+        .send()
+        .await
+        .expect("answered");
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+
+    // Ctrl-C: the server stops accepting and the process exits successfully.
+    let pid = app.child.id().expect("running").to_string();
+    let sent = Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .await
+        .expect("kill runs");
+    assert!(sent.success());
+    let status = tokio::time::timeout(Duration::from_secs(10), app.child.wait())
+        .await
+        .expect("exits within 10 s")
+        .expect("exit status");
+    assert!(status.success(), "{status:?}");
+}
+
+#[tokio::test]
+async fn each_request_is_logged_once() {
+    let issuer = TestIssuer::start().await.expect("issuer");
+    let dir = std::env::temp_dir();
+    let mut child = Command::new(quickstart_binary())
+        .env_clear()
+        .env("AUTH0_ISSUER_BASE_URL", issuer.issuer())
+        .env("AUTH0_AUDIENCE", TEST_AUDIENCE)
+        .env("PORT", "0")
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .current_dir(&dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawns");
+    let mut out = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let base = loop {
+        let line = out
+            .next_line()
+            .await
+            .expect("line")
+            .expect("listening line");
+        if let Some(base) = line.strip_prefix("listening on ") {
+            break base.to_owned();
+        }
+    };
+    assert_eq!(get(&base, "/api/public", None).await.status, 200);
+    assert_eq!(get(&base, "/api/private", None).await.status, 401);
+    let pid = child.id().expect("running").to_string();
+    Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .await
+        .expect("kill");
+    let output = child.wait_with_output().await.expect("exits");
+    let log = String::from_utf8_lossy(&output.stderr);
+    let responses: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("finished processing request"))
+        .collect();
+    assert_eq!(responses.len(), 2, "{log}");
+    assert!(responses.iter().any(|l| l.contains("status=200")), "{log}");
+    assert!(responses.iter().any(|l| l.contains("status=401")), "{log}");
 }
