@@ -274,13 +274,10 @@ async fn a_request_is_verified_once_however_many_extractors_ask() {
 #[tokio::test]
 async fn descriptions_never_echo_attacker_text_unsafely() {
     let app = start().await;
-    // A claim of the wrong type makes serde describe it; quotes must not break the header.
-    let token = app
-        .issuer
-        .token()
-        .claim("scope", serde_json::json!(["read:\"messages\"\\"]))
-        .sign();
-    let reply = app.get("/scoped", Some(&token)).await;
+    // A claim of the wrong type makes serde quote it; neither the value nor quotes may reach
+    // the header.
+    let token = app.issuer.token().claim("exp", "9999999999\"\\").sign();
+    let reply = app.get("/private", Some(&token)).await;
     reply.assert_rejected(401, "invalid_token");
     let challenge = reply.challenge().to_owned();
     let description = challenge
@@ -289,6 +286,11 @@ async fn descriptions_never_echo_attacker_text_unsafely() {
         .unwrap_or_default();
     assert_eq!(description.matches('"').count(), 1, "{challenge}");
     assert!(!description.contains('\\'));
+    assert!(
+        !reply.description().contains("9999999999"),
+        "{}",
+        reply.body
+    );
 }
 
 #[tokio::test]

@@ -114,18 +114,27 @@ pub struct StandardClaims {
     /// Token id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jti: Option<String>,
-    /// Space-separated scopes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Space-separated scopes (an array is joined, as some issuers send one).
+    #[serde(
+        default,
+        deserialize_with = "de_scope_set",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub scope: Option<String>,
     /// Scopes as some issuers send them (`scp`, string or array).
     #[serde(
         default,
-        deserialize_with = "one_or_many_words",
+        deserialize_with = "de_scope_set",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub scp: Vec<String>,
-    /// Auth0 RBAC permissions.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// Auth0 RBAC permissions. Authorization data is read leniently: a value of the wrong JSON
+    /// type grants nothing, and the token stays valid.
+    #[serde(
+        default,
+        deserialize_with = "de_string_set",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub permissions: Vec<String>,
     /// Every other claim, namespaced ones included.
     #[serde(flatten)]
@@ -377,14 +386,4 @@ fn one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error>
         OneOrMany::Many(v) => v,
         OneOrMany::Null(()) => Vec::new(),
     })
-}
-
-fn one_or_many_words<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-    let values = one_or_many(d)?;
-    Ok(values
-        .iter()
-        .flat_map(|v| v.split(' '))
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect())
 }
