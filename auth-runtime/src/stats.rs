@@ -101,7 +101,7 @@ impl Counters {
         }
     }
 
-    pub(crate) fn snapshot(&self) -> Stats {
+    pub(crate) fn snapshot(&self, unknown_kids: usize) -> Stats {
         let mut rejected = [0; RejectionReason::COUNT];
         for (out, counter) in rejected.iter_mut().zip(&self.rejected) {
             *out = counter.load(Relaxed);
@@ -111,6 +111,7 @@ impl Counters {
             rejected,
             jwks_fetches: self.jwks_fetches.load(Relaxed),
             jwks_failures: self.jwks_failures.load(Relaxed),
+            unknown_kids,
         }
     }
 }
@@ -133,6 +134,7 @@ pub struct Stats {
     rejected: [u64; RejectionReason::COUNT],
     jwks_fetches: u64,
     jwks_failures: u64,
+    unknown_kids: usize,
 }
 
 impl Stats {
@@ -159,5 +161,11 @@ impl Stats {
     /// JWKS download attempts that failed.
     pub fn jwks_failures(&self) -> u64 {
         self.jwks_failures
+    }
+
+    /// Unknown `kid`s remembered until the next key fetch (bounded, so random `kid`s cannot
+    /// grow memory).
+    pub fn unknown_kids_remembered(&self) -> usize {
+        self.unknown_kids
     }
 }

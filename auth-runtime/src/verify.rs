@@ -313,7 +313,9 @@ impl Authenticator {
 
     /// Counters since this Authenticator was built.
     pub fn stats(&self) -> Stats {
-        self.inner.counters.snapshot()
+        self.inner
+            .counters
+            .snapshot(self.inner.cache.unknown_kids_remembered())
     }
 
     /// Verifies a compact JWS access token: size and shape, `alg` allow-list, `crit`, `typ`, key by

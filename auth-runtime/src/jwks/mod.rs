@@ -19,7 +19,7 @@ use key::VerifyingKey;
 
 pub(crate) use fetch::client;
 
-/// Unknown `kid`s remembered at most; past this, the cooldown alone keeps fetches bounded.
+/// Unknown `kid`s remembered at most (about 256 KiB with the longest `kid`s); past this, the cooldown alone keeps fetches bounded.
 const MAX_UNKNOWN_KIDS: usize = 1024;
 /// A `kid` longer than this is never remembered (it cannot be a real one).
 const MAX_REMEMBERED_KID_BYTES: usize = 256;
@@ -134,6 +134,11 @@ impl JwksCache {
     /// The current key set, if any was loaded (no I/O).
     pub(crate) fn current(&self) -> Option<Arc<KeySet>> {
         self.current.load_full()
+    }
+
+    /// How many unknown `kid`s are remembered now.
+    pub(crate) fn unknown_kids_remembered(&self) -> usize {
+        self.unknown.lock().map_or(0, |u| u.kids.len())
     }
 
     /// The key set to verify a token with `kid`: loads it if the cache is cold, refetches once
