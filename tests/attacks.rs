@@ -377,7 +377,8 @@ macro_rules! ecdsa_attack {
             let (app, kid) = ec_app().await;
             let $token = app.issuer.token().signed_with(&kid).sign();
             let good_ec = $token.clone();
-            let forged = with_signature(&$token, &$signature);
+            let signature: &[u8] = &$signature;
+            let forged = with_signature(&$token, signature);
             invalid_token(&app, &forged).await;
             assert_eq!(app.get("/private", Some(&good_ec)).await.status, 200);
         }
@@ -385,7 +386,7 @@ macro_rules! ecdsa_attack {
 }
 
 // CVE-2022-21449 ("psychic signatures"): r = s = 0 must never verify.
-ecdsa_attack!(es256_with_r_and_s_zero, |token| vec![0u8; 64]);
+ecdsa_attack!(es256_with_r_and_s_zero, |token| [0u8; 64]);
 ecdsa_attack!(es256_with_r_equal_to_n, |token| {
     let mut sig = hex(P256_N);
     sig.extend(
@@ -404,7 +405,7 @@ ecdsa_attack!(es256_with_s_equal_to_n, |token| {
     sig.extend(hex(P256_N));
     sig
 });
-ecdsa_attack!(es256_with_r_and_s_all_ones, |token| vec![0xff; 64]);
+ecdsa_attack!(es256_with_r_and_s_all_ones, |token| [0xffu8; 64]);
 ecdsa_attack!(es256_signature_one_byte_short, |token| {
     let sig = URL_SAFE_NO_PAD
         .decode(segments(&token)[2].as_bytes())
