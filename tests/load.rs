@@ -1,0 +1,138 @@
+//! Sustained mixed traffic against a loopback server while the issuer flaps. Ignored by default
+//! (it takes time and both cores); run it with
+//!
+//! ```sh
+//! cargo test --release --all-features --test load -- --ignored --nocapture
+//! ```
+//!
+//! `LOAD_SECONDS` (default 20) bounds its length. It prints requests served, the mix of statuses
+//! and peak memory, and fails on any 5xx or on a valid token refused.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+
+/// Peak resident memory of this process (server, issuer and clients), in KiB.
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "load test: run by hand, see the module docs"]
+async fn mixed_traffic_while_the_issuer_flaps() {
+    let seconds: u64 = std::env::var("LOAD_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20);
+    let app = common::start_with(|b| {
+        b.jwks_ttl_bounds(Duration::from_millis(500), Duration::from_secs(60))
+            .jwks_default_ttl(Duration::from_millis(500))
+            .jwks_retry_interval(Duration::from_millis(200))
+            .unknown_kid_cooldown(Duration::from_secs(2))
+            .http_timeout(Duration::from_millis(500))
+    })
+    .await;
+    app.auth.warm_up().await.expect("keys");
+    let valid = app.issuer.token().scopes("read:messages").sign();
+    let expired = app
+        .issuer
+        .token()
+        .expired_for(Duration::from_secs(600))
+        .sign();
+    let rest = valid.split_once('.').map_or("", |(_, r)| r).to_owned();
+    let rss_before = peak_rss_kib();
+
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let mut workers = tokio::task::JoinSet::new();
+    for worker in 0..32u64 {
+        let client = app.client.clone();
+        let url = format!("{}/scoped", app.base);
+        let (valid, expired, rest) = (valid.clone(), expired.clone(), rest.clone());
+        workers.spawn(async move {
+            let mut statuses: BTreeMap<(u16, &'static str), u64> = BTreeMap::new();
+            let mut i = 0u64;
+            while Instant::now() < deadline {
+                i += 1;
+                let (kind, token) = match i % 4 {
+                    0 => ("valid", valid.clone()),
+                    1 => ("expired", expired.clone()),
+                    2 => ("garbage", format!("not.a.token{i}")),
+                    _ => {
+                        let header = format!(r#"{{"alg":"RS256","kid":"random-{worker}-{i}"}}"#);
+                        (
+                            "random kid",
+                            format!("{}.{rest}", URL_SAFE_NO_PAD.encode(header)),
+                        )
+                    }
+                };
+                let status = match client.get(&url).bearer_auth(token).send().await {
+                    Ok(response) => response.status().as_u16(),
+                    Err(_) => 0,
+                };
+                *statuses.entry((status, kind)).or_default() += 1;
+            }
+            statuses
+        });
+    }
+    // The issuer goes down and comes back every 700 ms while keys refresh every 500 ms.
+    let mut down = false;
+    while Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        down = !down;
+        app.issuer.set_down(down);
+    }
+    app.issuer.set_down(false);
+
+    let mut totals: BTreeMap<(u16, &'static str), u64> = BTreeMap::new();
+    for statuses in workers.join_all().await {
+        for (key, n) in statuses {
+            *totals.entry(key).or_default() += n;
+        }
+    }
+    let served: u64 = totals.values().sum();
+    let server_errors: u64 = totals
+        .iter()
+        .filter(|((s, _), _)| *s >= 500 || *s == 0)
+        .map(|(_, n)| n)
+        .sum();
+    let stats = app.auth.stats();
+    println!("load: {seconds} s, 32 connections, issuer down/up every 700 ms");
+    println!(
+        "  requests served: {served} ({:.0}/s)",
+        served as f64 / seconds as f64
+    );
+    for ((status, kind), n) in &totals {
+        println!("  {status} {kind:<10} {n}");
+    }
+    println!("  5xx or transport errors: {server_errors}");
+    println!(
+        "  JWKS fetches {} (failed {}), unknown kids remembered {}",
+        stats.jwks_fetches(),
+        stats.jwks_failures(),
+        stats.unknown_kids_remembered()
+    );
+    println!(
+        "  peak RSS: {} KiB before, {} KiB after",
+        rss_before,
+        peak_rss_kib()
+    );
+    assert_eq!(server_errors, 0);
+    assert!(
+        totals.keys().all(|(s, k)| *k != "valid" || *s == 200),
+        "{totals:?}"
+    );
+    assert!(stats.unknown_kids_remembered() <= 1024);
+}
