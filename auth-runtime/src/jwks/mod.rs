@@ -103,7 +103,7 @@ pub(crate) struct JwksCache {
     attempts: AtomicU64,
     /// When the keys should be refreshed, in ms since `epoch`.
     refresh_at_ms: AtomicU64,
-    /// When the last attempt failed (ms since `epoch`, 0 = never) and why.
+    /// When the last attempt failed, and why (for logs and `warm_up`); `None` after a success.
     last_failure: Mutex<Option<(Instant, String)>>,
     refreshing: AtomicBool,
     unknown: Mutex<UnknownKids>,
@@ -189,9 +189,10 @@ impl JwksCache {
         if self.current.load().is_none() {
             self.refresh().await;
         }
-        match self.current.load().is_some() {
-            true => Ok(()),
-            false => Err(self.failure_reason()),
+        if self.current.load().is_some() {
+            Ok(())
+        } else {
+            Err(self.failure_reason())
         }
     }
 
