@@ -219,6 +219,7 @@ pub(crate) struct Settings {
     pub(crate) unknown_kid_cooldown: Duration,
     pub(crate) jwks_retry_interval: Duration,
     pub(crate) max_jwks_bytes: usize,
+    pub(crate) verified_token_cache: usize,
 }
 
 /// A shared secret whose `Debug` never prints it.
@@ -267,6 +268,7 @@ pub struct AuthenticatorBuilder {
     jwks_ttl_default: Duration,
     unknown_kid_cooldown: Duration,
     jwks_retry_interval: Duration,
+    verified_token_cache: usize,
     /// Set by `error_body` (in the axum module, which owns rendering); carried to the
     /// Authenticator untouched.
     pub(crate) error_body: Option<crate::axum::ErrorBody>,
@@ -292,6 +294,7 @@ impl Default for AuthenticatorBuilder {
             jwks_ttl_default: Duration::from_secs(10 * 60),
             unknown_kid_cooldown: Duration::from_secs(30),
             jwks_retry_interval: Duration::from_secs(2),
+            verified_token_cache: 4096,
             error_body: None,
         }
     }
@@ -406,6 +409,15 @@ impl AuthenticatorBuilder {
     /// unreachable issuer is not hammered by every request.
     pub fn jwks_retry_interval(mut self, interval: Duration) -> Self {
         self.jwks_retry_interval = interval;
+        self
+    }
+
+    /// How many verified tokens to remember (default 4096; 0 disables). A token seen before,
+    /// still unexpired and verified by the current key set, is accepted without checking its
+    /// signature again: a client sends the same token until it expires. Memory stays bounded
+    /// (about 1 KiB an entry).
+    pub fn verified_token_cache(mut self, entries: usize) -> Self {
+        self.verified_token_cache = entries;
         self
     }
 
@@ -557,6 +569,7 @@ impl AuthenticatorBuilder {
             unknown_kid_cooldown: self.unknown_kid_cooldown,
             jwks_retry_interval: self.jwks_retry_interval,
             max_jwks_bytes: 1024 * 1024,
+            verified_token_cache: self.verified_token_cache,
         };
         Ok((settings, self.error_body))
     }

@@ -13,6 +13,7 @@ mod policy;
 mod stats;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod token_cache;
 mod verify;
 
 pub use crate::axum::{AuthError, AuthRejection, Claims, Guard};

@@ -80,6 +80,7 @@ impl fmt::Display for RejectionReason {
 #[derive(Default)]
 pub(crate) struct Counters {
     verified: AtomicU64,
+    cache_hits: AtomicU64,
     rejected: [AtomicU64; RejectionReason::COUNT],
     jwks_fetches: AtomicU64,
     jwks_failures: AtomicU64,
@@ -88,6 +89,10 @@ pub(crate) struct Counters {
 impl Counters {
     pub(crate) fn verified(&self) {
         self.verified.fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn cache_hit(&self) {
+        self.cache_hits.fetch_add(1, Relaxed);
     }
 
     pub(crate) fn rejected(&self, reason: RejectionReason) {
@@ -108,6 +113,7 @@ impl Counters {
         }
         Stats {
             verified: self.verified.load(Relaxed),
+            cache_hits: self.cache_hits.load(Relaxed),
             rejected,
             jwks_fetches: self.jwks_fetches.load(Relaxed),
             jwks_failures: self.jwks_failures.load(Relaxed),
@@ -131,6 +137,7 @@ impl Counters {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stats {
     verified: u64,
+    cache_hits: u64,
     rejected: [u64; RejectionReason::COUNT],
     jwks_fetches: u64,
     jwks_failures: u64,
@@ -141,6 +148,12 @@ impl Stats {
     /// Tokens that passed verification.
     pub fn verified(&self) -> u64 {
         self.verified
+    }
+
+    /// Of [`verified`](Self::verified), those answered from the verified-token cache (the same
+    /// token seen before, still unexpired, same key set): no signature check needed.
+    pub fn verified_from_cache(&self) -> u64 {
+        self.cache_hits
     }
 
     /// Rejections for one reason.

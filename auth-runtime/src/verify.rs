@@ -15,6 +15,7 @@ use crate::claims::{ClaimsContext, StandardClaims, TokenClaims};
 use crate::config::{Algorithm, AuthenticatorBuilder, ConfigError, Settings};
 use crate::jwks::{self, JwksCache, KeyError};
 use crate::stats::{Counters, RejectionReason, Stats};
+use crate::token_cache::TokenCache;
 
 /// Why a token was not accepted. Its `Display` is the `error_description` sent to the client:
 /// useful, and never an echo of the token or of attacker-chosen header values.
@@ -202,6 +203,7 @@ pub(crate) struct Inner {
     allowed_list: String,
     pub(crate) realm: Arc<str>,
     pub(crate) error_body: Option<crate::axum::ErrorBody>,
+    token_cache: Option<TokenCache<VerifiedToken>>,
 }
 
 impl fmt::Debug for Authenticator {
@@ -268,6 +270,7 @@ impl Authenticator {
             .collect::<Vec<_>>()
             .join(", ");
         let settings_realm = settings.realm.clone();
+        let settings_cache = settings.verified_token_cache;
         Ok(Authenticator {
             inner: Arc::new(Inner {
                 context: ClaimsContext {
@@ -280,6 +283,7 @@ impl Authenticator {
                 allowed_list,
                 realm: Arc::from(settings_realm.as_str()),
                 error_body,
+                token_cache: TokenCache::new(settings_cache),
             }),
         })
     }
@@ -342,6 +346,40 @@ impl Authenticator {
                 limit: settings.max_token_bytes,
             });
         }
+        let Some(cache) = &self.inner.token_cache else {
+            return self.verify_uncached(token).await.map(|(v, _, _)| v);
+        };
+        let key = TokenCache::<VerifiedToken>::key(token);
+        if let Some(generation) = self.key_set_generation() {
+            if let Some(verified) = cache.get(&key, unix_now(), generation) {
+                self.inner.counters.cache_hit();
+                return Ok(verified);
+            }
+        }
+        let (verified, valid_until, generation) = self.verify_uncached(token).await?;
+        cache.insert(key, verified.clone(), valid_until, generation, unix_now());
+        Ok(verified)
+    }
+
+    /// The generation of the keys in use now (0 for HS256); `None` before any key set loaded.
+    /// Also keeps the key set fresh: a cache hit skips the key lookup that would otherwise
+    /// notice stale keys, and a removed key must stop verifying after the next refresh.
+    fn key_set_generation(&self) -> Option<u64> {
+        match &self.inner.hmac {
+            Some(_) => Some(0),
+            None => {
+                // Cold: nothing can be cached yet, and an unchecked token must not cause a fetch.
+                let set = self.inner.cache.current()?;
+                self.inner.cache.refresh_if_stale();
+                Some(set.generation)
+            }
+        }
+    }
+
+    /// The full check; also returns until when the token is valid (`exp` + leeway) and the
+    /// generation of the key set that verified it.
+    async fn verify_uncached(&self, token: &str) -> Result<(VerifiedToken, f64, u64), VerifyError> {
+        let settings = &self.inner.settings;
         let mut parts = token.split('.');
         let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
@@ -421,7 +459,8 @@ impl Authenticator {
             });
         }
         let kid = header.kid.map(Cow::into_owned);
-        Ok(VerifiedToken {
+        let generation = issuer.as_ref().map_or(0, |set| set.generation);
+        let verified = VerifiedToken {
             inner: Arc::new(VerifiedInner {
                 payload,
                 alg,
@@ -429,7 +468,8 @@ impl Authenticator {
                 context: self.inner.context.clone(),
                 raw: OnceLock::new(),
             }),
-        })
+        };
+        Ok((verified, exp.0 + leeway, generation))
     }
 
     /// With HS256 there is no discovery: the issuer is the configured one.

@@ -27,6 +27,9 @@ const MAX_REMEMBERED_KID_BYTES: usize = 256;
 /// One downloaded key set, swapped in whole.
 pub(crate) struct KeySet {
     pub(crate) issuer: String,
+    /// Distinct for every successful fetch: tokens verified with an older set are not trusted
+    /// from the verified-token cache.
+    pub(crate) generation: u64,
     keys: Vec<VerifyingKey>,
 }
 
@@ -158,9 +161,7 @@ impl JwksCache {
                 (set, true)
             }
         };
-        if self.now_ms() >= self.refresh_at_ms.load(Ordering::Relaxed) {
-            self.refresh_in_background();
-        }
+        self.refresh_if_stale();
         let Some(kid) = kid else {
             return Ok(set);
         };
@@ -231,6 +232,14 @@ impl JwksCache {
         }
     }
 
+    /// Starts a background refresh when the keys are past their TTL (one atomic load otherwise).
+    /// Every verification calls it, cached ones included, so a busy service keeps its keys fresh.
+    pub(crate) fn refresh_if_stale(self: &Arc<Self>) {
+        if self.now_ms() >= self.refresh_at_ms.load(Ordering::Relaxed) {
+            self.refresh_in_background();
+        }
+    }
+
     fn refresh_in_background(self: &Arc<Self>) {
         let Ok(handle) = tokio::runtime::Handle::try_current() else {
             return;
@@ -268,6 +277,8 @@ impl JwksCache {
                 tracing::debug!(target: "route_guard", keys = keys.len(), ttl_s = ttl.as_secs(), "JWKS loaded");
                 self.current.store(Some(Arc::new(KeySet {
                     issuer: resolved_issuer,
+                    // Attempt numbers never repeat; 0 is left for HS256, which has no key set.
+                    generation: self.attempts.load(Ordering::Acquire) + 1,
                     keys,
                 })));
                 self.refresh_at_ms
