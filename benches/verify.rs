@@ -54,16 +54,11 @@ fn fixture() -> Fixture {
         .claim("gty", "password")
         .claim("https://myapp.com/email", "alice@example.com")
         .sign();
-    let jwk = issuer.jwks()["keys"][0].clone();
-    let decode = |field: &str| {
-        URL_SAFE_NO_PAD
-            .decode(jwk[field].as_str().expect("field"))
-            .expect("b64")
-    };
-    let (n, e) = (decode("n"), decode("e"));
-    let floor_key =
-        ParsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, rsa_der(&n, &e)).expect("key");
-    let jwt_key = jsonwebtoken::DecodingKey::from_rsa_raw_components(&n, &e);
+    let der = issuer
+        .public_key_der(&issuer.signing_kid())
+        .expect("signing key");
+    let floor_key = ParsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, &der).expect("key");
+    let jwt_key = jsonwebtoken::DecodingKey::from_rsa_der(&der);
     Fixture {
         issuer: issuer.issuer().to_owned(),
         rt,
@@ -118,32 +113,6 @@ fn bench(c: &mut Criterion, f: &Fixture) {
         })
     });
     group.finish();
-}
-
-fn rsa_der(n: &[u8], e: &[u8]) -> Vec<u8> {
-    fn int(bytes: &[u8]) -> Vec<u8> {
-        let mut v = vec![0x02];
-        let pad = bytes[0] & 0x80 != 0;
-        len(&mut v, bytes.len() + usize::from(pad));
-        if pad {
-            v.push(0);
-        }
-        v.extend_from_slice(bytes);
-        v
-    }
-    fn len(out: &mut Vec<u8>, l: usize) {
-        if l < 0x80 {
-            out.push(l as u8);
-        } else {
-            out.extend_from_slice(&[0x82, (l >> 8) as u8, l as u8]);
-        }
-    }
-    let (n, e) = (int(n), int(e));
-    let mut out = vec![0x30];
-    len(&mut out, n.len() + e.len());
-    out.extend(n);
-    out.extend(e);
-    out
 }
 
 fn report_ratios() {

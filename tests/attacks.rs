@@ -52,13 +52,10 @@ fn hmac_token(app: &App, alg: &str, secret: &[u8]) -> String {
 
 /// The issuer's RSA public key as PEM (what an attacker downloads to try alg confusion).
 fn public_key_pem(app: &App) -> String {
-    let jwk = &app.issuer.jwks()["keys"][0];
-    let decode = |f: &str| {
-        URL_SAFE_NO_PAD
-            .decode(jwk[f].as_str().unwrap_or_default())
-            .unwrap_or_default()
-    };
-    let der = rsa_public_key_der(&decode("n"), &decode("e"));
+    let der = app
+        .issuer
+        .public_key_der(&app.issuer.signing_kid())
+        .unwrap_or_default();
     let body = base64::engine::general_purpose::STANDARD.encode(der);
     let lines: Vec<&str> = body
         .as_bytes()
@@ -69,32 +66,6 @@ fn public_key_pem(app: &App) -> String {
         "-----BEGIN RSA PUBLIC KEY-----\n{}\n-----END RSA PUBLIC KEY-----\n",
         lines.join("\n")
     )
-}
-
-fn rsa_public_key_der(n: &[u8], e: &[u8]) -> Vec<u8> {
-    fn int(bytes: &[u8]) -> Vec<u8> {
-        let mut v = vec![0x02];
-        let pad = bytes.first().is_some_and(|b| b & 0x80 != 0);
-        len(&mut v, bytes.len() + usize::from(pad));
-        if pad {
-            v.push(0);
-        }
-        v.extend_from_slice(bytes);
-        v
-    }
-    fn len(out: &mut Vec<u8>, l: usize) {
-        if l < 0x80 {
-            out.push(l as u8);
-        } else {
-            out.extend_from_slice(&[0x82, (l >> 8) as u8, l as u8]);
-        }
-    }
-    let (n, e) = (int(n), int(e));
-    let mut out = vec![0x30];
-    len(&mut out, n.len() + e.len());
-    out.extend(n);
-    out.extend(e);
-    out
 }
 
 async fn app_with(configure: impl FnOnce(AuthenticatorBuilder) -> AuthenticatorBuilder) -> App {

@@ -294,6 +294,19 @@ impl TestIssuer {
         }
     }
 
+    /// The public key of `kid` in the form aws-lc-rs verifies with: PKCS#1 `RSAPublicKey` DER for
+    /// RSA, the uncompressed point for EC, the 32 raw bytes for Ed25519. For benchmarks beside a
+    /// bare verification, and for attack tests (an HMAC keyed with the public key).
+    pub fn public_key_der(&self, kid: &str) -> Option<Vec<u8>> {
+        let keys = lock(&self.shared.keys);
+        let key = keys.iter().find(|k| k.kid == kid)?;
+        Some(match &*key.pair {
+            KeyPair::Rsa(pair) => pair.public_key().as_ref().to_vec(),
+            KeyPair::Ec(pair, _) => pair.public_key().as_ref().to_vec(),
+            KeyPair::Ed(pair) => pair.public_key().as_ref().to_vec(),
+        })
+    }
+
     /// The published JWKS document, as served.
     pub fn jwks(&self) -> Value {
         jwks_document(&self.shared)
