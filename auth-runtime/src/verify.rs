@@ -408,7 +408,7 @@ impl Authenticator {
         let signature = decode_segment(signature_b64, "the signature is not base64url")?;
         let signed = &token.as_bytes()[..header_b64.len() + 1 + payload_b64.len()];
 
-        let issuer = match &self.inner.hmac {
+        let key_set = match &self.inner.hmac {
             Some(key) => {
                 aws_lc_rs::hmac::verify(key, signed, &signature)
                     .map_err(|_| VerifyError::InvalidSignature)?;
@@ -438,7 +438,7 @@ impl Authenticator {
             }
         }
         let iss = claims.iss.ok_or(VerifyError::MissingClaim("iss"))?;
-        let expected_issuer = match &issuer {
+        let expected_issuer = match &key_set {
             Some(set) => set.issuer.as_str(),
             None => self.hs256_issuer(),
         };
@@ -459,7 +459,7 @@ impl Authenticator {
             });
         }
         let kid = header.kid.map(Cow::into_owned);
-        let generation = issuer.as_ref().map_or(0, |set| set.generation);
+        let generation = key_set.as_ref().map_or(0, |set| set.generation);
         let verified = VerifiedToken {
             inner: Arc::new(VerifiedInner {
                 payload,

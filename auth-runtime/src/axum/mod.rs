@@ -249,7 +249,7 @@ fn parse_claims<T: TokenClaims>(
 /// Verifies the request's bearer token once; later extractors reuse the outcome.
 async fn authenticate(parts: &mut Parts) -> Result<(Authenticator, VerifiedToken), AuthRejection> {
     let Some(auth) = parts.extensions.get::<Authenticator>().cloned() else {
-        tracing::error!(target: "route_guard", "a route-guard extractor ran without an Authenticator: add `.layer(auth.layer())` to the Router, below the protected routes");
+        tracing::error!(target: "route_guard", "a route-guard extractor ran without an Authenticator: add `.layer(auth.layer())` to the Router after the protected routes");
         return Err(AuthRejection::new(
             AuthError::MissingAuthenticator,
             Arc::from("api"),
