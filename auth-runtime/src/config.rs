@@ -15,7 +15,7 @@ use reqwest::Url;
 /// ```
 /// # extern crate auth_runtime as route_guard;
 /// use route_guard::Algorithm;
-/// assert_eq!("PS256".parse::<Algorithm>().unwrap(), Algorithm::PS256);
+/// assert_eq!("PS256".parse::<Algorithm>(), Ok(Algorithm::PS256));
 /// assert!("none".parse::<Algorithm>().is_err());
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -96,7 +96,7 @@ mod tests {
 
     #[test]
     fn entries_expire_and_die_with_their_key_set() {
-        let cache = TokenCache::new(64).expect("enabled");
+        let cache = TokenCache::new(64).expect("enabled"); // infallible: capacity > 0
         let key = TokenCache::<u8>::key("a.b.c");
         cache.insert(key, 7u8, 100.0, 1, 0.0);
         assert_eq!(cache.get(&key, 99.0, 1), Some(7));
@@ -108,7 +108,7 @@ mod tests {
 
     #[test]
     fn memory_is_bounded() {
-        let cache = TokenCache::new(160).expect("enabled");
+        let cache = TokenCache::new(160).expect("enabled"); // infallible: capacity > 0
         for i in 0..10_000 {
             let key = TokenCache::<u32>::key(&format!("token-{i}"));
             cache.insert(key, i, 1e12, 1, 0.0);
