@@ -7,6 +7,8 @@ use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 use syn::{Data, DeriveInput, Fields, Ident, LitStr, Path, Type};
 
+use crate::errors::combine;
+
 /// Claims that keep their name under `#[claims(namespace = "..")]`: registered JWT claims and
 /// the standard claims of OAuth 2.0 / OIDC access tokens and Auth0.
 const STANDARD_CLAIMS: &[&str] = &[
@@ -92,16 +94,6 @@ pub fn expand(input: DeriveInput) -> TokenStream {
         .and_then(validate)
         .map(|(input, claims)| generate(&input, &claims))
         .unwrap_or_else(syn::Error::into_compile_error)
-}
-
-fn combine(errors: Vec<syn::Error>) -> syn::Result<()> {
-    match errors.into_iter().reduce(|mut a, b| {
-        a.combine(b);
-        a
-    }) {
-        Some(err) => Err(err),
-        None => Ok(()),
-    }
 }
 
 fn parse(input: DeriveInput) -> syn::Result<Input> {

@@ -7,6 +7,7 @@ use syn::spanned::Spanned;
 use syn::{parse_quote, Attribute, FnArg, GenericArgument, ItemFn, PathArguments, Type};
 
 use crate::args::{Args, Kind};
+use crate::errors::combine;
 use crate::requirement::{self, Attr};
 
 /// axum implements `Handler` for at most 16 extractors; the guard takes one of them.
@@ -59,12 +60,7 @@ fn expand_inner(kind: Kind, args: TokenStream, item: TokenStream) -> syn::Result
     if let Err(err) = &requirement {
         errors.push(err.clone());
     }
-    if let Some(err) = errors.into_iter().reduce(|mut a, b| {
-        a.combine(b);
-        a
-    }) {
-        return Err(err);
-    }
+    combine(errors)?;
     let requirement = requirement?;
 
     let krate = requirement::krate(&requirement);

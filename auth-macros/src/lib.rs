@@ -8,6 +8,7 @@
 
 mod args;
 mod claims;
+mod errors;
 mod handler;
 mod requirement;
 

@@ -6,6 +6,7 @@ use quote::{format_ident, quote, quote_spanned, ToTokens};
 use syn::{Ident, Lit, LitStr, Path, Type, Visibility};
 
 use crate::args::{Arg, Args, ClaimCond, Kind, Mode};
+use crate::errors::combine;
 
 /// One attribute of the handler: its kind, where it is written, and its arguments.
 pub struct Attr {
@@ -122,13 +123,8 @@ pub fn validate(attrs: Vec<Attr>) -> syn::Result<Requirement> {
             ));
         }
     }
-    match errors.into_iter().reduce(|mut a, b| {
-        a.combine(b);
-        a
-    }) {
-        Some(err) => Err(err),
-        None => Ok(Requirement { krate, steps }),
-    }
+    combine(errors)?;
+    Ok(Requirement { krate, steps })
 }
 
 fn is_list_kind(kind: Kind) -> bool {
