@@ -424,7 +424,7 @@ impl AuthenticatorBuilder {
     /// Sets algorithms from a comma-separated list, remembering a parse error for `build()`.
     pub(crate) fn algorithms_from_list(mut self, list: &str) -> Self {
         let mut algorithms = Vec::new();
-        for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        for name in split_list(list) {
             match name.parse() {
                 Ok(a) => algorithms.push(a),
                 Err(e) => {

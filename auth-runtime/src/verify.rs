@@ -269,21 +269,19 @@ impl Authenticator {
             .map(|a| a.as_str())
             .collect::<Vec<_>>()
             .join(", ");
-        let settings_realm = settings.realm.clone();
-        let settings_cache = settings.verified_token_cache;
         Ok(Authenticator {
             inner: Arc::new(Inner {
                 context: ClaimsContext {
                     roles_claim: settings.roles_claim.clone(),
                 },
+                realm: Arc::from(settings.realm.as_str()),
+                token_cache: TokenCache::new(settings.verified_token_cache),
                 settings,
                 cache,
                 hmac,
                 counters,
                 allowed_list,
-                realm: Arc::from(settings_realm.as_str()),
                 error_body,
-                token_cache: TokenCache::new(settings_cache),
             }),
         })
     }

@@ -55,10 +55,12 @@ impl KeySet {
     ) -> Result<&ParsedPublicKey, KeyError> {
         match kid {
             Some(kid) => {
-                let mut named = self.keys.iter().filter(|k| k.kid.as_deref() == Some(kid));
-                let first = named.next().ok_or(KeyError::UnknownKid)?;
-                std::iter::once(first)
-                    .chain(named)
+                if !self.has_kid(kid) {
+                    return Err(KeyError::UnknownKid);
+                }
+                self.keys
+                    .iter()
+                    .filter(|k| k.kid.as_deref() == Some(kid))
                     .find_map(|k| k.for_alg(alg))
                     .ok_or(KeyError::AlgorithmMismatch)
             }
