@@ -362,31 +362,23 @@ impl TestIssuer {
             b64(header_json.as_bytes()),
             b64(payload_json.as_bytes())
         );
-        let (pair, alg) = self.key_pair(kid);
-        let signature = sign(&pair, alg, message.as_bytes());
+        let signature = self
+            .key_pair(kid)
+            .map(|(pair, alg)| sign(&pair, alg, message.as_bytes()))
+            .unwrap_or_default();
         format!("{message}.{}", b64(&signature))
     }
 
-    fn key_pair(&self, kid: &str) -> (Arc<KeyPair>, Algorithm) {
+    /// Key `kid`, else the signing key, else the first key. `start()` always creates one, so `None` is unreachable
+    /// through the API; callers then sign with nothing (an invalid token, never a panic).
+    fn key_pair(&self, kid: &str) -> Option<(Arc<KeyPair>, Algorithm)> {
         let keys = lock(&self.shared.keys);
         let signing = lock(&self.shared.signing_kid).clone();
-        let key = keys
-            .iter()
+        keys.iter()
             .find(|k| k.kid == kid)
             .or_else(|| keys.iter().find(|k| k.kid == signing))
-            .or_else(|| keys.first());
-        match key {
-            Some(k) => (Arc::clone(&k.pair), k.alg),
-            // start() always creates a key; an empty set cannot be reached through the API.
-            None => (Arc::new(KeyPair::Ed(ed25519_fallback())), Algorithm::EdDSA),
-        }
-    }
-}
-
-fn ed25519_fallback() -> Ed25519KeyPair {
-    match Ed25519KeyPair::generate() {
-        Ok(pair) => pair,
-        Err(_) => std::process::abort(),
+            .or_else(|| keys.first())
+            .map(|k| (Arc::clone(&k.pair), k.alg))
     }
 }
 
@@ -532,8 +524,11 @@ impl TokenBuilder<'_> {
 
     /// Signs the token.
     pub fn sign(mut self) -> String {
-        let (pair, key_alg) = self.issuer.key_pair(&self.key);
-        let alg = self.alg.unwrap_or(key_alg);
+        let key = self.issuer.key_pair(&self.key);
+        let alg = self
+            .alg
+            .or(key.as_ref().map(|(_, key_alg)| *key_alg))
+            .unwrap_or(Algorithm::RS256);
         self.header
             .entry("alg")
             .or_insert_with(|| Value::String(alg.as_str().to_owned()));
@@ -542,7 +537,9 @@ impl TokenBuilder<'_> {
             b64(Value::Object(self.header).to_string().as_bytes()),
             b64(Value::Object(self.claims).to_string().as_bytes())
         );
-        let signature = sign(&pair, alg, message.as_bytes());
+        let signature = key
+            .map(|(pair, _)| sign(&pair, alg, message.as_bytes()))
+            .unwrap_or_default();
         format!("{message}.{}", b64(&signature))
     }
 }
