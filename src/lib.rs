@@ -156,10 +156,15 @@
 
 pub use auth_runtime::{
     Algorithm, AuthError, AuthRejection, Authenticated, Authenticator, AuthenticatorBuilder, Check,
-    Claims, ClaimsContext, ConfigError, Guard, HasPermissions, HasRoles, HasScopes, Insufficient,
-    KeysUnavailable, RejectionReason, Requirement, ScopeSet, StandardClaims, Stats, StringSet,
-    TokenClaims, VerifiedToken, VerifyError,
+    Claims, ClaimsContext, ConfigError, DpopError, DpopMode, Guard, HasPermissions, HasRoles,
+    HasScopes, Insufficient, KeysUnavailable, MemoryReplayStore, ProofError, RejectionReason,
+    ReplayFuture, ReplayStore, ReplayStoreError, Requirement, ScopeSet, StandardClaims, Stats,
+    StringSet, TokenClaims, VerifiedToken, VerifyError,
 };
+
+/// DPoP proofs remembered in Redis (feature `redis`).
+#[cfg(feature = "redis")]
+pub use auth_runtime::RedisReplayStore;
 
 /// Rejects requests without a valid access token (401). See the [crate docs](crate#macros).
 pub use auth_macros::require_auth;

@@ -19,10 +19,19 @@ async fn missing_header_is_401_without_error_attribute() {
     let app = start().await;
     let reply = app.get("/private", None).await;
     reply.assert_rejected(401, "unauthorized");
+    // DPoP is allowed by default: both schemes are offered (RFC 9449 §7.2).
     assert_eq!(
         reply.www_authenticate.as_deref(),
-        Some("Bearer realm=\"api\"")
+        Some("Bearer realm=\"api\", DPoP realm=\"api\", algs=\"ES256\"")
     );
+}
+
+#[tokio::test]
+async fn missing_header_offers_only_bearer_when_dpop_is_disabled() {
+    let app = common::start_with(|b| b.dpop(route_guard::DpopMode::Disabled)).await;
+    let reply = app.get("/private", None).await;
+    reply.assert_rejected(401, "unauthorized");
+    assert_eq!(reply.challenge(), "Bearer realm=\"api\"");
 }
 
 async fn assert_row(app: &App, authorization: &str, status: u16, code: &str) {
@@ -299,7 +308,7 @@ async fn realm_is_configurable() {
     let reply = app.get("/private", None).await;
     assert_eq!(
         reply.www_authenticate.as_deref(),
-        Some("Bearer realm=\"messages-api\"")
+        Some("Bearer realm=\"messages-api\", DPoP realm=\"messages-api\", algs=\"ES256\"")
     );
 }
 
@@ -369,7 +378,10 @@ async fn a_custom_error_body_keeps_the_status_and_challenge() {
     .await;
     let reply = app.get("/private", None).await;
     assert_eq!(reply.status, 401);
-    assert_eq!(reply.challenge(), "Bearer realm=\"api\"");
+    assert_eq!(
+        reply.challenge(),
+        "Bearer realm=\"api\", DPoP realm=\"api\", algs=\"ES256\""
+    );
     assert_eq!(reply.body, "custom unauthorized");
     let token = app.issuer.token().sign();
     let reply = app.get("/scoped", Some(&token)).await;

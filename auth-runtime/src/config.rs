@@ -4,9 +4,12 @@
 use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::Url;
+
+use crate::dpop::ReplayStore;
 
 /// A JWS signature algorithm route-guard can verify.
 ///
@@ -100,6 +103,61 @@ impl FromStr for Algorithm {
     }
 }
 
+/// How an API treats DPoP (RFC 9449, sender-constrained tokens); set with
+/// [`AuthenticatorBuilder::dpop`] or `AUTH0_DPOP`.
+///
+/// ```
+/// # extern crate auth_runtime as route_guard;
+/// use route_guard::DpopMode;
+/// assert_eq!("required".parse::<DpopMode>(), Ok(DpopMode::Required));
+/// assert_eq!(DpopMode::default(), DpopMode::Allowed);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum DpopMode {
+    /// Bearer and DPoP-bound tokens are both accepted (the default, as in Auth0's SDKs). A
+    /// DPoP-bound token must still come with its proof: it is never accepted as Bearer.
+    #[default]
+    Allowed,
+    /// Only DPoP-bound tokens with a valid proof are accepted; Bearer is rejected.
+    Required,
+    /// The DPoP scheme is treated like any unknown scheme (a bare 401); DPoP-bound tokens are
+    /// rejected, since their proof cannot be checked.
+    Disabled,
+}
+
+impl DpopMode {
+    /// The name used by `AUTH0_DPOP`: `allowed`, `required` or `disabled`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DpopMode::Allowed => "allowed",
+            DpopMode::Required => "required",
+            DpopMode::Disabled => "disabled",
+        }
+    }
+}
+
+impl fmt::Display for DpopMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for DpopMode {
+    type Err = ConfigError;
+
+    /// `allowed`, `required` or `disabled`, in any case.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [DpopMode::Allowed, DpopMode::Required, DpopMode::Disabled]
+            .into_iter()
+            .find(|m| m.as_str().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| ConfigError::InvalidSetting {
+                setting: "AUTH0_DPOP",
+                reason: format!("`{s}` is not a DPoP mode: use allowed, required or disabled"),
+            })
+    }
+}
+
 /// A configuration mistake, reported by [`AuthenticatorBuilder::build`] or
 /// [`Authenticator::from_env`](crate::Authenticator::from_env) before the service starts.
 ///
@@ -186,6 +244,9 @@ pub enum ConfigError {
     /// The `.env` file exists but could not be read.
     #[error("the .env file could not be read: {0}; fix or remove it")]
     EnvFile(String),
+    /// A Redis replay store was selected but route-guard was built without its `redis` feature.
+    #[error("a Redis DPoP replay store is configured (AUTH0_DPOP_REPLAY_REDIS_URL / `.dpop_replay_redis(..)`) but route-guard was built without the `redis` feature: enable it (`route-guard = {{ version = \"..\", features = [\"redis\"] }}`) or unset the variable")]
+    RedisFeatureMissing,
     /// The HTTP client could not be built.
     #[error("the HTTP client for the issuer could not be built: {0}")]
     HttpClient(String),
@@ -220,6 +281,43 @@ pub(crate) struct Settings {
     pub(crate) jwks_retry_interval: Duration,
     pub(crate) max_jwks_bytes: usize,
     pub(crate) verified_token_cache: usize,
+    pub(crate) dpop: DpopSettings,
+}
+
+/// The validated DPoP settings.
+#[derive(Debug, Clone)]
+pub(crate) struct DpopSettings {
+    pub(crate) mode: DpopMode,
+    pub(crate) algorithms: Vec<Algorithm>,
+    pub(crate) iat_leeway: Duration,
+    pub(crate) iat_offset: Duration,
+    /// Scheme, host, port and path prefix of the public URL, without a trailing slash.
+    pub(crate) public_base_url: Option<String>,
+    pub(crate) trust_forwarded_headers: bool,
+    pub(crate) nonce: Option<(Secret, Duration)>,
+}
+
+/// Where DPoP proof `jti`s are remembered.
+#[derive(Clone)]
+pub(crate) enum ReplayChoice {
+    Memory(usize),
+    Store(Arc<dyn ReplayStore>),
+}
+
+impl fmt::Debug for ReplayChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReplayChoice::Memory(capacity) => write!(f, "Memory({capacity})"),
+            ReplayChoice::Store(_) => f.write_str("Store(..)"),
+        }
+    }
+}
+
+/// What `validate` hands to the Authenticator beside the settings.
+pub(crate) struct Validated {
+    pub(crate) settings: Settings,
+    pub(crate) error_body: Option<crate::axum::ErrorBody>,
+    pub(crate) replay: ReplayChoice,
 }
 
 /// A shared secret whose `Debug` never prints it.
@@ -269,6 +367,18 @@ pub struct AuthenticatorBuilder {
     unknown_kid_cooldown: Duration,
     jwks_retry_interval: Duration,
     verified_token_cache: usize,
+    dpop_mode: DpopMode,
+    dpop_mode_error: Option<ConfigError>,
+    dpop_algorithms: Vec<Algorithm>,
+    dpop_iat_leeway: Duration,
+    dpop_iat_offset: Duration,
+    public_base_url: Option<String>,
+    trust_forwarded_headers: bool,
+    dpop_nonce_secret: Option<Secret>,
+    dpop_nonce_step: Duration,
+    replay_store: Option<ReplayChoice>,
+    replay_redis_url: Option<String>,
+    replay_capacity: usize,
     /// Set by `error_body` (in the axum module, which owns rendering); carried to the
     /// Authenticator untouched.
     pub(crate) error_body: Option<crate::axum::ErrorBody>,
@@ -295,6 +405,18 @@ impl Default for AuthenticatorBuilder {
             unknown_kid_cooldown: Duration::from_secs(30),
             jwks_retry_interval: Duration::from_secs(2),
             verified_token_cache: 4096,
+            dpop_mode: DpopMode::Allowed,
+            dpop_mode_error: None,
+            dpop_algorithms: vec![Algorithm::ES256],
+            dpop_iat_leeway: Duration::from_secs(30),
+            dpop_iat_offset: Duration::from_secs(300),
+            public_base_url: None,
+            trust_forwarded_headers: false,
+            dpop_nonce_secret: None,
+            dpop_nonce_step: Duration::from_secs(300),
+            replay_store: None,
+            replay_redis_url: None,
+            replay_capacity: 1_000_000,
             error_body: None,
         }
     }
@@ -421,6 +543,103 @@ impl AuthenticatorBuilder {
         self
     }
 
+    /// How DPoP-bound tokens are treated (default [`DpopMode::Allowed`]).
+    ///
+    /// ```
+    /// # extern crate auth_runtime as route_guard;
+    /// use std::time::Duration;
+    /// use route_guard::{Algorithm, Authenticator, DpopMode};
+    ///
+    /// let auth = Authenticator::builder()
+    ///     .domain("tenant.us.auth0.com")
+    ///     .audience("https://api.example.com")
+    ///     .dpop(DpopMode::Required)
+    ///     .dpop_algorithms([Algorithm::ES256, Algorithm::EdDSA])
+    ///     .dpop_iat_offset(Duration::from_secs(120))
+    ///     .public_base_url("https://api.example.com")
+    ///     .build()?;
+    /// # Ok::<(), route_guard::ConfigError>(())
+    /// ```
+    pub fn dpop(mut self, mode: DpopMode) -> Self {
+        self.dpop_mode = mode;
+        self
+    }
+
+    /// The algorithms a DPoP proof may be signed with (default `ES256`). Any asymmetric
+    /// algorithm can be selected (ES384, EdDSA, RS256, PS256, ...); HS256 never.
+    pub fn dpop_algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
+        self.dpop_algorithms = algorithms.into_iter().collect();
+        self
+    }
+
+    /// Clock skew tolerated on a proof's `iat`, both ways (default 30 s).
+    pub fn dpop_iat_leeway(mut self, leeway: Duration) -> Self {
+        self.dpop_iat_leeway = leeway;
+        self
+    }
+
+    /// The maximum age of a proof (default 300 s): its `iat` must lie within
+    /// `[now - offset - leeway, now + leeway]`. Its `jti` is remembered that long.
+    pub fn dpop_iat_offset(mut self, offset: Duration) -> Self {
+        self.dpop_iat_offset = offset;
+        self
+    }
+
+    /// The public URL of this API (e.g. `https://api.example.com` or
+    /// `https://example.com/api`) behind a reverse proxy: a proof's `htu` is compared with this
+    /// base followed by the request path. Default: the request's own scheme, `Host` and path.
+    pub fn public_base_url(mut self, url: impl Into<String>) -> Self {
+        self.public_base_url = Some(url.into());
+        self
+    }
+
+    /// Takes the scheme and host compared with a proof's `htu` from `Forwarded` or
+    /// `X-Forwarded-Proto` / `X-Forwarded-Host` (default off: a client must not choose the URL
+    /// it is checked against; enable it only behind a proxy that sets these headers).
+    pub fn trust_forwarded_headers(mut self, trust: bool) -> Self {
+        self.trust_forwarded_headers = trust;
+        self
+    }
+
+    /// Requires DPoP proofs to carry a server nonce (RFC 9449 §9). Nonces are derived from
+    /// `secret` (at least 32 bytes) and a time step, so every instance configured with the same
+    /// secret accepts them; a proof without the current nonce gets 401 `use_dpop_nonce` and a
+    /// fresh `DPoP-Nonce` header.
+    pub fn dpop_nonce(mut self, secret: impl Into<Vec<u8>>) -> Self {
+        self.dpop_nonce_secret = Some(Secret(secret.into()));
+        self
+    }
+
+    /// How long a server nonce stays current (default 5 min); the previous one is accepted for
+    /// one more step.
+    pub fn dpop_nonce_step(mut self, step: Duration) -> Self {
+        self.dpop_nonce_step = step;
+        self
+    }
+
+    /// Where proof `jti`s are remembered: any [`ReplayStore`] (default: in memory, bounded).
+    /// Share one store between the instances of a service so that each proof is accepted once
+    /// across all of them.
+    pub fn dpop_replay_store(mut self, store: impl ReplayStore) -> Self {
+        self.replay_store = Some(ReplayChoice::Store(Arc::new(store)));
+        self
+    }
+
+    /// Remembers proof `jti`s in Redis at `url` (`redis://host:port/db`; feature `redis`), with
+    /// one atomic `SET key NX PX <ttl>` per proof. Also `AUTH0_DPOP_REPLAY_REDIS_URL`.
+    pub fn dpop_replay_redis(mut self, url: impl Into<String>) -> Self {
+        self.replay_redis_url = Some(url.into());
+        self
+    }
+
+    /// The number of `jti`s the default in-memory replay store holds (default 1,000,000, about
+    /// 64 MiB when full). Entries leave when their proof could no longer pass the `iat` window;
+    /// when the store is full of live entries, DPoP requests fail closed with 503.
+    pub fn dpop_replay_capacity(mut self, entries: usize) -> Self {
+        self.replay_capacity = entries;
+        self
+    }
+
     /// Sets algorithms from a comma-separated list, remembering a parse error for `build()`.
     pub(crate) fn algorithms_from_list(mut self, list: &str) -> Self {
         let mut algorithms = Vec::new();
@@ -480,13 +699,23 @@ impl AuthenticatorBuilder {
         if let Some(algorithms) = lookup("AUTH0_ALGORITHMS") {
             builder = builder.algorithms_from_list(&algorithms);
         }
+        if let Some(mode) = var("AUTH0_DPOP") {
+            match mode.parse() {
+                Ok(mode) => builder.dpop_mode = mode,
+                Err(e) => builder.dpop_mode_error = Some(e),
+            }
+        }
+        if let Some(url) = var("AUTH0_DPOP_REPLAY_REDIS_URL") {
+            builder = builder.dpop_replay_redis(url.trim());
+        }
         builder
     }
 
-    pub(crate) fn validate(
-        self,
-    ) -> Result<(Settings, Option<crate::axum::ErrorBody>), ConfigError> {
+    pub(crate) fn validate(self) -> Result<Validated, ConfigError> {
         if let Some(err) = self.algorithm_error {
+            return Err(err);
+        }
+        if let Some(err) = self.dpop_mode_error {
             return Err(err);
         }
         let source = match (self.domain, self.issuer_base_url) {
@@ -550,6 +779,54 @@ impl AuthenticatorBuilder {
                 return Err(invalid("roles_claim", "must not be empty"));
             }
         }
+        let dpop = DpopSettings {
+            mode: self.dpop_mode,
+            algorithms: dpop_algorithms(self.dpop_algorithms)?,
+            iat_leeway: self.dpop_iat_leeway,
+            iat_offset: self.dpop_iat_offset,
+            public_base_url: self
+                .public_base_url
+                .as_deref()
+                .map(public_base_url)
+                .transpose()?,
+            trust_forwarded_headers: self.trust_forwarded_headers,
+            nonce: match self.dpop_nonce_secret {
+                None => None,
+                Some(secret) if secret.0.len() < 32 => {
+                    return Err(invalid(
+                        "dpop_nonce",
+                        "the nonce secret must be at least 32 bytes",
+                    ))
+                }
+                Some(_) if self.dpop_nonce_step < Duration::from_secs(1) => {
+                    return Err(invalid("dpop_nonce_step", "must be at least one second"))
+                }
+                Some(secret) => Some((secret, self.dpop_nonce_step)),
+            },
+        };
+        if dpop.iat_offset.is_zero() || dpop.iat_offset < dpop.iat_leeway {
+            return Err(invalid(
+                "dpop_iat_offset",
+                "the maximum proof age must be greater than zero and not shorter than dpop_iat_leeway",
+            ));
+        }
+        let replay = match (self.replay_store, self.replay_redis_url) {
+            (Some(_), Some(_)) => {
+                return Err(invalid(
+                    "dpop_replay_store",
+                    "both a replay store and a Redis URL (AUTH0_DPOP_REPLAY_REDIS_URL) are configured: choose one",
+                ))
+            }
+            (Some(store), None) => store,
+            (None, Some(url)) => redis_store(&url)?,
+            (None, None) if self.replay_capacity == 0 => {
+                return Err(invalid(
+                    "dpop_replay_capacity",
+                    "must be at least 1 (the replay check cannot be turned off)",
+                ))
+            }
+            (None, None) => ReplayChoice::Memory(self.replay_capacity),
+        };
         let settings = Settings {
             source,
             audiences: self.audiences,
@@ -570,8 +847,13 @@ impl AuthenticatorBuilder {
             jwks_retry_interval: self.jwks_retry_interval,
             max_jwks_bytes: 1024 * 1024,
             verified_token_cache: self.verified_token_cache,
+            dpop,
         };
-        Ok((settings, self.error_body))
+        Ok(Validated {
+            settings,
+            error_body: self.error_body,
+            replay,
+        })
     }
 }
 
@@ -580,6 +862,56 @@ fn invalid(setting: &'static str, reason: &str) -> ConfigError {
         setting,
         reason: reason.to_owned(),
     }
+}
+
+fn dpop_algorithms(mut algorithms: Vec<Algorithm>) -> Result<Vec<Algorithm>, ConfigError> {
+    algorithms.dedup();
+    if algorithms.is_empty() {
+        return Err(invalid(
+            "dpop_algorithms",
+            "the DPoP proof algorithm list is empty: select at least one, such as ES256",
+        ));
+    }
+    if algorithms.iter().any(|a| a.is_symmetric()) {
+        return Err(invalid(
+            "dpop_algorithms",
+            "a DPoP proof is signed with the client's public key: HS256 cannot be used",
+        ));
+    }
+    Ok(algorithms)
+}
+
+/// An absolute http(s) URL without query, fragment or credentials; returned without a trailing
+/// slash, scheme and host lowercased, default port dropped.
+fn public_base_url(url: &str) -> Result<String, ConfigError> {
+    let refuse = |why: &str| {
+        invalid(
+            "public_base_url",
+            &format!("`{url}` {why}: use an absolute URL such as `https://api.example.com`"),
+        )
+    };
+    let parsed = Url::parse(url.trim()).map_err(|_| refuse("is not an absolute URL"))?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+        return Err(refuse("is not an http(s) URL with a host"));
+    }
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err(refuse("has a query or fragment"));
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(refuse("contains credentials"));
+    }
+    Ok(parsed.as_str().trim_end_matches('/').to_owned())
+}
+
+#[cfg(feature = "redis")]
+fn redis_store(url: &str) -> Result<ReplayChoice, ConfigError> {
+    let store = crate::dpop::RedisReplayStore::new(url)?;
+    Ok(ReplayChoice::Store(Arc::new(store)))
+}
+
+#[cfg(not(feature = "redis"))]
+fn redis_store(_url: &str) -> Result<ReplayChoice, ConfigError> {
+    Err(ConfigError::RedisFeatureMissing)
 }
 
 fn domain_source(domain: &str) -> Result<IssuerSource, ConfigError> {

@@ -8,6 +8,7 @@
 mod axum;
 mod claims;
 mod config;
+mod dpop;
 mod jwks;
 mod policy;
 mod stats;
@@ -21,7 +22,10 @@ pub use claims::{
     ClaimsContext, HasPermissions, HasRoles, HasScopes, ScopeSet, StandardClaims, StringSet,
     TokenClaims,
 };
-pub use config::{Algorithm, AuthenticatorBuilder, ConfigError};
+pub use config::{Algorithm, AuthenticatorBuilder, ConfigError, DpopMode};
+#[cfg(feature = "redis")]
+pub use dpop::RedisReplayStore;
+pub use dpop::{DpopError, MemoryReplayStore, ProofError, ReplayFuture, ReplayStore, ReplayStoreError};
 pub use policy::{Authenticated, Check, Insufficient, Requirement};
 pub use stats::{RejectionReason, Stats};
 pub use verify::{Authenticator, KeysUnavailable, VerifiedToken, VerifyError};

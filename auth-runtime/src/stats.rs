@@ -29,10 +29,22 @@ pub enum RejectionReason {
     Claims,
     /// The token is valid, but lacks a scope, permission or role the route requires.
     InsufficientScope,
+    /// A DPoP proof is missing, repeated, malformed, or fails a check of RFC 9449 §4.3.
+    DpopProof,
+    /// The token's DPoP binding does not fit the request: a DPoP-bound token sent as Bearer, an
+    /// unbound token sent as DPoP, a Bearer token where DPoP is required, or a proof key other
+    /// than the one the token is bound to.
+    DpopBinding,
+    /// A DPoP proof was presented a second time (its `jti` was seen before).
+    DpopReplay,
+    /// A DPoP proof lacked the current server nonce (answered with `use_dpop_nonce`).
+    DpopNonce,
+    /// The DPoP replay store could not be reached: the request failed closed with 503.
+    ReplayStoreUnavailable,
 }
 
 impl RejectionReason {
-    const COUNT: usize = 11;
+    const COUNT: usize = 16;
 
     /// Every reason, in declaration order.
     pub const ALL: [RejectionReason; Self::COUNT] = [
@@ -47,6 +59,11 @@ impl RejectionReason {
         RejectionReason::NotYetValid,
         RejectionReason::Claims,
         RejectionReason::InsufficientScope,
+        RejectionReason::DpopProof,
+        RejectionReason::DpopBinding,
+        RejectionReason::DpopReplay,
+        RejectionReason::DpopNonce,
+        RejectionReason::ReplayStoreUnavailable,
     ];
 
     /// A short snake_case name, used in logs.
@@ -63,6 +80,11 @@ impl RejectionReason {
             RejectionReason::NotYetValid => "not_yet_valid",
             RejectionReason::Claims => "claims",
             RejectionReason::InsufficientScope => "insufficient_scope",
+            RejectionReason::DpopProof => "dpop_proof",
+            RejectionReason::DpopBinding => "dpop_binding",
+            RejectionReason::DpopReplay => "dpop_replay",
+            RejectionReason::DpopNonce => "dpop_nonce",
+            RejectionReason::ReplayStoreUnavailable => "replay_store_unavailable",
         }
     }
 
@@ -82,6 +104,7 @@ impl fmt::Display for RejectionReason {
 pub(crate) struct Counters {
     verified: AtomicU64,
     cache_hits: AtomicU64,
+    dpop_verified: AtomicU64,
     rejected: [AtomicU64; RejectionReason::COUNT],
     jwks_fetches: AtomicU64,
     jwks_failures: AtomicU64,
@@ -94,6 +117,10 @@ impl Counters {
 
     pub(crate) fn cache_hit(&self) {
         self.cache_hits.fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn dpop_verified(&self) {
+        self.dpop_verified.fetch_add(1, Relaxed);
     }
 
     pub(crate) fn rejected(&self, reason: RejectionReason) {
@@ -115,6 +142,7 @@ impl Counters {
         Stats {
             verified: self.verified.load(Relaxed),
             cache_hits: self.cache_hits.load(Relaxed),
+            dpop_verified: self.dpop_verified.load(Relaxed),
             rejected,
             jwks_fetches: self.jwks_fetches.load(Relaxed),
             jwks_failures: self.jwks_failures.load(Relaxed),
@@ -139,6 +167,7 @@ impl Counters {
 pub struct Stats {
     verified: u64,
     cache_hits: u64,
+    dpop_verified: u64,
     rejected: [u64; RejectionReason::COUNT],
     jwks_fetches: u64,
     jwks_failures: u64,
@@ -155,6 +184,12 @@ impl Stats {
     /// token seen before, still unexpired, same key set): no signature check needed.
     pub fn verified_from_cache(&self) -> u64 {
         self.cache_hits
+    }
+
+    /// Of [`verified`](Self::verified), requests authenticated with a DPoP-bound token and a
+    /// valid, first-seen proof.
+    pub fn dpop_verified(&self) -> u64 {
+        self.dpop_verified
     }
 
     /// Rejections for one reason.

@@ -12,7 +12,8 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::claims::{ClaimsContext, StandardClaims, TokenClaims};
-use crate::config::{Algorithm, AuthenticatorBuilder, ConfigError, Settings};
+use crate::config::{Algorithm, AuthenticatorBuilder, ConfigError, Settings, Validated};
+use crate::dpop::Dpop;
 use crate::jwks::{self, JwksCache, KeyError};
 use crate::stats::{Counters, RejectionReason, Stats};
 use crate::token_cache::TokenCache;
@@ -76,6 +77,13 @@ pub enum VerifyError {
     /// No `aud` value is a configured audience.
     #[error("the token's audience (aud) is not accepted")]
     WrongAudience,
+    /// A DPoP-bound token (`cnf.jkt`) was sent with the Bearer scheme: it is accepted only with
+    /// `Authorization: DPoP` and a proof of its key.
+    #[error("the token is DPoP-bound (cnf.jkt): send it as `Authorization: DPoP <token>` with a DPoP proof")]
+    DpopBound,
+    /// A token without `cnf.jkt` was sent with the DPoP scheme.
+    #[error("the token is not DPoP-bound (no cnf.jkt): send it as `Authorization: Bearer <token>`")]
+    NotDpopBound,
     /// An OpenID Connect ID token (for the client app) was sent instead of an access token.
     #[error("the token's audience (aud) is not accepted: this looks like an ID token; send an access token requested with your API's audience")]
     IdToken,
@@ -101,6 +109,7 @@ impl VerifyError {
             | VerifyError::WrongIssuer
             | VerifyError::WrongAudience
             | VerifyError::IdToken => RejectionReason::Claims,
+            VerifyError::DpopBound | VerifyError::NotDpopBound => RejectionReason::DpopBinding,
         }
     }
 }
@@ -118,6 +127,8 @@ struct VerifiedInner {
     payload: Vec<u8>,
     alg: Algorithm,
     kid: Option<String>,
+    /// `cnf.jkt`: the thumbprint of the key a DPoP-bound token is bound to.
+    jkt: Option<Box<str>>,
     context: ClaimsContext,
     /// Every claim as JSON, parsed on first use (only claim predicates need it).
     raw: OnceLock<Map<String, Value>>,
@@ -170,6 +181,11 @@ impl VerifiedToken {
     pub fn key_id(&self) -> Option<&str> {
         self.inner.kid.as_deref()
     }
+
+    /// `cnf.jkt` of a DPoP-bound token: the RFC 7638 thumbprint of the client's proof key.
+    pub fn dpop_thumbprint(&self) -> Option<&str> {
+        self.inner.jkt.as_deref()
+    }
 }
 
 /// Verifies access tokens for one issuer and audience set; cheap to clone (an `Arc` inside).
@@ -204,6 +220,7 @@ pub(crate) struct Inner {
     pub(crate) realm: Arc<str>,
     pub(crate) error_body: Option<crate::axum::ErrorBody>,
     token_cache: Option<TokenCache<VerifiedToken>>,
+    pub(crate) dpop: Dpop,
 }
 
 impl fmt::Debug for Authenticator {
@@ -222,8 +239,7 @@ impl AuthenticatorBuilder {
     ///
     /// No network request is made here; call [`Authenticator::warm_up`] to load the keys eagerly.
     pub fn build(self) -> Result<Authenticator, ConfigError> {
-        let (settings, error_body) = self.validate()?;
-        Authenticator::from_settings(settings, error_body)
+        Authenticator::from_settings(self.validate()?)
     }
 }
 
@@ -246,10 +262,12 @@ impl Authenticator {
         AuthenticatorBuilder::from_env()?.build()
     }
 
-    fn from_settings(
-        settings: Settings,
-        error_body: Option<crate::axum::ErrorBody>,
-    ) -> Result<Authenticator, ConfigError> {
+    fn from_settings(validated: Validated) -> Result<Authenticator, ConfigError> {
+        let Validated {
+            settings,
+            error_body,
+            replay,
+        } = validated;
         install_crypto_provider();
         let settings = Arc::new(settings);
         let counters = Arc::new(Counters::default());
@@ -276,6 +294,7 @@ impl Authenticator {
                 },
                 realm: Arc::from(settings.realm.as_str()),
                 token_cache: TokenCache::new(settings.verified_token_cache),
+                dpop: Dpop::new(&settings.dpop, replay),
                 settings,
                 cache,
                 hmac,
@@ -322,8 +341,18 @@ impl Authenticator {
 
     /// Verifies a compact JWS access token: size and shape, `alg` allow-list, `crit`, `typ`, key by
     /// `kid`, signature, `exp`/`nbf` with leeway, `iss` and `aud`. Counts and logs the outcome.
+    ///
+    /// This is the Bearer path: a DPoP-bound token (`cnf.jkt`) is refused here, whatever the
+    /// DPoP mode, since no proof of its key comes with it; see
+    /// [`verify_dpop`](Self::verify_dpop).
     pub async fn verify(&self, token: &str) -> Result<VerifiedToken, VerifyError> {
-        match self.verify_inner(token).await {
+        let outcome = self.verify_inner(token).await.and_then(|verified| {
+            match verified.dpop_thumbprint() {
+                Some(_) => Err(VerifyError::DpopBound),
+                None => Ok(verified),
+            }
+        });
+        match outcome {
             Ok(verified) => {
                 self.inner.counters.verified();
                 Ok(verified)
@@ -337,7 +366,8 @@ impl Authenticator {
         }
     }
 
-    async fn verify_inner(&self, token: &str) -> Result<VerifiedToken, VerifyError> {
+    /// The token checks shared by the Bearer and DPoP paths, through the verified-token cache.
+    pub(crate) async fn verify_inner(&self, token: &str) -> Result<VerifiedToken, VerifyError> {
         let settings = &self.inner.settings;
         if token.len() > settings.max_token_bytes {
             return Err(VerifyError::TooLarge {
@@ -457,12 +487,14 @@ impl Authenticator {
             });
         }
         let kid = header.kid.map(Cow::into_owned);
+        let jkt = claims.cnf.and_then(|cnf| cnf.jkt).map(|j| j.into());
         let generation = key_set.as_ref().map_or(0, |set| set.generation);
         let verified = VerifiedToken {
             inner: Arc::new(VerifiedInner {
                 payload,
                 alg,
                 kid,
+                jkt,
                 context: self.inner.context.clone(),
                 raw: OnceLock::new(),
             }),
@@ -500,14 +532,14 @@ fn key_error(err: KeyError) -> VerifyError {
     }
 }
 
-fn unix_now() -> f64 {
+pub(crate) fn unix_now() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
         .unwrap_or(0.0)
 }
 
-fn decode_segment(segment: &str, what: &'static str) -> Result<Vec<u8>, VerifyError> {
+pub(crate) fn decode_segment(segment: &str, what: &'static str) -> Result<Vec<u8>, VerifyError> {
     URL_SAFE_NO_PAD
         .decode(segment)
         .map_err(|_| VerifyError::Malformed(what))
@@ -515,7 +547,7 @@ fn decode_segment(segment: &str, what: &'static str) -> Result<Vec<u8>, VerifyEr
 
 /// serde's derived struct impls also accept JSON arrays; a JOSE header or claims set must be an
 /// object, so check the first byte before parsing.
-fn is_object(json: &[u8]) -> bool {
+pub(crate) fn is_object(json: &[u8]) -> bool {
     json.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
 }
 
@@ -603,10 +635,19 @@ struct Registered<'a> {
     nonce: Option<IgnoredAny>,
     #[serde(default)]
     at_hash: Option<IgnoredAny>,
+    /// RFC 7800 confirmation; `jkt` binds the token to a DPoP key (RFC 9449 §6.1).
+    #[serde(default, borrow)]
+    cnf: Option<Confirmation<'a>>,
+}
+
+#[derive(Deserialize)]
+struct Confirmation<'a> {
+    #[serde(default, borrow)]
+    jkt: Option<Cow<'a, str>>,
 }
 
 /// RFC 7519 NumericDate: a JSON number of seconds, possibly fractional. Strings are refused.
-struct NumericDate(f64);
+pub(crate) struct NumericDate(pub(crate) f64);
 
 impl<'de> Deserialize<'de> for NumericDate {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

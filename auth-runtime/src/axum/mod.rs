@@ -15,10 +15,12 @@ use axum::response::Response;
 use axum::Extension;
 
 pub(crate) use rejection::ErrorBody;
+use rejection::{ChallengeParams, Scheme};
 pub use rejection::{AuthError, AuthRejection};
 
 use crate::claims::{StandardClaims, TokenClaims};
-use crate::config::AuthenticatorBuilder;
+use crate::config::{AuthenticatorBuilder, DpopMode};
+use crate::dpop::{request_url, DpopError, ProofError};
 use crate::policy::Requirement;
 use crate::stats::RejectionReason;
 use crate::verify::{Authenticator, VerifiedToken};
@@ -30,12 +32,26 @@ impl Authenticator {
         Extension(self.clone())
     }
 
-    fn rejection(&self, error: AuthError) -> AuthRejection {
+    fn rejection(&self, error: AuthError, scheme: Scheme) -> AuthRejection {
         AuthRejection::new(
             error,
-            Arc::clone(&self.inner.realm),
+            scheme,
+            ChallengeParams {
+                realm: Arc::clone(&self.inner.realm),
+                algs: Arc::clone(&self.inner.dpop.algs),
+            },
             self.inner.error_body.clone(),
         )
+    }
+
+    /// A rejection decided here rather than by `verify`/`verify_dpop`: counted and logged here.
+    fn reject(&self, error: AuthError, scheme: Scheme) -> AuthRejection {
+        let rejection = self.rejection(error, scheme);
+        if let Some(reason) = rejection.reason() {
+            self.inner.counters.rejected(reason);
+            tracing::debug!(target: "route_guard", %reason, description = %rejection.description(), "request rejected");
+        }
+        rejection
     }
 }
 
@@ -146,7 +162,7 @@ impl<S: Send + Sync, T: TokenClaims> FromRequestParts<S> for Claims<T> {
     type Rejection = AuthRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let (auth, token) = authenticate(parts).await?;
+        let (auth, token, scheme) = authenticate(parts).await?;
         // A guard that already parsed this type hands it over instead of parsing twice.
         if let Some(ParsedClaims(parsed)) = parts.extensions.remove::<ParsedClaims<T>>() {
             match Arc::try_unwrap(parsed) {
@@ -156,7 +172,7 @@ impl<S: Send + Sync, T: TokenClaims> FromRequestParts<S> for Claims<T> {
                 }
             }
         }
-        parse_claims(&auth, &token).map(Claims)
+        parse_claims(&auth, &token, scheme).map(Claims)
     }
 }
 
@@ -206,15 +222,15 @@ impl<S: Send + Sync, R: Requirement> FromRequestParts<S> for Guard<R> {
     type Rejection = AuthRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let (auth, token) = authenticate(parts).await?;
+        let (auth, token, scheme) = authenticate(parts).await?;
         if R::READS_CLAIMS {
-            let claims: R::Claims = parse_claims(&auth, &token)?;
+            let claims: R::Claims = parse_claims(&auth, &token, scheme)?;
             if let Err(missing) = R::check(&claims, &token) {
                 auth.inner
                     .counters
                     .rejected(RejectionReason::InsufficientScope);
                 tracing::debug!(target: "route_guard", reason = %RejectionReason::InsufficientScope, %missing, "request rejected");
-                return Err(auth.rejection(AuthError::InsufficientScope(missing)));
+                return Err(auth.rejection(AuthError::InsufficientScope(missing), scheme));
             }
             parts.extensions.insert(ParsedClaims(Arc::new(claims)));
         }
@@ -233,52 +249,145 @@ impl<T> Clone for ParsedClaims<T> {
 
 /// The outcome of the request's one verification, memoised in its extensions.
 #[derive(Clone)]
-struct Outcome(Result<VerifiedToken, AuthRejection>);
+struct Outcome(Result<(VerifiedToken, Scheme), AuthRejection>);
 
 fn parse_claims<T: TokenClaims>(
     auth: &Authenticator,
     token: &VerifiedToken,
+    scheme: Scheme,
 ) -> Result<T, AuthRejection> {
     token.claims::<T>().map_err(|e| {
         auth.inner.counters.rejected(e.reason());
         tracing::debug!(target: "route_guard", reason = %e.reason(), error = %e, "claims rejected");
-        auth.rejection(AuthError::InvalidToken(e))
+        auth.rejection(AuthError::InvalidToken(e), scheme)
     })
 }
 
-/// Verifies the request's bearer token once; later extractors reuse the outcome.
-async fn authenticate(parts: &mut Parts) -> Result<(Authenticator, VerifiedToken), AuthRejection> {
+/// Verifies the request's credentials once; later extractors reuse the outcome.
+async fn authenticate(
+    parts: &mut Parts,
+) -> Result<(Authenticator, VerifiedToken, Scheme), AuthRejection> {
     let Some(auth) = parts.extensions.get::<Authenticator>().cloned() else {
         tracing::error!(target: "route_guard", "a route-guard extractor ran without an Authenticator: add `.layer(auth.layer())` to the Router after the protected routes");
         return Err(AuthRejection::new(
             AuthError::MissingAuthenticator,
-            Arc::from("api"),
+            Scheme::Bearer,
+            ChallengeParams {
+                realm: Arc::from("api"),
+                algs: Arc::from("ES256"),
+            },
             None,
         ));
     };
     if let Some(Outcome(outcome)) = parts.extensions.get::<Outcome>() {
-        return outcome.clone().map(|token| (auth, token));
+        return outcome
+            .clone()
+            .map(|(token, scheme)| (auth, token, scheme));
     }
-    let outcome = match bearer_token(&parts.headers) {
-        Ok(token) => auth
-            .verify(token)
-            .await
-            .map_err(|e| auth.rejection(AuthError::InvalidToken(e))),
-        Err(error) => {
-            let rejection = auth.rejection(error);
-            if let Some(reason) = rejection.reason() {
-                auth.inner.counters.rejected(reason);
-                tracing::debug!(target: "route_guard", %reason, description = %rejection.description(), "request rejected");
-            }
-            Err(rejection)
-        }
-    };
+    let outcome = check_credentials(&auth, parts).await;
     parts.extensions.insert(Outcome(outcome.clone()));
-    outcome.map(|token| (auth, token))
+    outcome.map(|(token, scheme)| (auth, token, scheme))
 }
 
-/// The token of `Authorization: Bearer <token>` (RFC 6750 §2.1); nothing else is a source.
-fn bearer_token(headers: &HeaderMap) -> Result<&str, AuthError> {
+/// Bearer, DPoP or nothing, as the DPoP mode allows (RFC 6750 §2.1, RFC 9449 §7).
+async fn check_credentials(
+    auth: &Authenticator,
+    parts: &Parts,
+) -> Result<(VerifiedToken, Scheme), AuthRejection> {
+    let mode = auth.inner.settings.dpop.mode;
+    let dpop_on = mode != DpopMode::Disabled;
+    let has_proof = dpop_on && parts.headers.contains_key(DPOP);
+    let missing_scheme = match mode {
+        DpopMode::Allowed => Scheme::Both,
+        DpopMode::Required => Scheme::Dpop,
+        DpopMode::Disabled => Scheme::Bearer,
+    };
+    match credentials(&parts.headers) {
+        Err(AuthError::MissingToken) if has_proof => Err(auth.reject(
+            AuthError::InvalidDpopProof(ProofError::WithoutDpopToken),
+            Scheme::Dpop,
+        )),
+        Err(AuthError::MissingToken) => Err(auth.reject(AuthError::MissingToken, missing_scheme)),
+        Err(error) => Err(auth.reject(error, missing_scheme)),
+        Ok((Kind::Dpop, _)) if !dpop_on => {
+            // Disabled: DPoP is just another scheme route-guard does not read.
+            Err(auth.reject(AuthError::MissingToken, Scheme::Bearer))
+        }
+        Ok((Kind::Bearer, _)) if has_proof => Err(auth.reject(
+            AuthError::InvalidDpopProof(ProofError::WithoutDpopToken),
+            Scheme::Dpop,
+        )),
+        Ok((Kind::Bearer, _)) if mode == DpopMode::Required => {
+            Err(auth.reject(AuthError::DpopRequired, Scheme::Dpop))
+        }
+        Ok((Kind::Bearer, token)) => match auth.verify(token).await {
+            Ok(verified) => Ok((verified, Scheme::Bearer)),
+            Err(e) => Err(auth.rejection(AuthError::InvalidToken(e), Scheme::Bearer)),
+        },
+        Ok((Kind::Dpop, token)) => {
+            let proof = match single_proof(&parts.headers) {
+                Ok(proof) => proof,
+                Err(e) => return Err(auth.reject(AuthError::InvalidDpopProof(e), Scheme::Dpop)),
+            };
+            let Some(url) = request_url(parts, &auth.inner.settings.dpop) else {
+                return Err(auth.reject(AuthError::InvalidDpopProof(ProofError::Url), Scheme::Dpop));
+            };
+            match auth
+                .verify_dpop(token, proof, parts.method.as_str(), &url)
+                .await
+            {
+                Ok(verified) => Ok((verified, Scheme::Dpop)),
+                Err(e) => Err(auth.rejection(dpop_error(e), Scheme::Dpop)),
+            }
+        }
+    }
+}
+
+fn dpop_error(error: DpopError) -> AuthError {
+    match error {
+        DpopError::Token(e) => AuthError::InvalidToken(e),
+        DpopError::Proof(e) => AuthError::InvalidDpopProof(e),
+        DpopError::UseNonce { nonce } => AuthError::UseDpopNonce(nonce),
+        DpopError::ReplayStoreUnavailable => AuthError::ReplayStoreUnavailable,
+    }
+}
+
+/// RFC 9449 §4.1.
+const DPOP: &str = "dpop";
+
+/// The one proof of the request: exactly one `DPoP` header with one value.
+fn single_proof(headers: &HeaderMap) -> Result<&str, ProofError> {
+    let mut values = headers.get_all(DPOP).iter();
+    let Some(value) = values.next() else {
+        return Err(ProofError::Missing);
+    };
+    if values.next().is_some() {
+        return Err(ProofError::Multiple);
+    }
+    let value = value
+        .to_str()
+        .map_err(|_| ProofError::Malformed("the DPoP header is not visible ASCII"))?
+        .trim();
+    // A JWS has no commas: one means two proofs folded into one header line.
+    if value.contains(',') {
+        return Err(ProofError::Multiple);
+    }
+    if value.is_empty() {
+        return Err(ProofError::Missing);
+    }
+    Ok(value)
+}
+
+/// The two schemes route-guard reads.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Bearer,
+    Dpop,
+}
+
+/// The scheme and token of `Authorization: Bearer <token>` or `Authorization: DPoP <token>`;
+/// nothing else is a source. Any other scheme is `MissingToken`.
+fn credentials(headers: &HeaderMap) -> Result<(Kind, &str), AuthError> {
     let mut values = headers.get_all(AUTHORIZATION).iter();
     let Some(value) = values.next() else {
         return Err(AuthError::MissingToken);
@@ -297,20 +406,30 @@ fn bearer_token(headers: &HeaderMap) -> Result<&str, AuthError> {
         Some(i) => (&value[..i], &value[i..]),
         None => (value, ""),
     };
-    if !scheme.eq_ignore_ascii_case("bearer") {
-        // Another scheme (Basic, ...) is no bearer token at all: a plain challenge.
+    let kind = if scheme.eq_ignore_ascii_case("bearer") {
+        Kind::Bearer
+    } else if scheme.eq_ignore_ascii_case("dpop") {
+        Kind::Dpop
+    } else {
+        // Another scheme (Basic, ...) is no token at all: a plain challenge.
         return Err(AuthError::MissingToken);
-    }
+    };
+    let pick = |bearer: &'static str, dpop: &'static str| match kind {
+        Kind::Bearer => bearer,
+        Kind::Dpop => dpop,
+    };
     if rest.starts_with('\t') {
-        return Err(AuthError::InvalidRequest(
+        return Err(AuthError::InvalidRequest(pick(
             "separate the Bearer scheme from the token with a space",
-        ));
+            "separate the DPoP scheme from the token with a space",
+        )));
     }
     let token = rest.trim_start_matches(' ');
     if token.is_empty() {
-        return Err(AuthError::InvalidRequest(
+        return Err(AuthError::InvalidRequest(pick(
             "the Bearer scheme is not followed by a token",
-        ));
+            "the DPoP scheme is not followed by a token",
+        )));
     }
     if token.contains([' ', '\t']) {
         return Err(AuthError::InvalidRequest(
@@ -318,11 +437,12 @@ fn bearer_token(headers: &HeaderMap) -> Result<&str, AuthError> {
         ));
     }
     if !is_token68(token) {
-        return Err(AuthError::InvalidRequest(
+        return Err(AuthError::InvalidRequest(pick(
             "the bearer token holds characters outside the token68 syntax",
-        ));
+            "the DPoP token holds characters outside the token68 syntax",
+        )));
     }
-    Ok(token)
+    Ok((kind, token))
 }
 
 /// RFC 7235 token68: `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.

@@ -4,10 +4,11 @@
 use std::fmt;
 use std::sync::Arc;
 
-use axum::http::header::WWW_AUTHENTICATE;
+use axum::http::header::{RETRY_AFTER, WWW_AUTHENTICATE};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
+use crate::dpop::ProofError;
 use crate::policy::Insufficient;
 use crate::stats::RejectionReason;
 use crate::verify::VerifyError;
@@ -26,6 +27,35 @@ pub enum AuthError {
     InsufficientScope(Insufficient),
     /// The Authenticator layer is not installed on the router: 500, a server bug.
     MissingAuthenticator,
+    /// A DPoP proof is missing, repeated or invalid, or does not fit the token:
+    /// 401 `invalid_dpop_proof` (RFC 9449 §7.1).
+    InvalidDpopProof(ProofError),
+    /// The proof lacks the current server nonce: 401 `use_dpop_nonce` with a `DPoP-Nonce` header
+    /// holding this nonce (RFC 9449 §9).
+    UseDpopNonce(String),
+    /// A Bearer token where [`DpopMode::Required`](crate::DpopMode::Required) accepts only DPoP:
+    /// 401 `invalid_token`.
+    DpopRequired,
+    /// The DPoP replay store did not answer: 503 `temporarily_unavailable` with `Retry-After`.
+    /// Our outage, not a bad credential: clients retry instead of signing the user out.
+    ReplayStoreUnavailable,
+}
+
+/// Which authentication scheme a challenge names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scheme {
+    Bearer,
+    Dpop,
+    /// No credentials in allowed mode: both challenges (RFC 9449 §7.2).
+    Both,
+}
+
+/// The parameters every challenge of an Authenticator carries.
+#[derive(Debug, Clone)]
+pub(crate) struct ChallengeParams {
+    pub(crate) realm: Arc<str>,
+    /// The accepted DPoP proof algorithms, space-separated.
+    pub(crate) algs: Arc<str>,
 }
 
 /// The rejection of route-guard's extractors; renders status, `WWW-Authenticate` and a JSON body
@@ -55,7 +85,8 @@ pub struct AuthRejection(Arc<Repr>);
 #[derive(Debug)]
 struct Repr {
     error: AuthError,
-    realm: Arc<str>,
+    scheme: Scheme,
+    params: ChallengeParams,
     body: Option<ErrorBody>,
 }
 
@@ -71,8 +102,18 @@ impl fmt::Debug for ErrorBody {
 }
 
 impl AuthRejection {
-    pub(crate) fn new(error: AuthError, realm: Arc<str>, body: Option<ErrorBody>) -> Self {
-        AuthRejection(Arc::new(Repr { error, realm, body }))
+    pub(crate) fn new(
+        error: AuthError,
+        scheme: Scheme,
+        params: ChallengeParams,
+        body: Option<ErrorBody>,
+    ) -> Self {
+        AuthRejection(Arc::new(Repr {
+            error,
+            scheme,
+            params,
+            body,
+        }))
     }
 
     /// What went wrong.
@@ -88,38 +129,66 @@ impl AuthRejection {
             AuthError::InvalidToken(e) => Some(e.reason()),
             AuthError::InsufficientScope(_) => Some(RejectionReason::InsufficientScope),
             AuthError::MissingAuthenticator => None,
+            AuthError::InvalidDpopProof(e) => Some(e.reason()),
+            AuthError::UseDpopNonce(_) => Some(RejectionReason::DpopNonce),
+            AuthError::DpopRequired => Some(RejectionReason::DpopBinding),
+            AuthError::ReplayStoreUnavailable => Some(RejectionReason::ReplayStoreUnavailable),
         }
     }
 
-    /// The HTTP status: 400, 401, 403, or 500 for a missing layer.
+    /// The HTTP status: 400, 401, 403, 503 for an unavailable replay store, or 500 for a
+    /// missing layer.
     pub fn status(&self) -> StatusCode {
         match &self.0.error {
-            AuthError::MissingToken | AuthError::InvalidToken(_) => StatusCode::UNAUTHORIZED,
+            AuthError::MissingToken
+            | AuthError::InvalidToken(_)
+            | AuthError::InvalidDpopProof(_)
+            | AuthError::UseDpopNonce(_)
+            | AuthError::DpopRequired => StatusCode::UNAUTHORIZED,
             AuthError::InvalidRequest(_) => StatusCode::BAD_REQUEST,
             AuthError::InsufficientScope(_) => StatusCode::FORBIDDEN,
+            AuthError::ReplayStoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             AuthError::MissingAuthenticator => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     /// The body's `error`: `unauthorized`, `invalid_request`, `invalid_token`,
-    /// `insufficient_scope` or `server_error`.
+    /// `insufficient_scope`, `invalid_dpop_proof`, `use_dpop_nonce`, `temporarily_unavailable`
+    /// or `server_error`.
     pub fn error_code(&self) -> &'static str {
         match &self.0.error {
             AuthError::MissingToken => "unauthorized",
             AuthError::InvalidRequest(_) => "invalid_request",
-            AuthError::InvalidToken(_) => "invalid_token",
+            AuthError::InvalidToken(_) | AuthError::DpopRequired => "invalid_token",
             AuthError::InsufficientScope(_) => "insufficient_scope",
+            AuthError::InvalidDpopProof(_) => "invalid_dpop_proof",
+            AuthError::UseDpopNonce(_) => "use_dpop_nonce",
+            AuthError::ReplayStoreUnavailable => "temporarily_unavailable",
             AuthError::MissingAuthenticator => "server_error",
+        }
+    }
+
+    /// The nonce of a `use_dpop_nonce` rejection, sent as the `DPoP-Nonce` header.
+    pub fn dpop_nonce(&self) -> Option<&str> {
+        match &self.0.error {
+            AuthError::UseDpopNonce(nonce) => Some(nonce),
+            _ => None,
         }
     }
 
     /// A description for the client: never the token, and safe inside a quoted header value.
     pub fn description(&self) -> String {
         let text = match &self.0.error {
-            AuthError::MissingToken => {
-                "authentication required: send an access token as `Authorization: Bearer <token>`"
-                    .to_owned()
+            AuthError::MissingToken => match self.0.scheme {
+                Scheme::Bearer => "authentication required: send an access token as `Authorization: Bearer <token>`",
+                Scheme::Both => "authentication required: send an access token as `Authorization: Bearer <token>`, or a DPoP-bound one as `Authorization: DPoP <token>` with a `DPoP` proof header",
+                Scheme::Dpop => "authentication required: send a DPoP-bound access token as `Authorization: DPoP <token>` with a `DPoP` proof header",
             }
+            .to_owned(),
+            AuthError::InvalidDpopProof(e) => e.to_string(),
+            AuthError::UseDpopNonce(_) => "a DPoP nonce is required: make a new proof with the nonce from the DPoP-Nonce header".to_owned(),
+            AuthError::DpopRequired => "this API accepts only DPoP-bound access tokens: send `Authorization: DPoP <token>` with a `DPoP` proof header".to_owned(),
+            AuthError::ReplayStoreUnavailable => "the DPoP replay store is unavailable; retry shortly".to_owned(),
             AuthError::InvalidRequest(why) => (*why).to_owned(),
             AuthError::InvalidToken(e) => e.to_string(),
             AuthError::InsufficientScope(missing) => missing.to_string(),
@@ -128,22 +197,31 @@ impl AuthRejection {
         quotable(&text)
     }
 
-    /// The `WWW-Authenticate` challenge (none for a 500).
+    /// The `WWW-Authenticate` challenge (none for a 500 or 503): `Bearer` for the Bearer
+    /// scheme, `DPoP ... algs="..."` for the DPoP scheme (RFC 9449 §7.1), both for a request
+    /// without credentials when DPoP is allowed.
     pub fn www_authenticate(&self) -> Option<HeaderValue> {
-        let realm = &self.0.realm;
-        let value = match &self.0.error {
-            AuthError::MissingAuthenticator => return None,
-            AuthError::MissingToken => format!("Bearer realm=\"{realm}\""),
+        let ChallengeParams { realm, algs } = &self.0.params;
+        let params = match &self.0.error {
+            AuthError::MissingAuthenticator | AuthError::ReplayStoreUnavailable => return None,
+            AuthError::MissingToken => String::new(),
             AuthError::InsufficientScope(missing) if !missing.scopes.is_empty() => format!(
-                "Bearer realm=\"{realm}\", error=\"insufficient_scope\", error_description=\"{}\", scope=\"{}\"",
+                ", error=\"insufficient_scope\", error_description=\"{}\", scope=\"{}\"",
                 self.description(),
                 quotable(&missing.scopes.join(" ")),
             ),
             _ => format!(
-                "Bearer realm=\"{realm}\", error=\"{}\", error_description=\"{}\"",
+                ", error=\"{}\", error_description=\"{}\"",
                 self.error_code(),
                 self.description(),
             ),
+        };
+        let bearer = || format!("Bearer realm=\"{realm}\"{params}");
+        let dpop = || format!("DPoP realm=\"{realm}\"{params}, algs=\"{algs}\"");
+        let value = match self.0.scheme {
+            Scheme::Bearer => bearer(),
+            Scheme::Dpop => dpop(),
+            Scheme::Both => format!("{}, {}", bearer(), dpop()),
         };
         HeaderValue::from_str(&value).ok()
     }
@@ -169,17 +247,27 @@ impl IntoResponse for AuthRejection {
             .into_response(),
         };
         *response.status_mut() = self.status();
+        let headers = response.headers_mut();
         match self.www_authenticate() {
             Some(challenge) => {
-                response.headers_mut().insert(WWW_AUTHENTICATE, challenge);
+                headers.insert(WWW_AUTHENTICATE, challenge);
             }
             None => {
-                response.headers_mut().remove(WWW_AUTHENTICATE);
+                headers.remove(WWW_AUTHENTICATE);
             }
+        }
+        if let Some(nonce) = self.dpop_nonce().and_then(|n| HeaderValue::from_str(n).ok()) {
+            headers.insert(DPOP_NONCE, nonce);
+        }
+        if *self.error() == AuthError::ReplayStoreUnavailable {
+            headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
         }
         response
     }
 }
+
+/// RFC 9449 §8.1.
+const DPOP_NONCE: &str = "dpop-nonce";
 
 /// RFC 6750 §3: `error_description` and `scope` may hold only %x20-21 / %x23-5B / %x5D-7E.
 /// Anything else (quotes, backslashes, control or non-ASCII characters) becomes `?`, and the

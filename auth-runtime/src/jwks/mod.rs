@@ -18,6 +18,7 @@ use fetch::{FetchError, Resolved};
 use key::VerifyingKey;
 
 pub(crate) use fetch::client;
+pub(crate) use key::parse_key;
 
 /// Unknown `kid`s remembered at most (about 256 KiB with the longest `kid`s); past this, the cooldown alone keeps fetches bounded.
 const MAX_UNKNOWN_KIDS: usize = 1024;

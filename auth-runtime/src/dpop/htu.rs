@@ -1,0 +1,163 @@
+//! The URL a proof's `htu` is compared with, both sides normalised per RFC 3986 §6.2.2 and
+//! §6.2.3 (RFC 9449 §4.3 step 9).
+
+use axum::http::header::HOST;
+use axum::http::request::Parts;
+use axum::http::HeaderMap;
+use url::Url;
+
+use crate::config::DpopSettings;
+
+/// `url` without query and fragment, normalised: scheme and host lowercased (the `url` crate),
+/// default port dropped, dot segments removed, empty path as `/`, percent-encoded unreserved
+/// characters decoded and the remaining escapes in upper case. `None` if it is not an absolute
+/// http(s) URL with a host and no credentials.
+pub(crate) fn normalize(url: &str) -> Option<String> {
+    let parsed = Url::parse(url).ok()?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return None;
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return None;
+    }
+    let host = parsed.host_str()?;
+    let mut out = String::with_capacity(url.len());
+    out.push_str(parsed.scheme());
+    out.push_str("://");
+    out.push_str(host);
+    if let Some(port) = parsed.port() {
+        out.push(':');
+        out.push_str(&port.to_string());
+    }
+    normalize_escapes(parsed.path(), &mut out);
+    Some(out)
+}
+
+/// Decodes `%XX` escapes of unreserved characters and upper-cases the others.
+fn normalize_escapes(path: &str, out: &mut String) {
+    let bytes = path.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let (Some(hi), Some(lo)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                let c = hi << 4 | lo;
+                if c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~') {
+                    out.push(char::from(c));
+                } else {
+                    out.push('%');
+                    out.push(char::from(bytes[i + 1].to_ascii_uppercase()));
+                    out.push(char::from(bytes[i + 2].to_ascii_uppercase()));
+                }
+                i += 3;
+                continue;
+            }
+        }
+        out.push(char::from(bytes[i]));
+        i += 1;
+    }
+}
+
+fn hex(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// The URL of this request as the client addressed it: the configured public base URL and the
+/// path; else the forwarded scheme and host when trusted; else the request's own scheme (http
+/// unless the URI says otherwise), `Host` and path. Normalised; `None` when no host is known.
+pub(crate) fn request_url(parts: &Parts, dpop: &DpopSettings) -> Option<String> {
+    let uri = parts
+        .extensions
+        .get::<axum::extract::OriginalUri>()
+        .map_or(&parts.uri, |original| &original.0);
+    let path = uri.path();
+    if let Some(base) = &dpop.public_base_url {
+        return normalize(&format!("{base}{path}"));
+    }
+    let forwarded = if dpop.trust_forwarded_headers {
+        forwarded(&parts.headers)
+    } else {
+        (None, None)
+    };
+    let scheme = forwarded
+        .0
+        .or_else(|| uri.scheme_str().map(str::to_owned))
+        .unwrap_or_else(|| "http".to_owned());
+    let host = match forwarded.1 {
+        Some(host) => host,
+        None => match parts.headers.get(HOST).and_then(|h| h.to_str().ok()) {
+            Some(host) => host.to_owned(),
+            None => uri.authority()?.as_str().to_owned(),
+        },
+    };
+    normalize(&format!("{scheme}://{host}{path}"))
+}
+
+/// The first hop's `proto` and `host`, from `Forwarded` (RFC 7239) or else `X-Forwarded-Proto`
+/// and `X-Forwarded-Host`.
+fn forwarded(headers: &HeaderMap) -> (Option<String>, Option<String>) {
+    let first = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+    };
+    if let Some(element) = first("forwarded") {
+        let mut proto = None;
+        let mut host = None;
+        for pair in element.split(';') {
+            let Some((name, value)) = pair.split_once('=') else {
+                continue;
+            };
+            let value = value.trim().trim_matches('"').to_owned();
+            match name.trim().to_ascii_lowercase().as_str() {
+                "proto" => proto = Some(value),
+                "host" => host = Some(value),
+                _ => {}
+            }
+        }
+        if proto.is_some() || host.is_some() {
+            return (proto, host);
+        }
+    }
+    (first("x-forwarded-proto"), first("x-forwarded-host"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalize;
+
+    #[test]
+    fn rfc_3986_normalisation() {
+        let same = [
+            ("https://API.Example.COM/a", "https://api.example.com/a"),
+            ("HTTPS://api.example.com:443/a", "https://api.example.com/a"),
+            ("http://api.example.com:80/a", "http://api.example.com/a"),
+            ("https://api.example.com", "https://api.example.com/"),
+            ("https://api.example.com/%7euser/%61", "https://api.example.com/~user/a"),
+            ("https://api.example.com/a%2fb", "https://api.example.com/a%2Fb"),
+            ("https://api.example.com/a/./b/../c", "https://api.example.com/a/c"),
+            ("https://api.example.com/a?q=1#f", "https://api.example.com/a"),
+        ];
+        for (input, expected) in same {
+            assert_eq!(normalize(input).as_deref(), Some(expected), "{input}");
+        }
+        assert_eq!(
+            normalize("https://api.example.com:8443/a").as_deref(),
+            Some("https://api.example.com:8443/a")
+        );
+        assert_ne!(normalize("https://api.example.com/A"), normalize("https://api.example.com/a"));
+        for bad in ["/relative", "ftp://x/a", "https://user:pw@x/a", "not a url", ""] {
+            assert_eq!(normalize(bad), None, "{bad}");
+        }
+        // A truncated escape stays as it is.
+        assert_eq!(normalize("https://x/a%4").as_deref(), Some("https://x/a%4"));
+    }
+}
