@@ -7,7 +7,11 @@
 //! - `AUTH0_DOMAIN` + `AUTH0_AUDIENCE`: a real Auth0 tenant.
 //! - `AUTH0_ISSUER_BASE_URL` + `AUTH0_AUDIENCE`: any OIDC issuer, found by discovery.
 //! - neither: development mode. An embedded issuer starts on loopback and ready-to-paste `curl`
-//!   commands with tokens are printed (the dashboard's "Test" tab, built in).
+//!   commands with tokens are printed (the dashboard's "Test" tab, built in), a DPoP one too.
+//!
+//! DPoP-bound tokens (RFC 9449) are accepted beside Bearer tokens (`AUTH0_DPOP=allowed`, the
+//! default); `AUTH0_DPOP=required` accepts only them, `AUTH0_DPOP_REPLAY_REDIS_URL` shares the
+//! proof replay store between instances (feature `redis`).
 //!
 //! `PORT` (default 3001, `0` for any free port), `HOST` (default 127.0.0.1), `RUST_LOG`, and
 //! `CORS_ORIGINS` (comma-separated origins) complete the configuration.
@@ -21,7 +25,7 @@ use axum::extract::State;
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::routing::get;
 use axum::{Json, Router};
-use route_guard::testing::TestIssuer;
+use route_guard::testing::{DpopKey, TestIssuer};
 use route_guard::{
     require_auth, require_permissions, require_role, require_scopes, Authenticator,
     AuthenticatorBuilder, Claims, StandardClaims, TokenClaims,
@@ -280,6 +284,17 @@ fn print_dev_mode(issuer: &TestIssuer, base: &str) {
         .sub("auth0|dev-user")
         .expired_for(Duration::from_secs(600))
         .sign();
+    // DPoP (RFC 9449): a token bound to a client key, and a proof of that key for one request.
+    let dpop = DpopKey::generate().ok().map(|key| {
+        let token = issuer
+            .token()
+            .sub("auth0|dev-dpop-client")
+            .dpop_bound(&key)
+            .expires_in(hour)
+            .sign();
+        let proof = key.proof("GET", &format!("{base}/api/private"), &token);
+        (token, proof)
+    });
     println!("route-guard quickstart: development mode (set AUTH0_DOMAIN and AUTH0_AUDIENCE for a real tenant)");
     println!("  development issuer: {}", issuer.issuer());
     println!(
@@ -324,6 +339,18 @@ fn print_dev_mode(issuer: &TestIssuer, base: &str) {
         Some(&manager),
     );
     line("an expired token", 401, "/api/private", Some(&expired));
+    if let Some((token, proof)) = dpop {
+        println!("  # a DPoP-bound token with its proof (single use, within 5 minutes): 200");
+        println!(
+            "  curl -i -H \"Authorization: DPoP {token}\" -H \"DPoP: {proof}\" {base}/api/private"
+        );
+        line(
+            "the same DPoP-bound token as Bearer (no downgrade)",
+            401,
+            "/api/private",
+            Some(&token),
+        );
+    }
     println!();
 }
 

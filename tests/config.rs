@@ -324,3 +324,119 @@ fn debug_output_never_shows_the_secret() {
     let text = format!("{builder:?}");
     assert!(!text.contains("super-secret"), "{text}");
 }
+
+fn dpop(configure: impl FnOnce(AuthenticatorBuilder) -> AuthenticatorBuilder) -> ConfigError {
+    configure(
+        Authenticator::builder()
+            .domain("tenant.us.auth0.com")
+            .audience("https://api"),
+    )
+    .build()
+    .expect_err("a DPoP misconfiguration")
+}
+
+fn setting_of(err: &ConfigError) -> &'static str {
+    match err {
+        ConfigError::InvalidSetting { setting, .. } => setting,
+        other => panic!("expected InvalidSetting, got {other:?}"),
+    }
+}
+
+#[test]
+fn dpop_misconfiguration_is_a_typed_error_naming_the_setting() {
+    use std::time::Duration;
+    let cases: Vec<(ConfigError, &str, &str)> = vec![
+        (dpop(|b| b.dpop_algorithms([])), "dpop_algorithms", "empty"),
+        (
+            dpop(|b| b.dpop_algorithms([Algorithm::ES256, Algorithm::HS256])),
+            "dpop_algorithms",
+            "HS256",
+        ),
+        (
+            dpop(|b| {
+                b.dpop_iat_leeway(Duration::from_secs(60))
+                    .dpop_iat_offset(Duration::from_secs(30))
+            }),
+            "dpop_iat_offset",
+            "not shorter than dpop_iat_leeway",
+        ),
+        (
+            dpop(|b| b.public_base_url("api.example.com")),
+            "public_base_url",
+            "absolute URL",
+        ),
+        (
+            dpop(|b| b.public_base_url("ftp://api.example.com")),
+            "public_base_url",
+            "http(s)",
+        ),
+        (
+            dpop(|b| b.public_base_url("https://api.example.com/?x=1")),
+            "public_base_url",
+            "query",
+        ),
+        (dpop(|b| b.dpop_nonce("short")), "dpop_nonce", "32 bytes"),
+        (
+            dpop(|b| b.dpop_replay_capacity(0)),
+            "dpop_replay_capacity",
+            "cannot be turned off",
+        ),
+    ];
+    for (err, setting, hint) in cases {
+        assert_eq!(setting_of(&err), setting, "{err}");
+        assert!(err.to_string().contains(hint), "{err}");
+    }
+    let err = AuthenticatorBuilder::from_vars(|name| match name {
+        "AUTH0_DOMAIN" => Some("tenant.us.auth0.com".to_owned()),
+        "AUTH0_AUDIENCE" => Some("https://api".to_owned()),
+        "AUTH0_DPOP" => Some("sometimes".to_owned()),
+        _ => None,
+    })
+    .build()
+    .expect_err("bad mode");
+    assert_eq!(setting_of(&err), "AUTH0_DPOP");
+    assert!(
+        err.to_string().contains("allowed, required or disabled"),
+        "{err}"
+    );
+}
+
+#[test]
+fn dpop_mode_and_redis_store_from_the_environment() {
+    let vars = |mode: &'static str, redis: Option<&'static str>| {
+        move |name: &str| match name {
+            "AUTH0_DOMAIN" => Some("tenant.us.auth0.com".to_owned()),
+            "AUTH0_AUDIENCE" => Some("https://api".to_owned()),
+            "AUTH0_DPOP" => Some(mode.to_owned()),
+            "AUTH0_DPOP_REPLAY_REDIS_URL" => redis.map(str::to_owned),
+            _ => None,
+        }
+    };
+    for (value, mode) in [
+        ("allowed", route_guard::DpopMode::Allowed),
+        ("Required", route_guard::DpopMode::Required),
+        (" disabled ", route_guard::DpopMode::Disabled),
+    ] {
+        let auth = AuthenticatorBuilder::from_vars(vars(value, None))
+            .build()
+            .expect("builds");
+        assert_eq!(auth.dpop_mode(), mode);
+    }
+    let redis =
+        AuthenticatorBuilder::from_vars(vars("allowed", Some("redis://127.0.0.1:6379/0"))).build();
+    #[cfg(feature = "redis")]
+    {
+        assert!(redis.is_ok(), "{redis:?}");
+        let err = AuthenticatorBuilder::from_vars(vars("allowed", Some("http://:pw@x:notaport")))
+            .build()
+            .expect_err("bad URL");
+        assert_eq!(setting_of(&err), "AUTH0_DPOP_REPLAY_REDIS_URL");
+        assert!(!err.to_string().contains("pw"), "{err}");
+    }
+    #[cfg(not(feature = "redis"))]
+    {
+        let err = redis.expect_err("no redis feature");
+        assert_eq!(err, ConfigError::RedisFeatureMissing);
+        assert!(err.to_string().contains("features = [\"redis\"]"), "{err}");
+    }
+}

@@ -2,45 +2,7 @@
 
 mod common;
 
-use std::fmt::Write as _;
-use std::sync::{Arc, Mutex};
-
-use tracing::field::{Field, Visit};
-use tracing::span::{Attributes, Id, Record};
-use tracing::{Event, Metadata, Subscriber};
-
-#[derive(Clone, Default)]
-struct Collector {
-    events: Arc<Mutex<Vec<String>>>,
-}
-
-struct Fields(String);
-
-impl Visit for Fields {
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        let _ = write!(self.0, "{}={:?} ", field.name(), value);
-    }
-}
-
-impl Subscriber for Collector {
-    fn enabled(&self, _: &Metadata<'_>) -> bool {
-        true
-    }
-    fn new_span(&self, _: &Attributes<'_>) -> Id {
-        Id::from_u64(1)
-    }
-    fn record(&self, _: &Id, _: &Record<'_>) {}
-    fn record_follows_from(&self, _: &Id, _: &Id) {}
-    fn event(&self, event: &Event<'_>) {
-        if event.metadata().target() == "route_guard" {
-            let mut fields = Fields(String::new());
-            event.record(&mut fields);
-            self.events.lock().expect("events").push(fields.0);
-        }
-    }
-    fn enter(&self, _: &Id) {}
-    fn exit(&self, _: &Id) {}
-}
+use common::logs::Collector;
 
 #[tokio::test]
 async fn each_rejection_logs_one_event_with_its_reason_and_never_the_token() {
@@ -48,7 +10,7 @@ async fn each_rejection_logs_one_event_with_its_reason_and_never_the_token() {
     let _guard = tracing::subscriber::set_default(collector.clone());
     let app = common::start().await;
     app.auth.warm_up().await.expect("keys");
-    let before = collector.events.lock().expect("events").len();
+    let before = collector.len();
 
     let expired = app
         .issuer
@@ -68,7 +30,7 @@ async fn each_rejection_logs_one_event_with_its_reason_and_never_the_token() {
     app.get("/scoped", Some(&unscoped)).await;
     app.get_with_header("/private", "Bearer").await;
 
-    let events = collector.events.lock().expect("events")[before..].to_vec();
+    let events = collector.since(before);
     assert_eq!(events.len(), 4, "{events:#?}");
     for (event, reason) in events.iter().zip([
         "expired",

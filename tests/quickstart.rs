@@ -190,6 +190,7 @@ async fn development_mode_prints_curl_commands_that_work() {
     let text = app.printed.join("\n");
     assert!(text.contains("development mode"), "{text}");
     let mut checked = 0;
+    let mut dpop_lines = 0;
     for pair in app.printed.windows(2) {
         let (Some(expected), Some(curl)) = (
             pair[0].trim().strip_prefix("# "),
@@ -203,18 +204,35 @@ async fn development_mode_prints_curl_commands_that_work() {
             .and_then(|s| s.parse().ok())
             .expect("each comment ends with the expected status");
         let url = curl.rsplit(' ').next().expect("url");
-        let token = curl
-            .split("Bearer ")
-            .nth(1)
-            .and_then(|rest| rest.split('"').next());
         let path = url
             .strip_prefix(&app.base)
             .expect("printed URLs use the listening address");
-        let reply = get(&app.base, path, token).await;
+        // Every `-H "Name: value"` of the line, sent as it is.
+        let headers: Vec<(&str, &str)> = curl
+            .split("-H \"")
+            .skip(1)
+            .filter_map(|h| h.split('"').next()?.split_once(": "))
+            .collect();
+        let send = || {
+            let mut request = common::client().get(format!("{}{path}", app.base));
+            for (name, value) in &headers {
+                request = request.header(*name, *value);
+            }
+            common::send(request)
+        };
+        let reply = send().await;
         assert_eq!(reply.status, status, "{expected}: {}", reply.body);
+        if headers.iter().any(|(name, _)| *name == "DPoP") {
+            // A proof is single-use, as the comment says.
+            let again = send().await;
+            assert_eq!(again.status, 401, "{expected} (again): {}", again.body);
+            assert_eq!(again.error(), "invalid_dpop_proof");
+            dpop_lines += 1;
+        }
         checked += 1;
     }
-    assert!(checked >= 8, "{text}");
+    assert_eq!(dpop_lines, 1, "{text}");
+    assert!(checked >= 11, "{text}");
 }
 
 #[tokio::test]

@@ -25,7 +25,9 @@ pub use claims::{
 pub use config::{Algorithm, AuthenticatorBuilder, ConfigError, DpopMode};
 #[cfg(feature = "redis")]
 pub use dpop::RedisReplayStore;
-pub use dpop::{DpopError, MemoryReplayStore, ProofError, ReplayFuture, ReplayStore, ReplayStoreError};
+pub use dpop::{
+    DpopError, MemoryReplayStore, ProofError, ReplayFuture, ReplayStore, ReplayStoreError,
+};
 pub use policy::{Authenticated, Check, Insufficient, Requirement};
 pub use stats::{RejectionReason, Stats};
 pub use verify::{Authenticator, KeysUnavailable, VerifiedToken, VerifyError};

@@ -74,29 +74,29 @@ struct TestKey {
 /// The public JWK of a key pair (`kty` and key members only).
 fn public_jwk(pair: &KeyPair) -> Value {
     match pair {
-            KeyPair::Rsa(pair) => {
-                let public = pair.public_key();
-                json!({
-                    "kty": "RSA",
-                    "n": b64(public.modulus().big_endian_without_leading_zero()),
-                    "e": b64(public.exponent().big_endian_without_leading_zero()),
-                })
-            }
-            KeyPair::Ec(pair, alg) => {
-                let point = pair.public_key().as_ref();
-                let len = (point.len() - 1) / 2;
-                json!({
-                    "kty": "EC",
-                    "crv": if *alg == Algorithm::ES384 { "P-384" } else { "P-256" },
-                    "x": b64(&point[1..1 + len]),
-                    "y": b64(&point[1 + len..]),
-                })
-            }
-            KeyPair::Ed(pair) => json!({
-                "kty": "OKP",
-                "crv": "Ed25519",
-                "x": b64(pair.public_key().as_ref()),
-            }),
+        KeyPair::Rsa(pair) => {
+            let public = pair.public_key();
+            json!({
+                "kty": "RSA",
+                "n": b64(public.modulus().big_endian_without_leading_zero()),
+                "e": b64(public.exponent().big_endian_without_leading_zero()),
+            })
+        }
+        KeyPair::Ec(pair, alg) => {
+            let point = pair.public_key().as_ref();
+            let len = (point.len() - 1) / 2;
+            json!({
+                "kty": "EC",
+                "crv": if *alg == Algorithm::ES384 { "P-384" } else { "P-256" },
+                "x": b64(&point[1..1 + len]),
+                "y": b64(&point[1 + len..]),
+            })
+        }
+        KeyPair::Ed(pair) => json!({
+            "kty": "OKP",
+            "crv": "Ed25519",
+            "x": b64(pair.public_key().as_ref()),
+        }),
     }
 }
 

@@ -82,7 +82,9 @@ pub enum VerifyError {
     #[error("the token is DPoP-bound (cnf.jkt): send it as `Authorization: DPoP <token>` with a DPoP proof")]
     DpopBound,
     /// A token without `cnf.jkt` was sent with the DPoP scheme.
-    #[error("the token is not DPoP-bound (no cnf.jkt): send it as `Authorization: Bearer <token>`")]
+    #[error(
+        "the token is not DPoP-bound (no cnf.jkt): send it as `Authorization: Bearer <token>`"
+    )]
     NotDpopBound,
     /// An OpenID Connect ID token (for the client app) was sent instead of an access token.
     #[error("the token's audience (aud) is not accepted: this looks like an ID token; send an access token requested with your API's audience")]
@@ -346,12 +348,13 @@ impl Authenticator {
     /// DPoP mode, since no proof of its key comes with it; see
     /// [`verify_dpop`](Self::verify_dpop).
     pub async fn verify(&self, token: &str) -> Result<VerifiedToken, VerifyError> {
-        let outcome = self.verify_inner(token).await.and_then(|verified| {
-            match verified.dpop_thumbprint() {
-                Some(_) => Err(VerifyError::DpopBound),
-                None => Ok(verified),
-            }
-        });
+        let outcome =
+            self.verify_inner(token)
+                .await
+                .and_then(|verified| match verified.dpop_thumbprint() {
+                    Some(_) => Err(VerifyError::DpopBound),
+                    None => Ok(verified),
+                });
         match outcome {
             Ok(verified) => {
                 self.inner.counters.verified();

@@ -1,6 +1,8 @@
 //! Shared helpers: a protected axum app on loopback, called over real HTTP.
 #![allow(dead_code)]
 
+pub mod logs;
+
 use axum::routing::get;
 use axum::{Json, Router};
 use reqwest::StatusCode;
@@ -102,6 +104,7 @@ impl Drop for App {
 pub struct Reply {
     pub status: StatusCode,
     pub www_authenticate: Option<String>,
+    pub headers: reqwest::header::HeaderMap,
     pub body: Value,
 }
 
@@ -119,6 +122,32 @@ impl Reply {
     /// The `error_description` of the JSON body.
     pub fn description(&self) -> &str {
         self.body["error_description"].as_str().unwrap_or("")
+    }
+
+    /// A response header as text, or "" without it.
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+
+    /// Asserts a DPoP rejection (RFC 9449 §7.1): status, body error, and one DPoP challenge
+    /// with that error and the accepted algorithms.
+    pub fn assert_dpop_rejected(&self, status: u16, code: &str, algs: &str) {
+        assert_eq!(self.status.as_u16(), status, "body: {}", self.body);
+        assert_eq!(self.error(), code, "body: {}", self.body);
+        let challenge = self.challenge();
+        assert!(
+            challenge.starts_with("DPoP realm=\"api\", error=")
+                && challenge.contains(&format!("error=\"{code}\""))
+                && challenge.ends_with(&format!("algs=\"{algs}\"")),
+            "challenge: {challenge}"
+        );
+        assert!(
+            !challenge.contains("Bearer realm"),
+            "challenge: {challenge}"
+        );
     }
 
     /// Asserts the RFC 6750 triple: status, challenge error attribute and body error.
@@ -222,6 +251,7 @@ impl App {
 pub async fn send(request: reqwest::RequestBuilder) -> Reply {
     let response = request.send().await.expect("request is answered");
     let status = response.status();
+    let headers = response.headers().clone();
     let www_authenticate = response
         .headers()
         .get("www-authenticate")
@@ -231,6 +261,7 @@ pub async fn send(request: reqwest::RequestBuilder) -> Reply {
     Reply {
         status,
         www_authenticate,
+        headers,
         body,
     }
 }

@@ -15,8 +15,8 @@ use axum::response::Response;
 use axum::Extension;
 
 pub(crate) use rejection::ErrorBody;
-use rejection::{ChallengeParams, Scheme};
 pub use rejection::{AuthError, AuthRejection};
+use rejection::{ChallengeParams, Scheme};
 
 use crate::claims::{StandardClaims, TokenClaims};
 use crate::config::{AuthenticatorBuilder, DpopMode};
@@ -280,9 +280,7 @@ async fn authenticate(
         ));
     };
     if let Some(Outcome(outcome)) = parts.extensions.get::<Outcome>() {
-        return outcome
-            .clone()
-            .map(|(token, scheme)| (auth, token, scheme));
+        return outcome.clone().map(|(token, scheme)| (auth, token, scheme));
     }
     let outcome = check_credentials(&auth, parts).await;
     parts.extensions.insert(Outcome(outcome.clone()));

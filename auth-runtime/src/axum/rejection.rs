@@ -256,7 +256,10 @@ impl IntoResponse for AuthRejection {
                 headers.remove(WWW_AUTHENTICATE);
             }
         }
-        if let Some(nonce) = self.dpop_nonce().and_then(|n| HeaderValue::from_str(n).ok()) {
+        if let Some(nonce) = self
+            .dpop_nonce()
+            .and_then(|n| HeaderValue::from_str(n).ok())
+        {
             headers.insert(DPOP_NONCE, nonce);
         }
         if *self.error() == AuthError::ReplayStoreUnavailable {

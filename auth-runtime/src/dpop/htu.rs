@@ -141,10 +141,22 @@ mod tests {
             ("HTTPS://api.example.com:443/a", "https://api.example.com/a"),
             ("http://api.example.com:80/a", "http://api.example.com/a"),
             ("https://api.example.com", "https://api.example.com/"),
-            ("https://api.example.com/%7euser/%61", "https://api.example.com/~user/a"),
-            ("https://api.example.com/a%2fb", "https://api.example.com/a%2Fb"),
-            ("https://api.example.com/a/./b/../c", "https://api.example.com/a/c"),
-            ("https://api.example.com/a?q=1#f", "https://api.example.com/a"),
+            (
+                "https://api.example.com/%7euser/%61",
+                "https://api.example.com/~user/a",
+            ),
+            (
+                "https://api.example.com/a%2fb",
+                "https://api.example.com/a%2Fb",
+            ),
+            (
+                "https://api.example.com/a/./b/../c",
+                "https://api.example.com/a/c",
+            ),
+            (
+                "https://api.example.com/a?q=1#f",
+                "https://api.example.com/a",
+            ),
         ];
         for (input, expected) in same {
             assert_eq!(normalize(input).as_deref(), Some(expected), "{input}");
@@ -153,8 +165,17 @@ mod tests {
             normalize("https://api.example.com:8443/a").as_deref(),
             Some("https://api.example.com:8443/a")
         );
-        assert_ne!(normalize("https://api.example.com/A"), normalize("https://api.example.com/a"));
-        for bad in ["/relative", "ftp://x/a", "https://user:pw@x/a", "not a url", ""] {
+        assert_ne!(
+            normalize("https://api.example.com/A"),
+            normalize("https://api.example.com/a")
+        );
+        for bad in [
+            "/relative",
+            "ftp://x/a",
+            "https://user:pw@x/a",
+            "not a url",
+            "",
+        ] {
             assert_eq!(normalize(bad), None, "{bad}");
         }
         // A truncated escape stays as it is.

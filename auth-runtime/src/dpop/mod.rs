@@ -23,15 +23,17 @@ use serde::de::IgnoredAny;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-pub(crate) use htu::request_url;
 #[cfg(feature = "redis")]
 pub use self::redis::RedisReplayStore;
+pub(crate) use htu::request_url;
 pub use replay::{MemoryReplayStore, ReplayFuture, ReplayStore, ReplayStoreError};
 
-use crate::config::{DpopSettings, ReplayChoice};
+use crate::config::{DpopMode, DpopSettings, ReplayChoice};
 use crate::jwks::parse_key;
 use crate::stats::RejectionReason;
-use crate::verify::{decode_segment, is_object, unix_now, Authenticator, NumericDate, VerifiedToken, VerifyError};
+use crate::verify::{
+    decode_segment, is_object, unix_now, Authenticator, NumericDate, VerifiedToken, VerifyError,
+};
 
 /// The largest DPoP proof accepted, in bytes (an RSA 4096 `jwk` fits with room to spare).
 const MAX_PROOF_BYTES: usize = 8 * 1024;
@@ -125,7 +127,9 @@ pub enum DpopError {
     Proof(ProofError),
     /// The proof lacks the current server nonce (`use_dpop_nonce`); `nonce` is the one to use,
     /// sent in the `DPoP-Nonce` response header.
-    #[error("a DPoP nonce is required: make a new proof with the nonce from the DPoP-Nonce header")]
+    #[error(
+        "a DPoP nonce is required: make a new proof with the nonce from the DPoP-Nonce header"
+    )]
     UseNonce {
         /// The current nonce.
         nonce: String,
@@ -272,6 +276,11 @@ impl Authenticator {
         }
     }
 
+    /// How this Authenticator treats DPoP.
+    pub fn dpop_mode(&self) -> DpopMode {
+        self.inner.settings.dpop.mode
+    }
+
     async fn verify_dpop_inner(
         &self,
         token: &str,
@@ -393,7 +402,8 @@ impl Authenticator {
         let dpop = &self.inner.dpop;
         let settings = &self.inner.settings.dpop;
         // Until the proof could no longer pass the iat window.
-        let until = proof.iat + settings.iat_offset.as_secs_f64() + settings.iat_leeway.as_secs_f64();
+        let until =
+            proof.iat + settings.iat_offset.as_secs_f64() + settings.iat_leeway.as_secs_f64();
         let ttl = Duration::from_secs_f64((until - now).clamp(1.0, 86_400.0));
         let key = replay_key(&proof.jkt, &proof.jti);
         match dpop.replay.insert(&key, ttl).await {
@@ -432,14 +442,22 @@ pub(crate) fn thumbprint(jwk: &Map<String, Value>) -> Option<String> {
         serde_json::to_string(value).ok()
     };
     let canonical = match jwk.get("kty")?.as_str()? {
-        "RSA" => format!(r#"{{"e":{},"kty":"RSA","n":{}}}"#, member("e")?, member("n")?),
+        "RSA" => format!(
+            r#"{{"e":{},"kty":"RSA","n":{}}}"#,
+            member("e")?,
+            member("n")?
+        ),
         "EC" => format!(
             r#"{{"crv":{},"kty":"EC","x":{},"y":{}}}"#,
             member("crv")?,
             member("x")?,
             member("y")?
         ),
-        "OKP" => format!(r#"{{"crv":{},"kty":"OKP","x":{}}}"#, member("crv")?, member("x")?),
+        "OKP" => format!(
+            r#"{{"crv":{},"kty":"OKP","x":{}}}"#,
+            member("crv")?,
+            member("x")?
+        ),
         _ => return None,
     };
     Some(URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, canonical.as_bytes())))

@@ -7,7 +7,8 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 /// The future a [`ReplayStore`] returns.
-pub type ReplayFuture<'a> = Pin<Box<dyn Future<Output = Result<bool, ReplayStoreError>> + Send + 'a>>;
+pub type ReplayFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<bool, ReplayStoreError>> + Send + 'a>>;
 
 /// Remembers DPoP proofs so each is accepted once (RFC 9449 §11.1).
 ///
@@ -158,7 +159,9 @@ impl ReplayStore for MemoryReplayStore {
 
 fn lock(shard: &Mutex<Shard>) -> MutexGuard<'_, Shard> {
     // A panic while holding the lock leaves consistent data (every update is one insert/remove).
-    shard.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    shard
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[cfg(test)]
@@ -171,7 +174,10 @@ mod tests {
         let t0 = Instant::now();
         let ttl = Duration::from_secs(10);
         assert_eq!(store.insert_now("a", ttl, t0), Ok(true));
-        assert_eq!(store.insert_now("a", ttl, t0 + Duration::from_secs(9)), Ok(false));
+        assert_eq!(
+            store.insert_now("a", ttl, t0 + Duration::from_secs(9)),
+            Ok(false)
+        );
         assert_eq!(store.insert_now("b", ttl, t0), Ok(true));
         assert_eq!(store.insert_now("a", ttl, t0 + ttl), Ok(true));
     }

@@ -1,0 +1,58 @@
+//! A tracing subscriber that keeps route-guard's events, for assertions on logs.
+
+use std::fmt::Write as _;
+use std::sync::{Arc, Mutex};
+
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id, Record};
+use tracing::{Event, Metadata, Subscriber};
+
+/// route-guard's events as `LEVEL field=value ...` lines.
+#[derive(Clone, Default)]
+pub struct Collector {
+    events: Arc<Mutex<Vec<String>>>,
+}
+
+impl Collector {
+    /// Every event so far.
+    pub fn events(&self) -> Vec<String> {
+        self.events.lock().expect("events").clone()
+    }
+
+    /// Events since the `from`-th one.
+    pub fn since(&self, from: usize) -> Vec<String> {
+        self.events().split_off(from.min(self.len()))
+    }
+
+    pub fn len(&self) -> usize {
+        self.events.lock().expect("events").len()
+    }
+}
+
+struct Fields(String);
+
+impl Visit for Fields {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        let _ = write!(self.0, "{}={:?} ", field.name(), value);
+    }
+}
+
+impl Subscriber for Collector {
+    fn enabled(&self, _: &Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &Attributes<'_>) -> Id {
+        Id::from_u64(1)
+    }
+    fn record(&self, _: &Id, _: &Record<'_>) {}
+    fn record_follows_from(&self, _: &Id, _: &Id) {}
+    fn event(&self, event: &Event<'_>) {
+        if event.metadata().target() == "route_guard" {
+            let mut fields = Fields(format!("{} ", event.metadata().level()));
+            event.record(&mut fields);
+            self.events.lock().expect("events").push(fields.0);
+        }
+    }
+    fn enter(&self, _: &Id) {}
+    fn exit(&self, _: &Id) {}
+}

@@ -1,0 +1,210 @@
+//! The Redis replay store against a real `redis-server` (feature `redis`): two instances share
+//! it, so a proof is accepted once between them; Redis going away fails DPoP closed with 503
+//! while Bearer keeps working; DPoP recovers by itself when Redis is back.
+//!
+//! The test starts its own `redis-server` on a free loopback port. `.ci/run` installs Debian's
+//! `redis-server` package; without the binary the test prints that it was not run.
+#![cfg(feature = "redis")]
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use common::{send, Reply};
+use route_guard::testing::{DpopKey, TestIssuer};
+use route_guard::{Authenticator, RejectionReason};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::process::{Child, Command};
+
+const PUBLIC: &str = "https://api.example.com";
+
+fn redis_server_binary() -> Option<PathBuf> {
+    let mut candidates: Vec<PathBuf> = std::env::var_os("PATH")
+        .map(|path| {
+            std::env::split_paths(&path)
+                .map(|d| d.join("redis-server"))
+                .collect()
+        })
+        .unwrap_or_default();
+    candidates.push("/usr/bin/redis-server".into());
+    candidates.push("/usr/local/bin/redis-server".into());
+    candidates.into_iter().find(|p| p.is_file())
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+async fn start_redis(binary: &PathBuf, port: u16) -> Child {
+    let child = Command::new(binary)
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args(["--save", "", "--appendonly", "no"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("redis-server starts");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if ping(port).await {
+            return child;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("redis-server did not answer PING on port {port} within 10 s");
+}
+
+async fn ping(port: u16) -> bool {
+    let Ok(mut stream) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else {
+        return false;
+    };
+    let mut reply = [0u8; 7];
+    stream.write_all(b"PING\r\n").await.is_ok()
+        && stream.read_exact(&mut reply).await.is_ok()
+        && &reply == b"+PONG\r\n"
+}
+
+/// One instance of the API: its own Authenticator and server, the shared public URL.
+async fn instance(issuer: &TestIssuer, redis: Option<&str>) -> (Authenticator, String) {
+    let mut builder = issuer.authenticator_builder().public_base_url(PUBLIC);
+    if let Some(url) = redis {
+        builder = builder.dpop_replay_redis(url);
+    }
+    let auth = builder.build().expect("authenticator builds");
+    let (base, _server) = common::serve(common::routes().layer(auth.layer())).await;
+    (auth, base)
+}
+
+async fn dpop_get(base: &str, token: &str, proof: &str) -> Reply {
+    send(
+        common::client()
+            .get(format!("{base}/private"))
+            .header("authorization", format!("DPoP {token}"))
+            .header("dpop", proof),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn two_instances_share_one_redis_and_fail_closed_without_it() {
+    let Some(binary) = redis_server_binary() else {
+        eprintln!(
+            "NOT RUN: redis-server was not found (install Debian's redis-server package; .ci/run does)"
+        );
+        return;
+    };
+    let collector = common::logs::Collector::default();
+    let _logs = tracing::subscriber::set_default(collector.clone());
+    let port = free_port();
+    let mut redis = start_redis(&binary, port).await;
+    let url = format!("redis://127.0.0.1:{port}/0");
+
+    let issuer = TestIssuer::start().await.expect("issuer");
+    let (first, first_base) = instance(&issuer, Some(&url)).await;
+    let (second, second_base) = instance(&issuer, Some(&url)).await;
+    let (_alone, alone_base) = instance(&issuer, None).await;
+
+    let key = DpopKey::generate().expect("key");
+    let token = issuer.token().dpop_bound(&key).sign();
+    let target = format!("{PUBLIC}/private");
+
+    // One proof, two instances: accepted by one, a replay for the other.
+    let proof = key.proof("GET", &target, &token);
+    let reply = dpop_get(&first_base, &token, &proof).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let reply = dpop_get(&second_base, &token, &proof).await;
+    reply.assert_dpop_rejected(401, "invalid_dpop_proof", "ES256");
+    assert!(
+        reply.description().contains("already used"),
+        "{}",
+        reply.body
+    );
+    assert_eq!(second.stats().rejected(RejectionReason::DpopReplay), 1);
+    // An instance with its own in-memory store cannot know: that is what Redis is for.
+    assert_eq!(dpop_get(&alone_base, &token, &proof).await.status, 200);
+    // Fresh proofs pass on either.
+    for base in [&first_base, &second_base] {
+        let proof = key.proof("GET", &target, &token);
+        assert_eq!(dpop_get(base, &token, &proof).await.status, 200);
+    }
+
+    // Redis goes away: DPoP fails closed, Bearer keeps working.
+    redis.kill().await.expect("redis-server stops");
+    let _ = redis.wait().await;
+    let before = collector.len();
+    for _ in 0..3 {
+        let proof = key.proof("GET", &target, &token);
+        let reply = dpop_get(&first_base, &token, &proof).await;
+        assert_eq!(reply.status, 503, "{}", reply.body);
+        assert_eq!(reply.error(), "temporarily_unavailable");
+        assert!(
+            reply.description().contains("replay store"),
+            "{}",
+            reply.body
+        );
+        assert_eq!(reply.header("retry-after"), "1");
+    }
+    let errors: Vec<String> = collector
+        .since(before)
+        .into_iter()
+        .filter(|e| e.starts_with("ERROR"))
+        .collect();
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert!(errors[0].contains("Redis"), "{errors:#?}");
+    assert_eq!(
+        first
+            .stats()
+            .rejected(RejectionReason::ReplayStoreUnavailable),
+        3
+    );
+    let bearer = issuer.token().sign();
+    let reply = send(
+        common::client()
+            .get(format!("{first_base}/private"))
+            .bearer_auth(&bearer),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+
+    // Redis is back on the same port: DPoP recovers on each instance without a restart (the
+    // first request after the outage may still find the dead connection and get 503 again).
+    let _redis = start_redis(&binary, port).await;
+    for base in [&first_base, &second_base] {
+        let attempts = recover(base, &key, &token).await;
+        assert!(
+            attempts <= 3,
+            "{base}: recovered only after {attempts} attempts"
+        );
+    }
+    assert!(collector
+        .since(before)
+        .iter()
+        .any(|e| e.starts_with("INFO") && e.contains("available again")));
+    // And the store is shared again.
+    let proof = key.proof("GET", &target, &token);
+    assert_eq!(dpop_get(&second_base, &token, &proof).await.status, 200);
+    assert_eq!(dpop_get(&first_base, &token, &proof).await.status, 401);
+}
+
+/// Sends fresh DPoP requests until one passes; the number of attempts it took.
+async fn recover(base: &str, key: &DpopKey, token: &str) -> usize {
+    let target = format!("{PUBLIC}/private");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut attempts = 0;
+    while Instant::now() < deadline {
+        attempts += 1;
+        let proof = key.proof("GET", &target, token);
+        let status = dpop_get(base, token, &proof).await.status.as_u16();
+        match status {
+            200 => return attempts,
+            503 => tokio::time::sleep(Duration::from_millis(100)).await,
+            other => panic!("{base}: unexpected {other} while Redis comes back"),
+        }
+    }
+    panic!("{base}: DPoP did not recover within 15 s of Redis coming back");
+}
