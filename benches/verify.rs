@@ -5,6 +5,8 @@
 //!
 //! Run: `cargo bench --bench verify --all-features`
 
+mod support;
+
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -116,30 +118,19 @@ fn bench(c: &mut Criterion, f: &Fixture) {
 }
 
 fn report_ratios() {
-    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .parent()
-        .map(|p| p.join("criterion").join("verify"));
-    let Some(dir) = dir else { return };
-    let mean = |name: &str| -> Option<f64> {
-        let text =
-            std::fs::read_to_string(dir.join(name).join("new").join("estimates.json")).ok()?;
-        let v: serde_json::Value = serde_json::from_str(&text).ok()?;
-        v["mean"]["point_estimate"].as_f64()
-    };
-    let Some(floor) = mean("floor_aws_lc_rs_rs256") else {
+    let Some(floor) = support::mean_ns("verify", "floor_aws_lc_rs_rs256") else {
         return;
     };
-    println!("\nratios against the floor ({:.2} µs):", floor / 1000.0);
-    for name in [
-        "authenticator_verify",
-        "authenticator_verify_and_claims",
-        "authenticator_verify_cached",
-        "jsonwebtoken_decode",
-    ] {
-        if let Some(t) = mean(name) {
-            println!("  {name:<34} {:>7.2} µs  {:.3}×", t / 1000.0, t / floor);
-        }
-    }
+    support::print_ratios(
+        "verify",
+        ("the floor", floor),
+        &[
+            "authenticator_verify",
+            "authenticator_verify_and_claims",
+            "authenticator_verify_cached",
+            "jsonwebtoken_decode",
+        ],
+    );
 }
 
 fn main() {
