@@ -502,14 +502,18 @@ async fn proof_header_count_and_presence() {
     }
     // Malformed DPoP Authorization headers are 400 invalid_request under the DPoP scheme.
     let reply = send(app.client.get(&target).header("authorization", "DPoP")).await;
-    assert_eq!(reply.status, 400);
-    assert!(reply
-        .challenge()
-        .starts_with("Bearer realm=\"api\", error=\"invalid_request\""));
+    reply.assert_dpop_rejected(400, "invalid_request", "ES256");
     assert_eq!(
         reply.description(),
         "the DPoP scheme is not followed by a token"
     );
+    let two = format!("DPoP {token} {token}");
+    let reply = send(app.client.get(&target).header("authorization", two)).await;
+    reply.assert_dpop_rejected(400, "invalid_request", "ES256");
+    // A malformed Bearer header keeps the Bearer challenge alone.
+    let reply = send(app.client.get(&target).header("authorization", "Bearer")).await;
+    reply.assert_rejected(400, "invalid_request");
+    assert!(!reply.challenge().contains("DPoP"), "{}", reply.challenge());
 }
 
 #[tokio::test]

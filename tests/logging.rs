@@ -45,3 +45,42 @@ async fn each_rejection_logs_one_event_with_its_reason_and_never_the_token() {
         assert!(events.iter().all(|e| !e.contains(signature)), "{events:#?}");
     }
 }
+
+#[tokio::test]
+async fn dpop_rejections_log_one_event_each_without_token_or_proof() {
+    use route_guard::testing::DpopKey;
+    let collector = Collector::default();
+    let _guard = tracing::subscriber::set_default(collector.clone());
+    let app = common::start().await;
+    app.auth.warm_up().await.expect("keys");
+    let before = collector.len();
+
+    let key = DpopKey::generate().expect("key");
+    let token = app.issuer.token().dpop_bound(&key).sign();
+    let url = format!("{}/private", app.base);
+    let dpop = |proof: &str| {
+        app.client
+            .get(&url)
+            .header("authorization", format!("DPoP {token}"))
+            .header("dpop", proof.to_owned())
+    };
+    let wrong_method = key.proof("POST", &url, &token);
+    let valid = key.proof("GET", &url, &token);
+    assert_eq!(common::send(dpop(&wrong_method)).await.status, 401);
+    assert_eq!(common::send(dpop(&valid)).await.status, 200);
+    assert_eq!(common::send(dpop(&valid)).await.status, 401);
+    assert_eq!(app.get("/private", Some(&token)).await.status, 401);
+
+    let events = collector.since(before);
+    assert_eq!(events.len(), 3, "{events:#?}");
+    for (event, reason) in events
+        .iter()
+        .zip(["dpop_proof", "dpop_replay", "dpop_binding"])
+    {
+        assert!(event.contains(&format!("reason={reason}")), "{event}");
+    }
+    for secret in [&token, &wrong_method, &valid] {
+        let signature = secret.rsplit('.').next().unwrap_or_default();
+        assert!(events.iter().all(|e| !e.contains(signature)), "{events:#?}");
+    }
+}

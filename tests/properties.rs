@@ -1,4 +1,4 @@
-//! Properties, checked on generated inputs: a valid token survives no mutation, no
+//! Properties, checked on generated inputs: a valid token or DPoP proof survives no mutation, no
 //! `Authorization` value makes the server fail, and claims round-trip through the derive.
 
 mod common;
@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
 use proptest::prelude::*;
-use route_guard::testing::TestIssuer;
+use route_guard::testing::{DpopKey, TestIssuer};
 use route_guard::{Authenticator, TokenClaims};
 use serde_json::json;
 
@@ -17,6 +17,8 @@ struct World {
     rt: tokio::runtime::Runtime,
     app: common::App,
     token: String,
+    dpop_key: DpopKey,
+    bound: String,
 }
 
 fn world() -> &'static World {
@@ -35,7 +37,15 @@ fn world() -> &'static World {
             .sub("auth0|prop")
             .scopes("read:messages")
             .sign();
-        World { rt, app, token }
+        let dpop_key = DpopKey::generate().expect("DPoP key");
+        let bound = app.issuer.token().dpop_bound(&dpop_key).sign();
+        World {
+            rt,
+            app,
+            token,
+            dpop_key,
+            bound,
+        }
     })
 }
 
@@ -129,6 +139,29 @@ proptest! {
                 prop_assert!(!verify(&world.app.auth, text), "{mutation:?} was accepted");
             }
         }
+    }
+}
+
+const DPOP_URL: &str = "https://api.example.com/messages";
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn any_mutation_of_a_valid_dpop_proof_is_rejected(mutation in mutation()) {
+        let world = world();
+        let auth = &world.app.auth;
+        let proof = world.dpop_key.proof("POST", DPOP_URL, &world.bound);
+        let mutated = apply(&proof, &mutation);
+        if mutated != proof.as_bytes() {
+            if let Ok(text) = std::str::from_utf8(&mutated) {
+                let outcome = world.rt.block_on(auth.verify_dpop(&world.bound, text, "POST", DPOP_URL));
+                prop_assert!(outcome.is_err(), "{mutation:?} was accepted");
+            }
+        }
+        // The unaltered proof passes: the rejection above was the mutation's doing.
+        let outcome = world.rt.block_on(auth.verify_dpop(&world.bound, &proof, "POST", DPOP_URL));
+        prop_assert!(outcome.is_ok(), "{outcome:?}");
     }
 }
 

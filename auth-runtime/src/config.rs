@@ -633,7 +633,7 @@ impl AuthenticatorBuilder {
     }
 
     /// The number of `jti`s the default in-memory replay store holds (default 1,000,000, about
-    /// 64 MiB when full). Entries leave when their proof could no longer pass the `iat` window;
+    /// 100 MiB when full). Entries leave when their proof could no longer pass the `iat` window;
     /// when the store is full of live entries, DPoP requests fail closed with 503.
     pub fn dpop_replay_capacity(mut self, entries: usize) -> Self {
         self.replay_capacity = entries;

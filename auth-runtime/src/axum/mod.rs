@@ -306,7 +306,21 @@ async fn check_credentials(
             Scheme::Dpop,
         )),
         Err(AuthError::MissingToken) => Err(auth.reject(AuthError::MissingToken, missing_scheme)),
-        Err(error) => Err(auth.reject(error, missing_scheme)),
+        Err(error) => {
+            // A malformed header: answer in the scheme the client attempted.
+            let attempted = parts
+                .headers
+                .get(AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.split([' ', '\t']).next())
+                .is_some_and(|scheme| scheme.eq_ignore_ascii_case("dpop"));
+            let scheme = if dpop_on && attempted {
+                Scheme::Dpop
+            } else {
+                Scheme::Bearer
+            };
+            Err(auth.reject(error, scheme))
+        }
         Ok((Kind::Dpop, _)) if !dpop_on => {
             // Disabled: DPoP is just another scheme route-guard does not read.
             Err(auth.reject(AuthError::MissingToken, Scheme::Bearer))

@@ -233,8 +233,9 @@ impl Authenticator {
     /// the `proof` of its `DPoP` header, the request `method` and its absolute `url` (query and
     /// fragment are ignored). Counts and logs the outcome like [`verify`](Self::verify).
     ///
-    /// The extractors call this for every `Authorization: DPoP` request; call it yourself
-    /// outside axum.
+    /// The extractors call this for every `Authorization: DPoP` request (unless the mode is
+    /// [`DpopMode::Disabled`]); call it yourself outside axum. The proof is recorded in the replay
+    /// store only when everything else passed.
     ///
     /// ```
     /// # extern crate auth_runtime as route_guard;
