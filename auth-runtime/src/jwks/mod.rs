@@ -156,7 +156,7 @@ impl JwksCache {
         let (mut set, just_loaded) = match self.current.load_full() {
             Some(set) => (set, false),
             None => {
-                self.refresh().await;
+                self.load_cold().await;
                 let set = self
                     .current
                     .load_full()
@@ -190,9 +190,7 @@ impl JwksCache {
 
     /// Loads the keys now unless they are already loaded; returns the failure otherwise.
     pub(crate) async fn warm_up(&self) -> Result<(), String> {
-        if self.current.load().is_none() {
-            self.refresh().await;
-        }
+        self.load_cold().await;
         if self.current.load().is_some() {
             Ok(())
         } else {
@@ -238,7 +236,7 @@ impl JwksCache {
     /// Starts a background refresh when the keys are past their TTL (one atomic load otherwise).
     /// Every verification calls it, cached ones included, so a busy service keeps its keys fresh.
     pub(crate) fn refresh_if_stale(self: &Arc<Self>) {
-        if self.now_ms() >= self.refresh_at_ms.load(Ordering::Relaxed) {
+        if self.now_ms() >= self.refresh_at_ms.load(Ordering::Acquire) {
             self.refresh_in_background();
         }
     }
@@ -255,6 +253,19 @@ impl JwksCache {
             cache.refresh().await;
             cache.refreshing.store(false, Ordering::Release);
         });
+    }
+
+    /// Loads the keys when none are loaded yet; any number of concurrent callers share one
+    /// fetch. The attempt counter is read before looking at the keys again: a caller that saw no
+    /// keys a moment ago may find that a fetch completed meanwhile, and must not start another
+    /// (keys are stored before the counter moves, so either the keys are visible here or the
+    /// counter this caller read is already stale and `refresh_from` returns at once).
+    async fn load_cold(&self) {
+        let seen = self.attempts.load(Ordering::Acquire);
+        if self.current.load().is_some() {
+            return;
+        }
+        self.refresh_from(seen).await;
     }
 
     /// Single-flight fetch: concurrent callers share one attempt's outcome.
@@ -278,14 +289,16 @@ impl JwksCache {
             Ok((resolved_issuer, keys, ttl)) => {
                 self.counters.jwks_fetch(true);
                 tracing::debug!(target: "route_guard", keys = keys.len(), ttl_s = ttl.as_secs(), "JWKS loaded");
+                // The deadline first: a request that sees the new keys must not find the old
+                // deadline (0 on a cold cache) and start a refresh of keys just fetched.
+                self.refresh_at_ms
+                    .store(now.saturating_add(millis(ttl)), Ordering::Release);
                 self.current.store(Some(Arc::new(KeySet {
                     issuer: resolved_issuer,
                     // Attempt numbers never repeat; 0 is left for HS256, which has no key set.
                     generation: self.attempts.load(Ordering::Acquire) + 1,
                     keys,
                 })));
-                self.refresh_at_ms
-                    .store(now.saturating_add(millis(ttl)), Ordering::Relaxed);
                 if let Ok(mut failure) = self.last_failure.lock() {
                     *failure = None;
                 }
