@@ -155,11 +155,12 @@
 #![deny(missing_docs)]
 
 pub use auth_runtime::{
-    Algorithm, AuthError, AuthRejection, Authenticated, Authenticator, AuthenticatorBuilder, Check,
-    Claims, ClaimsContext, ConfigError, DpopError, DpopMode, Guard, HasPermissions, HasRoles,
-    HasScopes, Insufficient, KeysUnavailable, MemoryReplayStore, ProofError, RejectionReason,
-    ReplayFuture, ReplayStore, ReplayStoreError, Requirement, ScopeSet, StandardClaims, Stats,
-    StringSet, TokenClaims, VerifiedToken, VerifyError,
+    Actor, Algorithm, AuthError, AuthRejection, Authenticated, Authenticator, AuthenticatorBuilder,
+    Check, Claims, ClaimsContext, ConfigError, DpopError, DpopMode, Guard, HasPermissions,
+    HasRoles, HasScopes, Insufficient, IssuerRequest, KeysUnavailable, MemoryReplayStore,
+    OrgPolicy, ProofError, RejectionReason, ReplayFuture, ReplayStore, ReplayStoreError,
+    Requirement, ResolverError, ScopeSet, StandardClaims, Stats, StringSet, TokenClaims,
+    VerifiedToken, VerifyError,
 };
 
 /// DPoP proofs remembered in Redis (feature `redis`).

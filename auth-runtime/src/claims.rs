@@ -136,6 +136,16 @@ pub struct StandardClaims {
         skip_serializing_if = "Vec::is_empty"
     )]
     pub permissions: Vec<String>,
+    /// The Auth0 Organization the token was issued for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org_id: Option<String>,
+    /// The Organization's name (when the tenant includes it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org_name: Option<String>,
+    /// RFC 8693 delegation: the current actor, with prior actors nested inside. See
+    /// [`current_actor`](Self::current_actor) and [`delegation_chain`](Self::delegation_chain).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub act: Option<Actor>,
     /// Every other claim, namespaced ones included.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -144,7 +154,61 @@ pub struct StandardClaims {
     pub roles: Vec<String>,
 }
 
+/// One actor of an RFC 8693 delegation chain (`act`): who acts on behalf of the subject, and,
+/// nested, who acted before it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Actor {
+    /// The actor (a client id, or a service's subject).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub: Option<String>,
+    /// The prior actor, if the delegation went through several parties.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub act: Option<Box<Actor>>,
+    /// The actor's other claims (`iss`, ...).
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
 impl StandardClaims {
+    /// The current actor of a delegated token: the outermost `act.sub` (RFC 8693 §4.1).
+    ///
+    /// ```
+    /// # extern crate auth_runtime as route_guard;
+    /// use route_guard::StandardClaims;
+    ///
+    /// let claims: StandardClaims = serde_json::from_value(serde_json::json!({
+    ///     "sub": "auth0|alice",
+    ///     "act": { "sub": "billing-service", "act": { "sub": "gateway" } },
+    /// }))?;
+    /// assert_eq!(claims.current_actor(), Some("billing-service"));
+    /// assert_eq!(claims.delegation_chain(), ["billing-service", "gateway"]);
+    /// assert!(!claims.is_anonymous());
+    /// # Ok::<(), serde_json::Error>(())
+    /// ```
+    pub fn current_actor(&self) -> Option<&str> {
+        self.act.as_ref()?.sub.as_deref()
+    }
+
+    /// Every actor, the current one first, then each prior one (actors without `sub` are
+    /// skipped). Empty for a token that is not delegated.
+    pub fn delegation_chain(&self) -> Vec<&str> {
+        let mut chain = Vec::new();
+        let mut next = self.act.as_ref();
+        while let Some(actor) = next {
+            if let Some(sub) = actor.sub.as_deref() {
+                chain.push(sub);
+            }
+            next = actor.act.as_deref();
+        }
+        chain
+    }
+
+    /// Whether this is an Auth0 anonymous token (`sub` starting with `anon@`).
+    pub fn is_anonymous(&self) -> bool {
+        self.sub.as_deref().is_some_and(|s| s.starts_with("anon@"))
+    }
+
     /// The granted scopes, from `scope` and `scp`.
     pub fn scopes(&self) -> impl Iterator<Item = &str> {
         self.scope

@@ -158,6 +158,62 @@ impl FromStr for DpopMode {
     }
 }
 
+/// Whether tokens must belong to an Auth0 Organization (`org_id`); set with
+/// [`AuthenticatorBuilder::organization`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum OrgPolicy {
+    /// Tokens with or without `org_id` are accepted (the default); routes can still require
+    /// one with `#[require_org]`.
+    #[default]
+    Optional,
+    /// Tokens without a string `org_id` are rejected with 401 `invalid_token`.
+    Required,
+}
+
+/// What a [domain resolver](AuthenticatorBuilder::domain_resolver) is asked: the request's host
+/// and path and the token's issuer, not yet verified (so do not trust it beyond choosing).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct IssuerRequest {
+    /// The request's `Host` (with the port, if any); `None` outside a request.
+    pub host: Option<String>,
+    /// The request path; empty outside a request.
+    pub path: String,
+    /// The token's `iss`, unverified.
+    pub issuer: String,
+}
+
+/// A domain resolver failed: logged, and the request answered 503.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ResolverError(pub String);
+
+impl From<&str> for ResolverError {
+    fn from(message: &str) -> Self {
+        ResolverError(message.to_owned())
+    }
+}
+
+impl From<String> for ResolverError {
+    fn from(message: String) -> Self {
+        ResolverError(message)
+    }
+}
+
+type ResolverFuture =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<Vec<String>, ResolverError>> + Send>>;
+
+/// The resolver as stored: any async function from the request to the allowed domains.
+#[derive(Clone)]
+pub(crate) struct Resolver(pub(crate) Arc<dyn Fn(IssuerRequest) -> ResolverFuture + Send + Sync>);
+
+impl fmt::Debug for Resolver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Resolver(..)")
+    }
+}
+
 /// A configuration mistake, reported by [`AuthenticatorBuilder::build`] or
 /// [`Authenticator::from_env`](crate::Authenticator::from_env) before the service starts.
 ///
@@ -244,6 +300,14 @@ pub enum ConfigError {
     /// The `.env` file exists but could not be read.
     #[error("the .env file could not be read: {0}; fix or remove it")]
     EnvFile(String),
+    /// An entry of `AUTH0_DOMAINS` / `.domains(..)` (or a resolver's answer) is not a domain.
+    #[error("the domain `{domain}` in AUTH0_DOMAINS / `.domains(..)` is refused: {reason}")]
+    InvalidDomains {
+        /// The entry given.
+        domain: String,
+        /// Why it was refused.
+        reason: String,
+    },
     /// A Redis replay store was selected but route-guard was built without its `redis` feature.
     #[error("a Redis DPoP replay store is configured (AUTH0_DPOP_REPLAY_REDIS_URL / `.dpop_replay_redis(..)`) but route-guard was built without the `redis` feature: enable it (`route-guard = {{ version = \"..\", features = [\"redis\"] }}`) or unset the variable")]
     RedisFeatureMissing,
@@ -259,6 +323,9 @@ pub(crate) enum IssuerSource {
     Fixed { issuer: String, jwks_uri: Url },
     /// An issuer base URL: discovery first, `/.well-known/jwks.json` as fallback.
     Discover { base: Url },
+    /// Several domains (or a resolver): one discovery document and JWKS cache per issuer, each
+    /// with the settings of a `Discover` source of its own.
+    Multi { bases: Vec<Url> },
 }
 
 /// Validated settings shared by the cache and the verifier.
@@ -282,6 +349,12 @@ pub(crate) struct Settings {
     pub(crate) max_jwks_bytes: usize,
     pub(crate) verified_token_cache: usize,
     pub(crate) dpop: DpopSettings,
+    pub(crate) max_issuers: usize,
+    pub(crate) organization: OrgPolicy,
+    pub(crate) allowed_organizations: Vec<String>,
+    pub(crate) required_claims: Vec<String>,
+    pub(crate) max_delegation_depth: usize,
+    pub(crate) reject_anonymous: bool,
 }
 
 /// The validated DPoP settings.
@@ -318,6 +391,7 @@ pub(crate) struct Validated {
     pub(crate) settings: Settings,
     pub(crate) error_body: Option<crate::axum::ErrorBody>,
     pub(crate) replay: ReplayChoice,
+    pub(crate) resolver: Option<Resolver>,
 }
 
 /// A shared secret whose `Debug` never prints it.
@@ -379,6 +453,14 @@ pub struct AuthenticatorBuilder {
     replay_store: Option<ReplayChoice>,
     replay_redis_url: Option<String>,
     replay_capacity: usize,
+    domains: Option<Vec<String>>,
+    resolver: Option<Resolver>,
+    max_issuers: usize,
+    organization: OrgPolicy,
+    allowed_organizations: Vec<String>,
+    required_claims: Vec<String>,
+    max_delegation_depth: usize,
+    reject_anonymous: bool,
     /// Set by `error_body` (in the axum module, which owns rendering); carried to the
     /// Authenticator untouched.
     pub(crate) error_body: Option<crate::axum::ErrorBody>,
@@ -417,6 +499,14 @@ impl Default for AuthenticatorBuilder {
             replay_store: None,
             replay_redis_url: None,
             replay_capacity: 1_000_000,
+            domains: None,
+            resolver: None,
+            max_issuers: 100,
+            organization: OrgPolicy::Optional,
+            allowed_organizations: Vec::new(),
+            required_claims: Vec::new(),
+            max_delegation_depth: 5,
+            reject_anonymous: false,
             error_body: None,
         }
     }
@@ -640,6 +730,127 @@ impl AuthenticatorBuilder {
         self
     }
 
+    /// Several Auth0 domains (custom domains included), e.g.
+    /// `["tenant.us.auth0.com", "auth.example.com"]`: a token from any of them is accepted, each
+    /// issuer with its own discovery document and JWKS cache. Also `AUTH0_DOMAINS`
+    /// (comma-separated). With [`domain`](Self::domain) too, `domains` is what verifies (the
+    /// migration case).
+    ///
+    /// Entries are normalised: case, surrounding spaces, an `https://` prefix and a trailing
+    /// slash are accepted and removed; a path, a port other than 443 or an `http://` host that is
+    /// not loopback is a start-up error.
+    ///
+    /// ```
+    /// # extern crate auth_runtime as route_guard;
+    /// use route_guard::Authenticator;
+    ///
+    /// let auth = Authenticator::builder()
+    ///     .domains(["tenant.us.auth0.com", " https://Auth.Example.com/ "])
+    ///     .audience("https://api.example.com")
+    ///     .build()?;
+    /// assert_eq!(
+    ///     auth.issuers(),
+    ///     ["https://tenant.us.auth0.com/", "https://auth.example.com/"]
+    /// );
+    /// # Ok::<(), route_guard::ConfigError>(())
+    /// ```
+    pub fn domains<I, S>(mut self, domains: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.domains = Some(domains.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Domains known only at run time: `resolve` gets the request's host and path and the
+    /// token's unverified `iss`, and answers the domains allowed for that request. The token's
+    /// issuer must be one of them before any network request is made, so an attacker's `iss`
+    /// never makes route-guard fetch from the attacker's host. An error is logged and answered
+    /// 503; an empty answer rejects the token (401). Answers are normalised like
+    /// [`domains`](Self::domains); at most [`max_issuers`](Self::max_issuers) JWKS caches are
+    /// kept. It runs for every request, including tokens verified before.
+    ///
+    /// ```
+    /// # extern crate auth_runtime as route_guard;
+    /// use route_guard::{Authenticator, IssuerRequest, ResolverError};
+    ///
+    /// async fn tenant_domains(request: IssuerRequest) -> Result<Vec<String>, ResolverError> {
+    ///     // e.g. a lookup keyed by the request's host, cached by the application
+    ///     Ok(match request.host.as_deref() {
+    ///         Some("acme.api.example.com") => vec!["login.acme.example".to_owned()],
+    ///         _ => Vec::new(),
+    ///     })
+    /// }
+    ///
+    /// let auth = Authenticator::builder()
+    ///     .domain_resolver(tenant_domains)
+    ///     .audience("https://api.example.com")
+    ///     .build()?;
+    /// # Ok::<(), route_guard::ConfigError>(())
+    /// ```
+    pub fn domain_resolver<F, Fut>(mut self, resolve: F) -> Self
+    where
+        F: Fn(IssuerRequest) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Result<Vec<String>, ResolverError>> + Send + 'static,
+    {
+        self.resolver = Some(Resolver(Arc::new(move |request| {
+            Box::pin(resolve(request)) as ResolverFuture
+        })));
+        self
+    }
+
+    /// The most issuers whose keys are cached at once with a resolver (default 100); beyond,
+    /// the oldest cache is dropped and refetched when needed.
+    pub fn max_issuers(mut self, issuers: usize) -> Self {
+        self.max_issuers = issuers;
+        self
+    }
+
+    /// Auth0 Organizations: with [`OrgPolicy::Required`], tokens without `org_id` are rejected
+    /// (401 `invalid_token`).
+    pub fn organization(mut self, policy: OrgPolicy) -> Self {
+        self.organization = policy;
+        self
+    }
+
+    /// The organizations accepted under [`OrgPolicy::Required`]: an `org_...` entry is compared
+    /// with `org_id`, any other with `org_name` (case-insensitively, as Auth0 lowercases names).
+    /// A token of another organization gets 401 `invalid_token`; the value is logged, never sent.
+    pub fn allowed_organizations<I, S>(mut self, organizations: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.allowed_organizations = organizations.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Claims every token must carry (any JSON value), e.g. `["email"]`: a token without one
+    /// gets 401 `invalid_token` naming it.
+    pub fn required_claims<I, S>(mut self, claims: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.required_claims = claims.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The deepest RFC 8693 delegation chain accepted (nested `act` claims, default 5): a deeper
+    /// one gets 401 `invalid_token`.
+    pub fn max_delegation_depth(mut self, depth: usize) -> Self {
+        self.max_delegation_depth = depth;
+        self
+    }
+
+    /// Rejects Auth0 anonymous tokens (`sub` starting with `anon@`) on every route (default:
+    /// they are valid tokens, like any other).
+    pub fn reject_anonymous(mut self, reject: bool) -> Self {
+        self.reject_anonymous = reject;
+        self
+    }
+
     /// Sets algorithms from a comma-separated list, remembering a parse error for `build()`.
     pub(crate) fn algorithms_from_list(mut self, list: &str) -> Self {
         let mut algorithms = Vec::new();
@@ -693,6 +904,9 @@ impl AuthenticatorBuilder {
         if let Some(url) = var("AUTH0_ISSUER_BASE_URL") {
             builder = builder.issuer_base_url(url);
         }
+        if let Some(domains) = var("AUTH0_DOMAINS") {
+            builder = builder.domains(split_list(&domains));
+        }
         if let Some(audiences) = var("AUTH0_AUDIENCE") {
             builder = builder.audiences(split_list(&audiences));
         }
@@ -718,8 +932,30 @@ impl AuthenticatorBuilder {
         if let Some(err) = self.dpop_mode_error {
             return Err(err);
         }
+        let multi = self.domains.is_some() || self.resolver.is_some();
         let source = match (self.domain, self.issuer_base_url) {
+            (_, Some(_)) if multi => return Err(ConfigError::ConflictingIssuer),
             (Some(_), Some(_)) => return Err(ConfigError::ConflictingIssuer),
+            // `domains` (or a resolver) verifies; a `domain` beside it is the migration case.
+            _ if multi => {
+                if self.domains.is_some() && self.resolver.is_some() {
+                    return Err(invalid(
+                        "domain_resolver",
+                        "both a domain list (AUTH0_DOMAINS / `.domains(..)`) and a resolver are configured: the resolver answers the allowed domains, so choose one",
+                    ));
+                }
+                let mut bases = Vec::new();
+                for domain in self.domains.iter().flatten() {
+                    let base = normalize_domain(domain)?;
+                    if !bases.contains(&base) {
+                        bases.push(base);
+                    }
+                }
+                if bases.is_empty() && self.resolver.is_none() {
+                    return Err(ConfigError::MissingIssuer);
+                }
+                IssuerSource::Multi { bases }
+            }
             (None, None) => return Err(ConfigError::MissingIssuer),
             (Some(domain), None) => domain_source(&domain)?,
             (None, Some(url)) => IssuerSource::Discover {
@@ -740,6 +976,12 @@ impl AuthenticatorBuilder {
         let symmetric = algorithms.iter().filter(|a| a.is_symmetric()).count();
         if symmetric > 0 && symmetric < algorithms.len() {
             return Err(ConfigError::MixedAlgorithms);
+        }
+        if symmetric > 0 && matches!(source, IssuerSource::Multi { .. }) {
+            return Err(invalid(
+                "algorithms",
+                "HS256 works with one issuer: use `.domain(..)` or `.issuer_base_url(..)`, not several domains",
+            ));
         }
         match (&self.hs256_secret, symmetric > 0) {
             (None, true) => return Err(ConfigError::MissingSecret),
@@ -827,6 +1069,28 @@ impl AuthenticatorBuilder {
             }
             (None, None) => ReplayChoice::Memory(self.replay_capacity),
         };
+        if !self.allowed_organizations.is_empty() && self.organization != OrgPolicy::Required {
+            return Err(invalid(
+                "allowed_organizations",
+                "an organization allow-list needs `.organization(OrgPolicy::Required)`: tokens without an organization would pass it",
+            ));
+        }
+        if self
+            .allowed_organizations
+            .iter()
+            .any(|o| o.trim().is_empty())
+        {
+            return Err(invalid(
+                "allowed_organizations",
+                "an organization must not be empty",
+            ));
+        }
+        if self.required_claims.iter().any(|c| c.is_empty()) {
+            return Err(invalid("required_claims", "a claim name must not be empty"));
+        }
+        if self.max_issuers == 0 {
+            return Err(invalid("max_issuers", "must be at least 1"));
+        }
         let settings = Settings {
             source,
             audiences: self.audiences,
@@ -848,11 +1112,22 @@ impl AuthenticatorBuilder {
             max_jwks_bytes: 1024 * 1024,
             verified_token_cache: self.verified_token_cache,
             dpop,
+            max_issuers: self.max_issuers,
+            organization: self.organization,
+            allowed_organizations: self
+                .allowed_organizations
+                .into_iter()
+                .map(|o| o.trim().to_owned())
+                .collect(),
+            required_claims: self.required_claims,
+            max_delegation_depth: self.max_delegation_depth,
+            reject_anonymous: self.reject_anonymous,
         };
         Ok(Validated {
             settings,
             error_body: self.error_body,
             replay,
+            resolver: self.resolver,
         })
     }
 }
@@ -912,6 +1187,53 @@ fn redis_store(url: &str) -> Result<ReplayChoice, ConfigError> {
 #[cfg(not(feature = "redis"))]
 fn redis_store(_url: &str) -> Result<ReplayChoice, ConfigError> {
     Err(ConfigError::RedisFeatureMissing)
+}
+
+/// One entry of `domains` (or of a resolver's answer) as an issuer base URL `https://host/`
+/// (`http://` only for loopback hosts, which may have any port).
+pub(crate) fn normalize_domain(raw: &str) -> Result<Url, ConfigError> {
+    let refuse = |reason: &str| ConfigError::InvalidDomains {
+        domain: raw.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let lower = raw.trim().to_ascii_lowercase();
+    let (scheme, rest) = if let Some(rest) = lower.strip_prefix("https://") {
+        ("https", rest)
+    } else if let Some(rest) = lower.strip_prefix("http://") {
+        ("http", rest)
+    } else if lower.contains("://") {
+        return Err(refuse(
+            "only https (or http on a loopback host) is accepted",
+        ));
+    } else {
+        ("https", lower.as_str())
+    };
+    let host = rest.strip_suffix('/').unwrap_or(rest);
+    if host.is_empty() {
+        return Err(refuse("it is empty"));
+    }
+    if host.contains(['/', '?', '#']) {
+        return Err(refuse(
+            "a domain has no path: write only the host, such as `tenant.us.auth0.com`",
+        ));
+    }
+    if host.contains(['@', ' ']) {
+        return Err(refuse("it is not a host name"));
+    }
+    let base =
+        Url::parse(&format!("{scheme}://{host}/")).map_err(|_| refuse("it is not a host name"))?;
+    let loopback = is_loopback(&base);
+    if scheme == "http" && !loopback {
+        return Err(refuse(
+            "http is accepted only for localhost, 127.0.0.0/8 and ::1: use https",
+        ));
+    }
+    if base.port().is_some() && !loopback {
+        return Err(refuse(
+            "Auth0 domains are served on port 443: remove the port",
+        ));
+    }
+    Ok(base)
 }
 
 fn domain_source(domain: &str) -> Result<IssuerSource, ConfigError> {

@@ -19,10 +19,12 @@ mod verify;
 
 pub use crate::axum::{AuthError, AuthRejection, Claims, Guard};
 pub use claims::{
-    ClaimsContext, HasPermissions, HasRoles, HasScopes, ScopeSet, StandardClaims, StringSet,
+    Actor, ClaimsContext, HasPermissions, HasRoles, HasScopes, ScopeSet, StandardClaims, StringSet,
     TokenClaims,
 };
-pub use config::{Algorithm, AuthenticatorBuilder, ConfigError, DpopMode};
+pub use config::{
+    Algorithm, AuthenticatorBuilder, ConfigError, DpopMode, IssuerRequest, OrgPolicy, ResolverError,
+};
 #[cfg(feature = "redis")]
 pub use dpop::RedisReplayStore;
 pub use dpop::{

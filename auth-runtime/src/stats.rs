@@ -41,10 +41,12 @@ pub enum RejectionReason {
     DpopNonce,
     /// The DPoP replay store could not be reached: the request failed closed with 503.
     ReplayStoreUnavailable,
+    /// The domain resolver failed: the request was answered 503.
+    ResolverUnavailable,
 }
 
 impl RejectionReason {
-    const COUNT: usize = 16;
+    const COUNT: usize = 17;
 
     /// Every reason, in declaration order.
     pub const ALL: [RejectionReason; Self::COUNT] = [
@@ -64,6 +66,7 @@ impl RejectionReason {
         RejectionReason::DpopReplay,
         RejectionReason::DpopNonce,
         RejectionReason::ReplayStoreUnavailable,
+        RejectionReason::ResolverUnavailable,
     ];
 
     /// A short snake_case name, used in logs.
@@ -85,6 +88,7 @@ impl RejectionReason {
             RejectionReason::DpopReplay => "dpop_replay",
             RejectionReason::DpopNonce => "dpop_nonce",
             RejectionReason::ReplayStoreUnavailable => "replay_store_unavailable",
+            RejectionReason::ResolverUnavailable => "resolver_unavailable",
         }
     }
 

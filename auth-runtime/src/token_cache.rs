@@ -48,11 +48,17 @@ impl<T: Clone> TokenCache<T> {
         &self.shards[usize::from(key[0]) % SHARDS]
     }
 
-    /// The cached value, if it is still unexpired at `now` and from key set `generation`.
-    pub(crate) fn get(&self, key: &Key, now: f64, generation: u64) -> Option<T> {
+    /// The cached value, if it is still unexpired at `now` and `is_current` accepts the key-set
+    /// generation that verified it (an entry that fails either is dropped).
+    pub(crate) fn get(
+        &self,
+        key: &Key,
+        now: f64,
+        is_current: impl FnOnce(&T, u64) -> bool,
+    ) -> Option<T> {
         let mut shard = self.shard(key).lock().ok()?;
         let entry = shard.get(key)?;
-        if entry.generation == generation && now < entry.valid_until {
+        if now < entry.valid_until && is_current(&entry.value, entry.generation) {
             return Some(entry.value.clone());
         }
         shard.remove(key);
@@ -66,7 +72,7 @@ impl<T: Clone> TokenCache<T> {
         if shard.len() >= self.per_shard {
             // Drop what is dead first; if the shard is full of live tokens, start it over:
             // bounded memory matters more than a few extra verifications.
-            shard.retain(|_, e| e.generation == generation && now < e.valid_until);
+            shard.retain(|_, e| now < e.valid_until);
             if shard.len() >= self.per_shard {
                 shard.clear();
             }
@@ -99,10 +105,11 @@ mod tests {
         let cache = TokenCache::new(64).expect("enabled"); // infallible: capacity > 0
         let key = TokenCache::<u8>::key("a.b.c");
         cache.insert(key, 7u8, 100.0, 1, 0.0);
-        assert_eq!(cache.get(&key, 99.0, 1), Some(7));
-        assert_eq!(cache.get(&key, 99.0, 2), None, "another key set");
+        let generation = |wanted: u64| move |_: &u8, g: u64| g == wanted;
+        assert_eq!(cache.get(&key, 99.0, generation(1)), Some(7));
+        assert_eq!(cache.get(&key, 99.0, generation(2)), None, "another key set");
         cache.insert(key, 7u8, 100.0, 1, 0.0);
-        assert_eq!(cache.get(&key, 100.0, 1), None, "expired");
+        assert_eq!(cache.get(&key, 100.0, generation(1)), None, "expired");
         assert_eq!(cache.len(), 0, "dead entries are removed on lookup");
     }
 

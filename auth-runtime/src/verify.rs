@@ -10,11 +10,15 @@ use base64::Engine as _;
 use serde::de::{self, DeserializeOwned, Deserializer, IgnoredAny, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::{Map, Value};
+use url::Url;
 
 use crate::claims::{ClaimsContext, StandardClaims, TokenClaims};
-use crate::config::{Algorithm, AuthenticatorBuilder, ConfigError, Settings, Validated};
+use crate::config::{
+    normalize_domain, Algorithm, AuthenticatorBuilder, ConfigError, IssuerRequest, IssuerSource,
+    OrgPolicy, Resolver, Settings, Validated,
+};
 use crate::dpop::Dpop;
-use crate::jwks::{self, JwksCache, KeyError};
+use crate::jwks::{self, IssuerCaches, JwksCache, KeyError};
 use crate::stats::{Counters, RejectionReason, Stats};
 use crate::token_cache::TokenCache;
 
@@ -86,6 +90,32 @@ pub enum VerifyError {
         "the token is not DPoP-bound (no cnf.jkt): send it as `Authorization: Bearer <token>`"
     )]
     NotDpopBound,
+    /// [`OrgPolicy::Required`](crate::OrgPolicy::Required) and the token has no `org_id`.
+    #[error("the token has no organization (org_id)")]
+    MissingOrganization,
+    /// The token's organization is not in
+    /// [`allowed_organizations`](crate::AuthenticatorBuilder::allowed_organizations). The value is
+    /// logged (debug level), never sent.
+    #[error("the token's organization is not accepted")]
+    OrganizationNotAllowed {
+        /// The token's `org_id`, for logs.
+        organization: String,
+    },
+    /// A claim of [`required_claims`](crate::AuthenticatorBuilder::required_claims) is missing.
+    #[error("the token has no `{0}` claim")]
+    MissingRequiredClaim(String),
+    /// The RFC 8693 delegation chain (nested `act`) is deeper than allowed.
+    #[error("the token's delegation chain (act) is deeper than {limit}")]
+    DelegationTooDeep {
+        /// The configured maximum.
+        limit: usize,
+    },
+    /// An Auth0 anonymous token (`sub` `anon@...`) where anonymous callers are rejected.
+    #[error("anonymous tokens are not accepted")]
+    Anonymous,
+    /// The domain resolver failed: the request is answered 503 (our outage, not the token's).
+    #[error("the token's issuer could not be checked right now; try again shortly")]
+    ResolverUnavailable,
     /// An OpenID Connect ID token (for the client app) was sent instead of an access token.
     #[error("the token's audience (aud) is not accepted: this looks like an ID token; send an access token requested with your API's audience")]
     IdToken,
@@ -110,7 +140,13 @@ impl VerifyError {
             | VerifyError::InvalidClaims(_)
             | VerifyError::WrongIssuer
             | VerifyError::WrongAudience
-            | VerifyError::IdToken => RejectionReason::Claims,
+            | VerifyError::IdToken
+            | VerifyError::MissingOrganization
+            | VerifyError::OrganizationNotAllowed { .. }
+            | VerifyError::MissingRequiredClaim(_)
+            | VerifyError::DelegationTooDeep { .. }
+            | VerifyError::Anonymous => RejectionReason::Claims,
+            VerifyError::ResolverUnavailable => RejectionReason::ResolverUnavailable,
             VerifyError::DpopBound | VerifyError::NotDpopBound => RejectionReason::DpopBinding,
         }
     }
@@ -129,6 +165,8 @@ struct VerifiedInner {
     payload: Vec<u8>,
     alg: Algorithm,
     kid: Option<String>,
+    /// The verified `iss`.
+    issuer: Box<str>,
     /// `cnf.jkt`: the thumbprint of the key a DPoP-bound token is bound to.
     jkt: Option<Box<str>>,
     context: ClaimsContext,
@@ -184,6 +222,11 @@ impl VerifiedToken {
         self.inner.kid.as_deref()
     }
 
+    /// The verified issuer (`iss`).
+    pub fn issuer(&self) -> &str {
+        &self.inner.issuer
+    }
+
     /// `cnf.jkt` of a DPoP-bound token: the RFC 7638 thumbprint of the client's proof key.
     pub fn dpop_thumbprint(&self) -> Option<&str> {
         self.inner.jkt.as_deref()
@@ -212,9 +255,32 @@ pub struct Authenticator {
     pub(crate) inner: Arc<Inner>,
 }
 
+/// Where the keys of accepted issuers come from.
+enum Keys {
+    /// One issuer (a domain, an issuer URL, or HS256's configured issuer).
+    Single(Arc<JwksCache>),
+    /// Several domains, or a resolver: one cache per issuer, chosen by the token's `iss`.
+    Multi {
+        caches: IssuerCaches,
+        allowed: Allowed,
+    },
+}
+
+enum Allowed {
+    Static(Vec<Url>),
+    Resolver(Resolver),
+}
+
+/// What the request tells a domain resolver (nothing outside a request).
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct RequestContext<'a> {
+    pub(crate) host: Option<&'a str>,
+    pub(crate) path: &'a str,
+}
+
 pub(crate) struct Inner {
     pub(crate) settings: Arc<Settings>,
-    cache: Arc<JwksCache>,
+    keys: Keys,
     hmac: Option<aws_lc_rs::hmac::Key>,
     pub(crate) counters: Arc<Counters>,
     context: ClaimsContext,
@@ -269,16 +335,37 @@ impl Authenticator {
             settings,
             error_body,
             replay,
+            resolver,
         } = validated;
         install_crypto_provider();
         let settings = Arc::new(settings);
         let counters = Arc::new(Counters::default());
         let client = jwks::client(&settings)?;
-        let cache = Arc::new(JwksCache::new(
-            Arc::clone(&settings),
-            client,
-            Arc::clone(&counters),
-        ));
+        let keys = match (&settings.source, resolver) {
+            (IssuerSource::Multi { bases }, resolver) => {
+                let caches = IssuerCaches::new(
+                    Arc::clone(&settings),
+                    client,
+                    Arc::clone(&counters),
+                    settings.max_issuers.max(bases.len()),
+                );
+                let allowed = match resolver {
+                    Some(resolver) => Allowed::Resolver(resolver),
+                    None => {
+                        for base in bases {
+                            caches.get_or_create(base);
+                        }
+                        Allowed::Static(bases.clone())
+                    }
+                };
+                Keys::Multi { caches, allowed }
+            }
+            _ => Keys::Single(Arc::new(JwksCache::new(
+                Arc::clone(&settings),
+                client,
+                Arc::clone(&counters),
+            ))),
+        };
         let hmac = settings
             .hs256_secret
             .as_ref()
@@ -298,7 +385,7 @@ impl Authenticator {
                 token_cache: TokenCache::new(settings.verified_token_cache),
                 dpop: Dpop::new(&settings.dpop, replay),
                 settings,
-                cache,
+                keys,
                 hmac,
                 counters,
                 allowed_list,
@@ -308,13 +395,27 @@ impl Authenticator {
     }
 
     /// The enforced issuer: known at once for a domain, after discovery (the first key load)
-    /// for an issuer base URL.
+    /// for an issuer base URL; `None` with several domains (see [`issuers`](Self::issuers)).
     pub fn issuer(&self) -> Option<String> {
-        match &self.inner.settings.source {
-            crate::config::IssuerSource::Fixed { issuer, .. } => Some(issuer.clone()),
-            crate::config::IssuerSource::Discover { .. } => {
-                self.inner.cache.current().map(|set| set.issuer.clone())
+        match (&self.inner.settings.source, &self.inner.keys) {
+            (IssuerSource::Fixed { issuer, .. }, _) => Some(issuer.clone()),
+            (IssuerSource::Discover { .. }, Keys::Single(cache)) => {
+                cache.current().map(|set| set.issuer.clone())
             }
+            _ => None,
+        }
+    }
+
+    /// Every accepted issuer known now: the one issuer, or each of several domains
+    /// (`https://{domain}/`); empty with a resolver, whose answers decide per request.
+    pub fn issuers(&self) -> Vec<String> {
+        match &self.inner.keys {
+            Keys::Multi {
+                allowed: Allowed::Static(bases),
+                ..
+            } => bases.iter().map(|b| b.to_string()).collect(),
+            Keys::Multi { .. } => Vec::new(),
+            Keys::Single(_) => self.issuer().into_iter().collect(),
         }
     }
 
@@ -331,14 +432,33 @@ impl Authenticator {
         if self.inner.hmac.is_some() {
             return Ok(());
         }
-        self.inner.cache.warm_up().await.map_err(KeysUnavailable)
+        match &self.inner.keys {
+            Keys::Single(cache) => cache.warm_up().await.map_err(KeysUnavailable),
+            Keys::Multi { caches, .. } => {
+                let mut failures = Vec::new();
+                for cache in caches.all() {
+                    if let Err(e) = cache.warm_up().await {
+                        failures.push(e);
+                    }
+                }
+                match failures.is_empty() {
+                    true => Ok(()),
+                    false => Err(KeysUnavailable(failures.join("; "))),
+                }
+            }
+        }
     }
 
     /// Counters since this Authenticator was built.
     pub fn stats(&self) -> Stats {
-        self.inner
-            .counters
-            .snapshot(self.inner.cache.unknown_kids_remembered())
+        self.inner.counters.snapshot(match &self.inner.keys {
+            Keys::Single(cache) => cache.unknown_kids_remembered(),
+            Keys::Multi { caches, .. } => caches
+                .all()
+                .iter()
+                .map(|c| c.unknown_kids_remembered())
+                .sum(),
+        })
     }
 
     /// Verifies a compact JWS access token: size and shape, `alg` allow-list, `crit`, `typ`, key by
@@ -348,13 +468,22 @@ impl Authenticator {
     /// DPoP mode, since no proof of its key comes with it; see
     /// [`verify_dpop`](Self::verify_dpop).
     pub async fn verify(&self, token: &str) -> Result<VerifiedToken, VerifyError> {
-        let outcome =
-            self.verify_inner(token)
-                .await
-                .and_then(|verified| match verified.dpop_thumbprint() {
-                    Some(_) => Err(VerifyError::DpopBound),
-                    None => Ok(verified),
-                });
+        self.verify_with(token, RequestContext::default()).await
+    }
+
+    /// [`verify`](Self::verify) with what the request tells a domain resolver.
+    pub(crate) async fn verify_with(
+        &self,
+        token: &str,
+        context: RequestContext<'_>,
+    ) -> Result<VerifiedToken, VerifyError> {
+        let outcome = self
+            .verify_inner(token, context)
+            .await
+            .and_then(|verified| match verified.dpop_thumbprint() {
+                Some(_) => Err(VerifyError::DpopBound),
+                None => Ok(verified),
+            });
         match outcome {
             Ok(verified) => {
                 self.inner.counters.verified();
@@ -363,14 +492,25 @@ impl Authenticator {
             Err(err) => {
                 let reason = err.reason();
                 self.inner.counters.rejected(reason);
-                tracing::debug!(target: "route_guard", %reason, error = %err, "token rejected");
+                match &err {
+                    VerifyError::OrganizationNotAllowed { organization } => {
+                        tracing::debug!(target: "route_guard", %reason, error = %err, ?organization, "token rejected");
+                    }
+                    _ => {
+                        tracing::debug!(target: "route_guard", %reason, error = %err, "token rejected")
+                    }
+                }
                 Err(err)
             }
         }
     }
 
     /// The token checks shared by the Bearer and DPoP paths, through the verified-token cache.
-    pub(crate) async fn verify_inner(&self, token: &str) -> Result<VerifiedToken, VerifyError> {
+    pub(crate) async fn verify_inner(
+        &self,
+        token: &str,
+        context: RequestContext<'_>,
+    ) -> Result<VerifiedToken, VerifyError> {
         let settings = &self.inner.settings;
         if token.len() > settings.max_token_bytes {
             return Err(VerifyError::TooLarge {
@@ -378,38 +518,93 @@ impl Authenticator {
             });
         }
         let Some(cache) = &self.inner.token_cache else {
-            return self.verify_uncached(token).await.map(|(v, _, _)| v);
+            return self
+                .verify_uncached(token, context)
+                .await
+                .map(|(v, _, _)| v);
         };
         let key = TokenCache::<VerifiedToken>::key(token);
-        if let Some(generation) = self.key_set_generation() {
-            if let Some(verified) = cache.get(&key, unix_now(), generation) {
-                self.inner.counters.cache_hit();
-                return Ok(verified);
-            }
+        let hit = cache.get(&key, unix_now(), |verified, generation| {
+            self.key_set_generation(verified.issuer()) == Some(generation)
+        });
+        if let Some(verified) = hit {
+            // A resolver's answer may differ from request to request: ask it every time.
+            self.resolve_cache(verified.issuer(), context).await?;
+            self.inner.counters.cache_hit();
+            return Ok(verified);
         }
-        let (verified, valid_until, generation) = self.verify_uncached(token).await?;
+        let (verified, valid_until, generation) = self.verify_uncached(token, context).await?;
         cache.insert(key, verified.clone(), valid_until, generation, unix_now());
         Ok(verified)
     }
 
-    /// The generation of the keys in use now (0 for HS256); `None` before any key set loaded.
-    /// Also keeps the key set fresh: a cache hit skips the key lookup that would otherwise
-    /// notice stale keys, and a removed key must stop verifying after the next refresh.
-    fn key_set_generation(&self) -> Option<u64> {
-        match &self.inner.hmac {
-            Some(_) => Some(0),
-            None => {
-                // Cold: nothing can be cached yet, and an unchecked token must not cause a fetch.
-                let set = self.inner.cache.current()?;
-                self.inner.cache.refresh_if_stale();
-                Some(set.generation)
+    /// The generation of the keys of `issuer` in use now (0 for HS256); `None` before any key
+    /// set loaded. Also keeps the key set fresh: a cache hit skips the key lookup that would
+    /// otherwise notice stale keys, and a removed key must stop verifying after the next refresh.
+    fn key_set_generation(&self, issuer: &str) -> Option<u64> {
+        if self.inner.hmac.is_some() {
+            return Some(0);
+        }
+        let cache = match &self.inner.keys {
+            Keys::Single(cache) => Arc::clone(cache),
+            Keys::Multi { caches, .. } => caches.get(issuer)?,
+        };
+        // Cold: nothing can be cached yet, and an unchecked token must not cause a fetch.
+        let set = cache.current()?;
+        cache.refresh_if_stale();
+        Some(set.generation)
+    }
+
+    /// The JWKS cache for a token claiming `issuer`, after checking that the issuer is accepted
+    /// for this request: before any network request, so an attacker's `iss` fetches nothing.
+    async fn resolve_cache(
+        &self,
+        issuer: &str,
+        context: RequestContext<'_>,
+    ) -> Result<Arc<JwksCache>, VerifyError> {
+        let (caches, allowed) = match &self.inner.keys {
+            Keys::Single(cache) => return Ok(Arc::clone(cache)),
+            Keys::Multi { caches, allowed } => (caches, allowed),
+        };
+        match allowed {
+            Allowed::Static(bases) => bases
+                .iter()
+                .find(|b| b.as_str() == issuer)
+                .map(|base| caches.get_or_create(base))
+                .ok_or(VerifyError::WrongIssuer),
+            Allowed::Resolver(Resolver(resolve)) => {
+                let request = IssuerRequest {
+                    host: context.host.map(str::to_owned),
+                    path: context.path.to_owned(),
+                    issuer: issuer.to_owned(),
+                };
+                let domains = resolve(request).await.map_err(|error| {
+                    tracing::error!(target: "route_guard", %error, "the domain resolver failed: the request is answered 503");
+                    VerifyError::ResolverUnavailable
+                })?;
+                for domain in &domains {
+                    match normalize_domain(domain) {
+                        Ok(base) if base.as_str() == issuer => {
+                            return Ok(caches.get_or_create(&base))
+                        }
+                        Ok(_) => {}
+                        Err(error) => {
+                            tracing::warn!(target: "route_guard", %error, "the domain resolver answered an entry that is not a domain; skipped");
+                        }
+                    }
+                }
+                Err(VerifyError::WrongIssuer)
             }
         }
     }
 
     /// The full check; also returns until when the token is valid (`exp` + leeway) and the
     /// generation of the key set that verified it.
-    async fn verify_uncached(&self, token: &str) -> Result<(VerifiedToken, f64, u64), VerifyError> {
+    async fn verify_uncached(
+        &self,
+        token: &str,
+        context: RequestContext<'_>,
+    ) -> Result<(VerifiedToken, f64, u64), VerifyError> {
         let settings = &self.inner.settings;
         let mut parts = token.split('.');
         let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) =
@@ -446,8 +641,20 @@ impl Authenticator {
                 None
             }
             None => {
+                let cache = match &self.inner.keys {
+                    Keys::Single(cache) => Arc::clone(cache),
+                    Keys::Multi { .. } => {
+                        // The unverified `iss` only chooses among accepted issuers; it is
+                        // checked again, with the signature, below.
+                        let payload = decode_segment(payload_b64, "the payload is not base64url")?;
+                        let issuer = parse_claims(&payload)?
+                            .iss
+                            .ok_or(VerifyError::MissingClaim("iss"))?;
+                        self.resolve_cache(&issuer, context).await?
+                    }
+                };
                 let kid = header.kid.as_deref();
-                let set = self.inner.cache.key_set(kid).await.map_err(key_error)?;
+                let set = cache.key_set(kid).await.map_err(key_error)?;
                 let key = set.find(kid, alg).map_err(key_error)?;
                 key.verify_sig(signed, &signature)
                     .map_err(|_| VerifyError::InvalidSignature)?;
@@ -468,7 +675,10 @@ impl Authenticator {
                 return Err(VerifyError::NotYetValid);
             }
         }
-        let iss = claims.iss.ok_or(VerifyError::MissingClaim("iss"))?;
+        let iss = claims
+            .iss
+            .as_deref()
+            .ok_or(VerifyError::MissingClaim("iss"))?;
         let expected_issuer = match &key_set {
             Some(set) => set.issuer.as_str(),
             None => self.hs256_issuer(),
@@ -476,7 +686,10 @@ impl Authenticator {
         if iss != expected_issuer {
             return Err(VerifyError::WrongIssuer);
         }
-        let aud = claims.aud.ok_or(VerifyError::MissingClaim("aud"))?;
+        let aud = claims
+            .aud
+            .as_ref()
+            .ok_or(VerifyError::MissingClaim("aud"))?;
         if !aud
             .0
             .iter()
@@ -489,14 +702,17 @@ impl Authenticator {
                 VerifyError::WrongAudience
             });
         }
+        self.check_policies(&claims, &payload)?;
         let kid = header.kid.map(Cow::into_owned);
-        let jkt = claims.cnf.and_then(|cnf| cnf.jkt).map(|j| j.into());
+        let issuer: Box<str> = iss.into();
+        let jkt: Option<Box<str>> = claims.cnf.and_then(|cnf| cnf.jkt).map(|j| j.into());
         let generation = key_set.as_ref().map_or(0, |set| set.generation);
         let verified = VerifiedToken {
             inner: Arc::new(VerifiedInner {
                 payload,
                 alg,
                 kid,
+                issuer,
                 jkt,
                 context: self.inner.context.clone(),
                 raw: OnceLock::new(),
@@ -505,11 +721,70 @@ impl Authenticator {
         Ok((verified, exp.0 + leeway, generation))
     }
 
+    /// The Authenticator-wide policies on a token's claims: organization, required claims,
+    /// delegation depth, anonymous callers.
+    fn check_policies(&self, claims: &Registered<'_>, payload: &[u8]) -> Result<(), VerifyError> {
+        let settings = &self.inner.settings;
+        if settings.organization == OrgPolicy::Required {
+            let org_id = claims
+                .org_id
+                .as_deref()
+                .ok_or(VerifyError::MissingOrganization)?;
+            let allowed = &settings.allowed_organizations;
+            if !allowed.is_empty()
+                && !allowed.iter().any(|entry| {
+                    if entry.starts_with("org_") {
+                        entry == org_id
+                    } else {
+                        claims
+                            .org_name
+                            .as_deref()
+                            .is_some_and(|name| name.eq_ignore_ascii_case(entry))
+                    }
+                })
+            {
+                // For the log only (debug level); capped so a huge claim cannot flood it.
+                let organization = org_id.chars().take(128).collect();
+                return Err(VerifyError::OrganizationNotAllowed { organization });
+            }
+        }
+        if let Some(depth) = claims.act.as_ref().map(|a| a.0) {
+            if depth > settings.max_delegation_depth {
+                return Err(VerifyError::DelegationTooDeep {
+                    limit: settings.max_delegation_depth,
+                });
+            }
+        }
+        if settings.reject_anonymous
+            && claims
+                .sub
+                .as_deref()
+                .is_some_and(|s| s.starts_with("anon@"))
+        {
+            return Err(VerifyError::Anonymous);
+        }
+        if !settings.required_claims.is_empty() {
+            let present: std::collections::HashMap<Cow<'_, str>, IgnoredAny> =
+                serde_json::from_slice(payload)
+                    .map_err(|_| VerifyError::Malformed("the payload is not a JSON object"))?;
+            if let Some(missing) = settings
+                .required_claims
+                .iter()
+                .find(|c| !present.contains_key(c.as_str()))
+            {
+                return Err(VerifyError::MissingRequiredClaim(missing.clone()));
+            }
+        }
+        Ok(())
+    }
+
     /// With HS256 there is no discovery: the issuer is the configured one.
     fn hs256_issuer(&self) -> &str {
         match &self.inner.settings.source {
-            crate::config::IssuerSource::Fixed { issuer, .. } => issuer,
-            crate::config::IssuerSource::Discover { base } => base.as_str(),
+            IssuerSource::Fixed { issuer, .. } => issuer,
+            IssuerSource::Discover { base } => base.as_str(),
+            // Refused at start-up: HS256 works with one issuer.
+            IssuerSource::Multi { .. } => "",
         }
     }
 }
@@ -638,9 +913,35 @@ struct Registered<'a> {
     nonce: Option<IgnoredAny>,
     #[serde(default)]
     at_hash: Option<IgnoredAny>,
+    /// For the organization policy; a non-string `org_id` is malformed.
+    #[serde(default, borrow)]
+    org_id: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    org_name: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    sub: Option<Cow<'a, str>>,
+    /// RFC 8693 delegation: only its depth matters here.
+    #[serde(default)]
+    act: Option<ActDepth>,
     /// RFC 7800 confirmation; `jkt` binds the token to a DPoP key (RFC 9449 §6.1).
     #[serde(default, borrow)]
     cnf: Option<Confirmation<'a>>,
+}
+
+/// The depth of an `act` chain: 1 for `{"sub": ..}`, 2 with one nested `act`, and so on.
+/// serde_json's recursion limit bounds how deep a hostile token can make the parser go.
+struct ActDepth(usize);
+
+impl<'de> Deserialize<'de> for ActDepth {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct Level {
+            #[serde(default)]
+            act: Option<ActDepth>,
+        }
+        let level = Level::deserialize(d)?;
+        Ok(ActDepth(1 + level.act.map_or(0, |a| a.0)))
+    }
 }
 
 #[derive(Deserialize)]
@@ -650,6 +951,7 @@ struct Confirmation<'a> {
 }
 
 /// RFC 7519 NumericDate: a JSON number of seconds, possibly fractional. Strings are refused.
+#[derive(Clone, Copy)]
 pub(crate) struct NumericDate(pub(crate) f64);
 
 impl<'de> Deserialize<'de> for NumericDate {

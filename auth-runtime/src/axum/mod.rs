@@ -23,7 +23,7 @@ use crate::config::{AuthenticatorBuilder, DpopMode};
 use crate::dpop::{request_url, DpopError, ProofError};
 use crate::policy::Requirement;
 use crate::stats::RejectionReason;
-use crate::verify::{Authenticator, VerifiedToken};
+use crate::verify::{Authenticator, RequestContext, VerifiedToken, VerifyError};
 
 impl Authenticator {
     /// The layer that makes this Authenticator available to the extractors of every route
@@ -332,10 +332,17 @@ async fn check_credentials(
         Ok((Kind::Bearer, _)) if mode == DpopMode::Required => {
             Err(auth.reject(AuthError::DpopRequired, Scheme::Dpop))
         }
-        Ok((Kind::Bearer, token)) => match auth.verify(token).await {
-            Ok(verified) => Ok((verified, Scheme::Bearer)),
-            Err(e) => Err(auth.rejection(AuthError::InvalidToken(e), Scheme::Bearer)),
-        },
+        Ok((Kind::Bearer, token)) => {
+            let host = request_host(parts);
+            let context = RequestContext {
+                host: host.as_deref(),
+                path: request_path(parts),
+            };
+            match auth.verify_with(token, context).await {
+                Ok(verified) => Ok((verified, Scheme::Bearer)),
+                Err(e) => Err(auth.rejection(token_error(e), Scheme::Bearer)),
+            }
+        }
         Ok((Kind::Dpop, token)) => {
             let proof = match single_proof(&parts.headers) {
                 Ok(proof) => proof,
@@ -357,11 +364,35 @@ async fn check_credentials(
 
 fn dpop_error(error: DpopError) -> AuthError {
     match error {
-        DpopError::Token(e) => AuthError::InvalidToken(e),
+        DpopError::Token(e) => token_error(e),
         DpopError::Proof(e) => AuthError::InvalidDpopProof(e),
         DpopError::UseNonce { nonce } => AuthError::UseDpopNonce(nonce),
         DpopError::ReplayStoreUnavailable => AuthError::ReplayStoreUnavailable,
     }
+}
+
+/// A token failure; a failed domain resolver is our outage (503), not the token's.
+fn token_error(error: VerifyError) -> AuthError {
+    match error {
+        VerifyError::ResolverUnavailable => AuthError::ResolverUnavailable,
+        e => AuthError::InvalidToken(e),
+    }
+}
+
+/// The request's `Host` (HTTP/1) or URI authority (HTTP/2).
+fn request_host(parts: &Parts) -> Option<String> {
+    match parts.headers.get(axum::http::header::HOST) {
+        Some(host) => host.to_str().ok().map(str::to_owned),
+        None => parts.uri.authority().map(|a| a.as_str().to_owned()),
+    }
+}
+
+/// The path as the client sent it (before any `Router::nest` stripped a prefix).
+fn request_path(parts: &Parts) -> &str {
+    parts
+        .extensions
+        .get::<axum::extract::OriginalUri>()
+        .map_or(parts.uri.path(), |original| original.0.path())
 }
 
 /// RFC 9449 §4.1.

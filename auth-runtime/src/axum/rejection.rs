@@ -39,6 +39,8 @@ pub enum AuthError {
     /// The DPoP replay store did not answer: 503 `temporarily_unavailable` with `Retry-After`.
     /// Our outage, not a bad credential: clients retry instead of signing the user out.
     ReplayStoreUnavailable,
+    /// The domain resolver failed: 503 `temporarily_unavailable` with `Retry-After`.
+    ResolverUnavailable,
 }
 
 /// Which authentication scheme a challenge names.
@@ -133,6 +135,7 @@ impl AuthRejection {
             AuthError::UseDpopNonce(_) => Some(RejectionReason::DpopNonce),
             AuthError::DpopRequired => Some(RejectionReason::DpopBinding),
             AuthError::ReplayStoreUnavailable => Some(RejectionReason::ReplayStoreUnavailable),
+            AuthError::ResolverUnavailable => Some(RejectionReason::ResolverUnavailable),
         }
     }
 
@@ -147,7 +150,9 @@ impl AuthRejection {
             | AuthError::DpopRequired => StatusCode::UNAUTHORIZED,
             AuthError::InvalidRequest(_) => StatusCode::BAD_REQUEST,
             AuthError::InsufficientScope(_) => StatusCode::FORBIDDEN,
-            AuthError::ReplayStoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            AuthError::ReplayStoreUnavailable | AuthError::ResolverUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             AuthError::MissingAuthenticator => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -163,7 +168,9 @@ impl AuthRejection {
             AuthError::InsufficientScope(_) => "insufficient_scope",
             AuthError::InvalidDpopProof(_) => "invalid_dpop_proof",
             AuthError::UseDpopNonce(_) => "use_dpop_nonce",
-            AuthError::ReplayStoreUnavailable => "temporarily_unavailable",
+            AuthError::ReplayStoreUnavailable | AuthError::ResolverUnavailable => {
+                "temporarily_unavailable"
+            }
             AuthError::MissingAuthenticator => "server_error",
         }
     }
@@ -189,6 +196,7 @@ impl AuthRejection {
             AuthError::UseDpopNonce(_) => "a DPoP nonce is required: make a new proof with the nonce from the DPoP-Nonce header".to_owned(),
             AuthError::DpopRequired => "this API accepts only DPoP-bound access tokens: send `Authorization: DPoP <token>` with a `DPoP` proof header".to_owned(),
             AuthError::ReplayStoreUnavailable => "the DPoP replay store is unavailable; retry shortly".to_owned(),
+            AuthError::ResolverUnavailable => "the token's issuer could not be checked right now; retry shortly".to_owned(),
             AuthError::InvalidRequest(why) => (*why).to_owned(),
             AuthError::InvalidToken(e) => e.to_string(),
             AuthError::InsufficientScope(missing) => missing.to_string(),
@@ -203,7 +211,9 @@ impl AuthRejection {
     pub fn www_authenticate(&self) -> Option<HeaderValue> {
         let ChallengeParams { realm, algs } = &self.0.params;
         let params = match &self.0.error {
-            AuthError::MissingAuthenticator | AuthError::ReplayStoreUnavailable => return None,
+            AuthError::MissingAuthenticator
+            | AuthError::ReplayStoreUnavailable
+            | AuthError::ResolverUnavailable => return None,
             AuthError::MissingToken => String::new(),
             AuthError::InsufficientScope(missing) if !missing.scopes.is_empty() => format!(
                 ", error=\"insufficient_scope\", error_description=\"{}\", scope=\"{}\"",
@@ -262,7 +272,7 @@ impl IntoResponse for AuthRejection {
         {
             headers.insert(DPOP_NONCE, nonce);
         }
-        if *self.error() == AuthError::ReplayStoreUnavailable {
+        if self.status() == StatusCode::SERVICE_UNAVAILABLE {
             headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
         }
         response

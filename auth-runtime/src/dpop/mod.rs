@@ -32,7 +32,8 @@ use crate::config::{DpopMode, DpopSettings, ReplayChoice};
 use crate::jwks::parse_key;
 use crate::stats::RejectionReason;
 use crate::verify::{
-    decode_segment, is_object, unix_now, Authenticator, NumericDate, VerifiedToken, VerifyError,
+    decode_segment, is_object, unix_now, Authenticator, NumericDate, RequestContext, VerifiedToken,
+    VerifyError,
 };
 
 /// The largest DPoP proof accepted, in bytes (an RSA 4096 `jwk` fits with room to spare).
@@ -291,7 +292,23 @@ impl Authenticator {
     ) -> Result<VerifiedToken, DpopError> {
         let now = unix_now();
         let checked = self.check_proof(proof, method, url, token, now)?;
-        let verified = self.verify_inner(token).await.map_err(DpopError::Token)?;
+        // What a domain resolver needs, from the URL the proof is checked against.
+        let parsed = url::Url::parse(url).ok();
+        let host = parsed.as_ref().and_then(|u| {
+            let host = u.host_str()?;
+            Some(match u.port() {
+                Some(port) => format!("{host}:{port}"),
+                None => host.to_owned(),
+            })
+        });
+        let context = RequestContext {
+            host: host.as_deref(),
+            path: parsed.as_ref().map_or("", |u| u.path()),
+        };
+        let verified = self
+            .verify_inner(token, context)
+            .await
+            .map_err(DpopError::Token)?;
         match verified.dpop_thumbprint() {
             None => return Err(DpopError::Token(VerifyError::NotDpopBound)),
             Some(jkt) if jkt != checked.jkt => return Err(ProofError::KeyMismatch.into()),

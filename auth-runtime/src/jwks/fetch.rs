@@ -68,6 +68,13 @@ pub(crate) async fn resolve(
             })
         }
         IssuerSource::Discover { base } => base,
+        // Each issuer of a multi-domain Authenticator has a cache with a `Discover` source.
+        IssuerSource::Multi { .. } => {
+            return Err(FetchError::Discovery {
+                url: String::new(),
+                reason: "several issuers have no single key set".to_owned(),
+            })
+        }
     };
     let with_slash = ensure_trailing_slash(base);
     let discovery_url = with_slash

@@ -2,6 +2,7 @@
 //! unknown-`kid` cooldown so random `kid`s cannot make us hammer the issuer.
 
 mod fetch;
+mod issuers;
 pub(crate) mod key;
 
 use std::collections::HashSet;
@@ -18,6 +19,7 @@ use fetch::{FetchError, Resolved};
 use key::VerifyingKey;
 
 pub(crate) use fetch::client;
+pub(crate) use issuers::IssuerCaches;
 pub(crate) use key::parse_key;
 
 /// Unknown `kid`s remembered at most (about 256 KiB with the longest `kid`s); past this, the cooldown alone keeps fetches bounded.
