@@ -119,6 +119,27 @@
 //! # let _ = axum::Router::<()>::new().route("/", axum::routing::get(billing));
 //! ```
 //!
+//! `#[require_org]`: the token belongs to an Auth0 Organization (any, without arguments), or to
+//! one of those listed: `org_...` entries are compared with `org_id`, others with `org_name`
+//! (case-insensitively). `#[require_actor]`: the token is delegated (RFC 8693 `act`), with one of
+//! the listed actors as its current one (the outermost `act.sub`). Both are 403
+//! `insufficient_scope` otherwise, like `#[require_claim]`, and merge with the other attributes.
+//! For every route at once, see [`AuthenticatorBuilder::organization`] (401 instead).
+//!
+//! ```
+//! use route_guard::{require_actor, require_org};
+//!
+//! #[require_org]
+//! async fn any_org() -> &'static str { "ok" }
+//!
+//! #[require_org("org_abc123", "acme")]
+//! async fn acme_only() -> &'static str { "ok" }
+//!
+//! #[require_actor("billing-service")]
+//! async fn on_behalf() -> &'static str { "ok" }
+//! # let _ = axum::Router::<()>::new().route("/", axum::routing::get(any_org)).route("/a", axum::routing::get(acme_only)).route("/b", axum::routing::get(on_behalf));
+//! ```
+//!
 //! `#[derive(TokenClaims)]`: `Deserialize` and [`TokenClaims`] for a struct of claims. Each
 //! field reads the claim of its name; `#[claim(rename = "..")]` reads another one;
 //! `#[claims(namespace = "https://myapp.com/")]` prefixes every field that is not a standard claim
@@ -182,6 +203,15 @@ pub use auth_macros::require_role;
 /// Requires a claim to equal a value, include values, or pass a predicate. See the
 /// [crate docs](crate#macros).
 pub use auth_macros::require_claim;
+
+/// Requires an Auth0 Organization: any (`#[require_org]`) or one of those listed
+/// (`#[require_org("org_abc123")]`, ids or names). 403 otherwise. See the [crate docs](crate#macros).
+pub use auth_macros::require_org;
+
+/// Requires a delegated token (RFC 8693 `act`) whose current actor is one of those listed
+/// (`#[require_actor("billing-service")]`), or any actor. 403 otherwise. See the
+/// [crate docs](crate#macros).
+pub use auth_macros::require_actor;
 
 /// Derives `Deserialize` and [`TokenClaims`]. See the [crate docs](crate#macros).
 pub use auth_macros::TokenClaims;

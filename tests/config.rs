@@ -440,3 +440,108 @@ fn dpop_mode_and_redis_store_from_the_environment() {
         assert!(err.to_string().contains("features = [\"redis\"]"), "{err}");
     }
 }
+
+#[test]
+fn domains_are_normalised_and_misspellings_are_errors() {
+    let auth = Authenticator::builder()
+        .domains([
+            " Tenant.US.Auth0.com ",
+            "https://auth.example.com/",
+            "HTTPS://AUTH.EXAMPLE.COM",
+            "auth.example.com:443",
+            "http://127.0.0.1:8080/",
+        ])
+        .audience("https://api")
+        .build()
+        .expect("builds");
+    assert_eq!(
+        auth.issuers(),
+        [
+            "https://tenant.us.auth0.com/",
+            "https://auth.example.com/",
+            "http://127.0.0.1:8080/",
+        ]
+    );
+    assert_eq!(auth.issuer(), None);
+    for (bad, hint) in [
+        ("auth.example.com/tenant", "no path"),
+        ("https://auth.example.com/a/", "no path"),
+        ("auth.example.com:8443", "port 443"),
+        ("http://auth.example.com", "only for localhost"),
+        ("ftp://auth.example.com", "only https"),
+        ("  ", "empty"),
+        ("user@auth.example.com", "not a host name"),
+    ] {
+        let err = Authenticator::builder()
+            .domains(["tenant.us.auth0.com", bad])
+            .audience("https://api")
+            .build()
+            .expect_err(bad);
+        assert!(
+            matches!(&err, ConfigError::InvalidDomains { domain, .. } if domain == bad),
+            "{bad}: {err:?}"
+        );
+        assert!(err.to_string().contains(hint), "{bad}: {err}");
+        assert!(err.to_string().contains("AUTH0_DOMAINS"), "{err}");
+    }
+}
+
+#[test]
+fn domains_from_the_environment_and_conflicts() {
+    let auth = AuthenticatorBuilder::from_vars(|name| match name {
+        "AUTH0_DOMAINS" => Some("a.example.com, b.example.com,".to_owned()),
+        "AUTH0_DOMAIN" => Some("old.example.com".to_owned()),
+        "AUTH0_AUDIENCE" => Some("https://api".to_owned()),
+        _ => None,
+    })
+    .build()
+    .expect("builds");
+    assert_eq!(
+        auth.issuers(),
+        ["https://a.example.com/", "https://b.example.com/"]
+    );
+    let err = Authenticator::builder()
+        .issuer_base_url("https://issuer.example.com")
+        .domains(["a.example.com"])
+        .audience("https://api")
+        .build()
+        .expect_err("conflict");
+    assert_eq!(err, ConfigError::ConflictingIssuer);
+    let err = Authenticator::builder()
+        .domains(Vec::<String>::new())
+        .audience("https://api")
+        .build()
+        .expect_err("no domain");
+    assert_eq!(err, ConfigError::MissingIssuer);
+    let err = Authenticator::builder()
+        .domains(["a.example.com"])
+        .domain_resolver(|_| std::future::ready(Ok(Vec::new())))
+        .audience("https://api")
+        .build()
+        .expect_err("both");
+    assert_eq!(setting_of(&err), "domain_resolver");
+    let err = Authenticator::builder()
+        .domains(["a.example.com"])
+        .algorithms([Algorithm::HS256])
+        .hs256_secret(vec![7; 32])
+        .audience("https://api")
+        .build()
+        .expect_err("HS256 with several issuers");
+    assert_eq!(setting_of(&err), "algorithms");
+}
+
+#[test]
+fn organization_and_claim_policy_errors() {
+    let err = dpop(|b| b.allowed_organizations(["org_abc"]));
+    assert_eq!(setting_of(&err), "allowed_organizations");
+    assert!(err.to_string().contains("OrgPolicy::Required"), "{err}");
+    let err = dpop(|b| {
+        b.organization(route_guard::OrgPolicy::Required)
+            .allowed_organizations([" "])
+    });
+    assert_eq!(setting_of(&err), "allowed_organizations");
+    let err = dpop(|b| b.required_claims([""]));
+    assert_eq!(setting_of(&err), "required_claims");
+    let err = dpop(|b| b.max_issuers(0));
+    assert_eq!(setting_of(&err), "max_issuers");
+}

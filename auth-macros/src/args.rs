@@ -13,6 +13,8 @@ pub enum Kind {
     Permissions,
     Roles,
     Claim,
+    Org,
+    Actor,
 }
 
 impl Kind {
@@ -23,6 +25,8 @@ impl Kind {
             "require_permissions" => Kind::Permissions,
             "require_role" => Kind::Roles,
             "require_claim" => Kind::Claim,
+            "require_org" => Kind::Org,
+            "require_actor" => Kind::Actor,
             _ => return None,
         })
     }
@@ -34,6 +38,8 @@ impl Kind {
             Kind::Permissions => "require_permissions",
             Kind::Roles => "require_role",
             Kind::Claim => "require_claim",
+            Kind::Org => "require_org",
+            Kind::Actor => "require_actor",
         }
     }
 
@@ -43,6 +49,8 @@ impl Kind {
             Kind::Scopes => "scope",
             Kind::Permissions => "permission",
             Kind::Roles => "role",
+            Kind::Org => "organization",
+            Kind::Actor => "actor",
             Kind::Auth | Kind::Claim => "value",
         }
     }
@@ -55,6 +63,8 @@ impl Kind {
             Kind::Permissions => "#[require_permissions(\"read:messages\")]",
             Kind::Roles => "#[require_role(\"admin\")]",
             Kind::Claim => "#[require_claim(org_id = \"org_123\")]",
+            Kind::Org => "#[require_org(\"org_abc123\")]",
+            Kind::Actor => "#[require_actor(\"billing-service\")]",
         }
     }
 }

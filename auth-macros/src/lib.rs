@@ -48,6 +48,20 @@ pub fn require_claim(args: TokenStream, item: TokenStream) -> TokenStream {
     handler::expand(Kind::Claim, args.into(), item.into()).into()
 }
 
+/// Requires the token to belong to an Auth0 Organization: any (no arguments), or one of the
+/// listed ids (`org_...`, compared with `org_id`) or names (compared with `org_name`).
+#[proc_macro_attribute]
+pub fn require_org(args: TokenStream, item: TokenStream) -> TokenStream {
+    handler::expand(Kind::Org, args.into(), item.into()).into()
+}
+
+/// Requires a delegated token (RFC 8693 `act`) whose current actor is one of the listed ones,
+/// or any actor without arguments.
+#[proc_macro_attribute]
+pub fn require_actor(args: TokenStream, item: TokenStream) -> TokenStream {
+    handler::expand(Kind::Actor, args.into(), item.into()).into()
+}
+
 /// Implements `Deserialize` and `TokenClaims` for a struct of claims.
 // `serde` is a helper only so that a stray `#[serde(..)]` gets the derive's pointed error
 // rather than rustc's "cannot find attribute".

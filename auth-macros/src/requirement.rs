@@ -29,6 +29,11 @@ pub enum Step {
         span: Span,
     },
     Claim(ClaimCond),
+    /// `#[require_org]` / `#[require_actor]`: one of `values`, or any at all when empty.
+    OneOf {
+        kind: Kind,
+        values: Vec<LitStr>,
+    },
 }
 
 /// Checks every attribute, collecting all errors before failing.
@@ -41,6 +46,7 @@ pub fn validate(attrs: Vec<Attr>) -> syn::Result<Requirement> {
         let errors_before = errors.len();
         let mut loose: Vec<LitStr> = Vec::new();
         let mut counted = 0usize;
+        let mut one_of: Vec<LitStr> = Vec::new();
         for item in args.items {
             match item {
                 Arg::Crate(path) => {
@@ -58,6 +64,39 @@ pub fn validate(attrs: Vec<Attr>) -> syn::Result<Requirement> {
                     lit.span(),
                     format!("{}s are string literals: `{}`", kind.noun(), kind.example()),
                 )),
+                Arg::Value(value) if is_one_of_kind(kind) => {
+                    check_value(kind, &value, &mut errors);
+                    one_of.push(value);
+                }
+                Arg::List(list) if is_one_of_kind(kind) => {
+                    if list.mode == Mode::All {
+                        errors.push(syn::Error::new(
+                            list.span,
+                            format!(
+                                "{}, so `all(..)` could never pass: `#[{}(\"a\", \"b\")]` accepts any of them",
+                                if kind == Kind::Org {
+                                    "a token belongs to one organization"
+                                } else {
+                                    "a token has one current actor"
+                                },
+                                kind.name(),
+                            ),
+                        ));
+                    } else if list.values.is_empty() {
+                        errors.push(syn::Error::new(
+                            list.span,
+                            format!(
+                                "`any()` needs at least one {noun}; `#[{}]` alone accepts any {noun}",
+                                kind.name(),
+                                noun = kind.noun()
+                            ),
+                        ));
+                    }
+                    for value in &list.values {
+                        check_value(kind, value, &mut errors);
+                    }
+                    one_of.extend(list.values);
+                }
                 Arg::Value(value) if is_list_kind(kind) => {
                     check_value(kind, &value, &mut errors);
                     counted += 1;
@@ -98,6 +137,13 @@ pub fn validate(attrs: Vec<Attr>) -> syn::Result<Requirement> {
                 )),
             }
         }
+        if is_one_of_kind(kind) && errors.len() == errors_before {
+            steps.push(Step::OneOf {
+                kind,
+                values: one_of,
+            });
+            continue;
+        }
         if !loose.is_empty() {
             steps.push(Step::Strings {
                 kind,
@@ -127,6 +173,10 @@ pub fn validate(attrs: Vec<Attr>) -> syn::Result<Requirement> {
     Ok(Requirement { krate, steps })
 }
 
+fn is_one_of_kind(kind: Kind) -> bool {
+    matches!(kind, Kind::Org | Kind::Actor)
+}
+
 fn is_list_kind(kind: Kind) -> bool {
     matches!(kind, Kind::Scopes | Kind::Permissions | Kind::Roles)
 }
@@ -135,6 +185,8 @@ fn takes(kind: Kind) -> String {
     match kind {
         Kind::Auth => "`#[require_auth]` takes no arguments but `crate = \"..\"`; to require scopes, use `#[require_scopes(\"read:messages\")]`".to_owned(),
         Kind::Claim => "`#[require_claim]` takes conditions: `org_id = \"org_123\"`, `includes(roles = [\"editor\"])` or `check = path::to::fn`".to_owned(),
+        Kind::Org => "`#[require_org]` takes nothing (any organization), organization ids or names (`\"org_abc123\"`, `\"acme\"`), `any(..)` of them, or `crate = \"..\"`".to_owned(),
+        Kind::Actor => "`#[require_actor]` takes nothing (any delegated token), actor ids (`\"billing-service\"`), `any(..)` of them, or `crate = \"..\"`".to_owned(),
         _ => format!(
             "`#[{}]` takes {noun} strings, `any(\"a\", \"b\")`, `all(\"a\", \"b\")` or `crate = \"..\"`",
             kind.name(),
@@ -148,9 +200,15 @@ fn check_value(kind: Kind, value: &LitStr, errors: &mut Vec<syn::Error>) {
     if text.trim().is_empty() {
         errors.push(syn::Error::new(
             value.span(),
-            format!("a {} must not be empty", kind.noun()),
+            format!(
+                "{} {} must not be empty",
+                if kind == Kind::Org { "an" } else { "a" },
+                kind.noun()
+            ),
         ));
-    } else if kind != Kind::Roles && text.chars().any(char::is_whitespace) {
+    } else if matches!(kind, Kind::Scopes | Kind::Permissions)
+        && text.chars().any(char::is_whitespace)
+    {
         // Scopes travel space-separated, so a space inside one could never match.
         let parts: Vec<String> = text
             .split_whitespace()
@@ -289,6 +347,13 @@ fn expand_step(krate: &TokenStream, step: &Step) -> TokenStream {
             let helper = Ident::new(helper, *span);
             let call = quote_spanned!(*span=> #krate::__private::#helper);
             quote!(let check = #call(check, &[#(#values),*]);)
+        }
+        Step::OneOf { kind, values } => {
+            let method = match kind {
+                Kind::Org => quote!(organization_in),
+                _ => quote!(actor_in),
+            };
+            quote!(let check = check.#method(token, &[#(#values),*]);)
         }
         Step::Claim(ClaimCond::Equals { name, value }) => {
             quote!(let check = check.claim_equals(token, #name, #value);)

@@ -136,11 +136,20 @@ pub struct StandardClaims {
         skip_serializing_if = "Vec::is_empty"
     )]
     pub permissions: Vec<String>,
-    /// The Auth0 Organization the token was issued for.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The Auth0 Organization the token was issued for (a value that is not a string reads as
+    /// none: the token stays valid).
+    #[serde(
+        default,
+        deserialize_with = "lenient_string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub org_id: Option<String>,
-    /// The Organization's name (when the tenant includes it).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The Organization's name (when the tenant includes it), read like `org_id`.
+    #[serde(
+        default,
+        deserialize_with = "lenient_string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub org_name: Option<String>,
     /// RFC 8693 delegation: the current actor, with prior actors nested inside. See
     /// [`current_actor`](Self::current_actor) and [`delegation_chain`](Self::delegation_chain).
@@ -435,6 +444,14 @@ fn strings(value: Value, split: bool) -> Vec<String> {
             .collect(),
         _ => Vec::new(),
     }
+}
+
+/// A string claim, or `None` for any other JSON value.
+fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::String(s) => Some(s),
+        _ => None,
+    })
 }
 
 fn one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {

@@ -207,6 +207,52 @@ impl<'a, T: TokenClaims> Check<'a, T> {
         self
     }
 
+    /// The token must belong to an Auth0 Organization: one of `organizations`, or any when the
+    /// list is empty (`#[require_org]`). An `org_...` entry is compared with `org_id`, any other
+    /// with `org_name`, case-insensitively.
+    pub fn organization_in(mut self, token: &VerifiedToken, organizations: &[&str]) -> Self {
+        let text = |name| token.claim(name).and_then(Value::as_str);
+        let ok = match text("org_id") {
+            None => false,
+            Some(_) if organizations.is_empty() => true,
+            Some(org_id) => organizations.iter().any(|entry| {
+                if entry.starts_with("org_") {
+                    *entry == org_id
+                } else {
+                    text("org_name").is_some_and(|name| name.eq_ignore_ascii_case(entry))
+                }
+            }),
+        };
+        if !ok {
+            self.missing.claims.push(match organizations {
+                [] => "an organization (org_id)".to_owned(),
+                _ => format!("organization {}", organizations.join(" or ")),
+            });
+        }
+        self
+    }
+
+    /// The token must be delegated (RFC 8693 `act`) with one of `actors` as its current actor
+    /// (the outermost `act.sub`), or any actor when the list is empty (`#[require_actor]`).
+    pub fn actor_in(mut self, token: &VerifiedToken, actors: &[&str]) -> Self {
+        let current = token
+            .claim("act")
+            .and_then(|act| act.get("sub"))
+            .and_then(Value::as_str);
+        let ok = match current {
+            None => false,
+            Some(_) if actors.is_empty() => true,
+            Some(actor) => actors.contains(&actor),
+        };
+        if !ok {
+            self.missing.claims.push(match actors {
+                [] => "a delegated actor (act)".to_owned(),
+                _ => format!("actor {}", actors.join(" or ")),
+            });
+        }
+        self
+    }
+
     /// A condition computed by the caller (express-oauth2-jwt-bearer's `claimCheck`);
     /// `description` names it in the 403.
     pub fn predicate(mut self, ok: bool, description: &str) -> Self {

@@ -107,7 +107,11 @@ mod tests {
         cache.insert(key, 7u8, 100.0, 1, 0.0);
         let generation = |wanted: u64| move |_: &u8, g: u64| g == wanted;
         assert_eq!(cache.get(&key, 99.0, generation(1)), Some(7));
-        assert_eq!(cache.get(&key, 99.0, generation(2)), None, "another key set");
+        assert_eq!(
+            cache.get(&key, 99.0, generation(2)),
+            None,
+            "another key set"
+        );
         cache.insert(key, 7u8, 100.0, 1, 0.0);
         assert_eq!(cache.get(&key, 100.0, generation(1)), None, "expired");
         assert_eq!(cache.len(), 0, "dead entries are removed on lookup");

@@ -913,19 +913,72 @@ struct Registered<'a> {
     nonce: Option<IgnoredAny>,
     #[serde(default)]
     at_hash: Option<IgnoredAny>,
-    /// For the organization policy; a non-string `org_id` is malformed.
+    /// For the organization and anonymous policies. Read leniently: a value that is not a
+    /// string counts as absent, so a token is not refused for a claim no policy asked about.
     #[serde(default, borrow)]
-    org_id: Option<Cow<'a, str>>,
+    org_id: MaybeStr<'a>,
     #[serde(default, borrow)]
-    org_name: Option<Cow<'a, str>>,
+    org_name: MaybeStr<'a>,
     #[serde(default, borrow)]
-    sub: Option<Cow<'a, str>>,
+    sub: MaybeStr<'a>,
     /// RFC 8693 delegation: only its depth matters here.
     #[serde(default)]
     act: Option<ActDepth>,
     /// RFC 7800 confirmation; `jkt` binds the token to a DPoP key (RFC 9449 §6.1).
     #[serde(default, borrow)]
     cnf: Option<Confirmation<'a>>,
+}
+
+/// A claim that is a string, or `None` for any other JSON value.
+#[derive(Default)]
+struct MaybeStr<'a>(Option<Cow<'a, str>>);
+
+impl MaybeStr<'_> {
+    fn as_deref(&self) -> Option<&str> {
+        self.0.as_deref()
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for MaybeStr<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = MaybeStr<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(MaybeStr(Some(Cow::Borrowed(v))))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(MaybeStr(Some(Cow::Owned(v.to_owned()))))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(MaybeStr(None))
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(MaybeStr(None))
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(MaybeStr(None))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(MaybeStr(None))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(MaybeStr(None))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(MaybeStr(None))
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(MaybeStr(None))
+            }
+        }
+        d.deserialize_any(V(std::marker::PhantomData))
+    }
 }
 
 /// The depth of an `act` chain: 1 for `{"sub": ..}`, 2 with one nested `act`, and so on.
