@@ -5,6 +5,8 @@
 //! ```
 //!
 //! - `AUTH0_DOMAIN` + `AUTH0_AUDIENCE`: a real Auth0 tenant.
+//! - `AUTH0_DOMAINS` (comma-separated) + `AUTH0_AUDIENCE`: several domains of one tenant (custom
+//!   domains), each with its own keys.
 //! - `AUTH0_ISSUER_BASE_URL` + `AUTH0_AUDIENCE`: any OIDC issuer, found by discovery.
 //! - neither: development mode. An embedded issuer starts on loopback and ready-to-paste `curl`
 //!   commands with tokens are printed (the dashboard's "Test" tab, built in), a DPoP one too.
@@ -197,7 +199,9 @@ fn env(name: &str) -> Option<String> {
 async fn run() -> Result<(), String> {
     // `.env` first, so its AUTH0_* settings decide the mode below.
     let builder = AuthenticatorBuilder::from_env().map_err(|e| e.to_string())?;
-    let configured = env("AUTH0_DOMAIN").is_some() || env("AUTH0_ISSUER_BASE_URL").is_some();
+    let configured = ["AUTH0_DOMAIN", "AUTH0_DOMAINS", "AUTH0_ISSUER_BASE_URL"]
+        .into_iter()
+        .any(|name| env(name).is_some());
     let dev_issuer = if configured {
         None
     } else {
@@ -238,11 +242,16 @@ async fn run() -> Result<(), String> {
     let base = format!("http://{local}");
     match &dev_issuer {
         Some(issuer) => print_dev_mode(issuer, &base),
-        None => println!(
-            "route-guard quickstart: issuer {}",
-            auth.issuer()
-                .unwrap_or_else(|| "(not yet discovered)".to_owned())
-        ),
+        None => {
+            let issuers = auth.issuers();
+            println!(
+                "route-guard quickstart: issuer {}",
+                match issuers.is_empty() {
+                    true => "(not yet discovered)".to_owned(),
+                    false => issuers.join(", "),
+                }
+            )
+        }
     }
     println!("listening on {base}");
 

@@ -263,3 +263,33 @@ async fn domains_win_over_domain_for_migrations() {
         200
     );
 }
+
+#[tokio::test]
+async fn dpop_requests_reach_the_resolver_with_their_host() {
+    let [a, b] = issuers::<2>().await;
+    let calls = Arc::new(AtomicUsize::new(0));
+    let auth = builder()
+        .domain_resolver(resolver(
+            a.issuer().to_owned(),
+            b.issuer().to_owned(),
+            Arc::clone(&calls),
+        ))
+        .build()
+        .expect("builds");
+    let app = serve(auth).await;
+    let key = route_guard::testing::DpopKey::generate().expect("key");
+    let token = a.token().dpop_bound(&key).sign();
+    for (host, expected) in [("a.example", 200), ("b.example", 401)] {
+        let proof = key.proof("GET", &format!("http://{host}/private"), &token);
+        let reply = send(
+            app.client
+                .get(format!("{}/private", app.base))
+                .header("host", host)
+                .header("authorization", format!("DPoP {token}"))
+                .header("dpop", proof),
+        )
+        .await;
+        assert_eq!(reply.status, expected, "{host}: {}", reply.body);
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+}

@@ -377,3 +377,32 @@ async fn each_request_is_logged_once() {
     assert!(responses.iter().any(|l| l.contains("status=200")), "{log}");
     assert!(responses.iter().any(|l| l.contains("status=401")), "{log}");
 }
+
+#[tokio::test]
+async fn several_domains_from_auth0_domains() {
+    let (a, b, other) = (
+        TestIssuer::start().await.expect("issuer"),
+        TestIssuer::start().await.expect("issuer"),
+        TestIssuer::start().await.expect("issuer"),
+    );
+    let domains = format!("{}, {}", a.issuer(), b.issuer());
+    let app = start(&[
+        ("AUTH0_DOMAINS", domains.as_str()),
+        ("AUTH0_AUDIENCE", TEST_AUDIENCE),
+    ])
+    .await;
+    let text = app.printed.join("\n");
+    assert!(
+        text.contains(a.issuer()) && text.contains(b.issuer()),
+        "{text}"
+    );
+    for issuer in [&a, &b] {
+        let token = issuer.token().sub("auth0|user").sign();
+        let reply = get(&app.base, "/api/private", Some(&token)).await;
+        assert_eq!(reply.status, 200, "{}: {}", issuer.issuer(), reply.body);
+    }
+    let foreign = other.token().sign();
+    let reply = get(&app.base, "/api/private", Some(&foreign)).await;
+    assert_eq!(reply.status, 401);
+    assert_eq!((other.discovery_fetches(), other.jwks_fetches()), (0, 0));
+}
