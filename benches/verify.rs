@@ -1,7 +1,9 @@
 //! `Authenticator::verify` with a warm JWKS cache, beside the floor: a bare aws-lc-rs RS256
 //! verification of the same token with a key parsed once. `authenticator_verify` is the full path
 //! (verified-token cache off); `authenticator_verify_cached` is the default for a token seen
-//! before. Also jsonwebtoken's `decode` for context. Prints the ratios against the floor.
+//! before; `authenticator_verify_two_domains` the full path with two domains (the issuer chosen
+//! by the token's `iss`). Also jsonwebtoken's `decode` for context. Prints the ratios against
+//! the floor.
 //!
 //! Run: `cargo bench --bench verify --all-features`
 
@@ -23,6 +25,9 @@ struct Fixture {
     auth: route_guard::Authenticator,
     /// The defaults: a repeated token is answered from the verified-token cache.
     cached: route_guard::Authenticator,
+    /// Two domains (the token's issuer and another), full path: the issuer is chosen by `iss`.
+    two_domains: route_guard::Authenticator,
+    _other: TestIssuer,
     token: String,
     floor_key: ParsedPublicKey,
     jwt_key: jsonwebtoken::DecodingKey,
@@ -44,6 +49,14 @@ fn fixture() -> Fixture {
     rt.block_on(auth.warm_up()).expect("keys");
     let cached = issuer.authenticator().expect("authenticator");
     rt.block_on(cached.warm_up()).expect("keys");
+    let other = rt.block_on(TestIssuer::start()).expect("issuer");
+    let two_domains = route_guard::Authenticator::builder()
+        .domains([issuer.issuer(), other.issuer()])
+        .audience(TEST_AUDIENCE)
+        .verified_token_cache(0)
+        .build()
+        .expect("authenticator");
+    rt.block_on(two_domains.warm_up()).expect("keys");
     // An Auth0-shaped access token (~740 bytes).
     let token = issuer
         .token()
@@ -66,6 +79,8 @@ fn fixture() -> Fixture {
         rt,
         auth,
         cached,
+        two_domains,
+        _other: other,
         token,
         floor_key,
         jwt_key,
@@ -86,6 +101,7 @@ fn floor_verify(key: &ParsedPublicKey, token: &str) -> bool {
 fn bench(c: &mut Criterion, f: &Fixture) {
     assert!(floor_verify(&f.floor_key, &f.token));
     assert!(f.rt.block_on(f.auth.verify(&f.token)).is_ok());
+    assert!(f.rt.block_on(f.two_domains.verify(&f.token)).is_ok());
     let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
     validation.set_audience(&[TEST_AUDIENCE]);
     validation.set_issuer(&[&f.issuer]);
@@ -102,6 +118,12 @@ fn bench(c: &mut Criterion, f: &Fixture) {
         b.iter(|| {
             f.rt.block_on(f.auth.verify(black_box(&f.token)))
                 .and_then(|t| t.claims::<StandardClaims>())
+                .is_ok()
+        })
+    });
+    group.bench_function("authenticator_verify_two_domains", |b| {
+        b.iter(|| {
+            f.rt.block_on(f.two_domains.verify(black_box(&f.token)))
                 .is_ok()
         })
     });
@@ -127,6 +149,7 @@ fn report_ratios() {
         &[
             "authenticator_verify",
             "authenticator_verify_and_claims",
+            "authenticator_verify_two_domains",
             "authenticator_verify_cached",
             "jsonwebtoken_decode",
         ],
