@@ -6,7 +6,8 @@
 //! ```
 //!
 //! `LOAD_SECONDS` (default 20) bounds its length. It prints requests served, the mix of statuses
-//! and peak memory, and fails on any 5xx or on a valid token refused.
+//! and peak memory, and fails on any 5xx, on a valid token or fresh DPoP proof refused, or on a
+//! replayed proof accepted.
 
 mod common;
 
@@ -53,6 +54,17 @@ async fn mixed_traffic_while_the_issuer_flaps() {
         .expired_for(Duration::from_secs(600))
         .sign();
     let rest = valid.split_once('.').map_or("", |(_, r)| r).to_owned();
+    // DPoP: a bound token with a fresh proof per request, and one proof sent again and again
+    // (accepted the first time only).
+    let key = std::sync::Arc::new(route_guard::testing::DpopKey::generate().expect("key"));
+    let bound = app
+        .issuer
+        .token()
+        .scopes("read:messages")
+        .dpop_bound(&key)
+        .sign();
+    let scoped_url = format!("{}/scoped", app.base);
+    let replayed = key.proof("GET", &scoped_url, &bound);
     let rss_before = peak_rss_kib();
 
     let deadline = Instant::now() + Duration::from_secs(seconds);
@@ -61,24 +73,34 @@ async fn mixed_traffic_while_the_issuer_flaps() {
         let client = app.client.clone();
         let url = format!("{}/scoped", app.base);
         let (valid, expired, rest) = (valid.clone(), expired.clone(), rest.clone());
+        let (key, bound, replayed) = (key.clone(), bound.clone(), replayed.clone());
         workers.spawn(async move {
             let mut statuses: BTreeMap<(u16, &'static str), u64> = BTreeMap::new();
             let mut i = 0u64;
             while Instant::now() < deadline {
                 i += 1;
-                let (kind, token) = match i % 4 {
-                    0 => ("valid", valid.clone()),
-                    1 => ("expired", expired.clone()),
-                    2 => ("garbage", format!("not.a.token{i}")),
-                    _ => {
-                        let header = format!(r#"{{"alg":"RS256","kid":"random-{worker}-{i}"}}"#);
-                        (
-                            "random kid",
-                            format!("{}.{rest}", URL_SAFE_NO_PAD.encode(header)),
-                        )
-                    }
+                let dpop = |proof: String| {
+                    client
+                        .get(&url)
+                        .header("authorization", format!("DPoP {bound}"))
+                        .header("dpop", proof)
                 };
-                let status = match client.get(&url).bearer_auth(token).send().await {
+                let (kind, request) = match i % 6 {
+                    0 => ("valid", client.get(&url).bearer_auth(&valid)),
+                    1 => ("expired", client.get(&url).bearer_auth(&expired)),
+                    2 => (
+                        "garbage",
+                        client.get(&url).bearer_auth(format!("not.a.token{i}")),
+                    ),
+                    3 => {
+                        let header = format!(r#"{{"alg":"RS256","kid":"random-{worker}-{i}"}}"#);
+                        let token = format!("{}.{rest}", URL_SAFE_NO_PAD.encode(header));
+                        ("random kid", client.get(&url).bearer_auth(token))
+                    }
+                    4 => ("dpop", dpop(key.proof("GET", &url, &bound))),
+                    _ => ("dpop replay", dpop(replayed.clone())),
+                };
+                let status = match request.send().await {
                     Ok(response) => response.status().as_u16(),
                     Err(_) => 0,
                 };
@@ -131,8 +153,23 @@ async fn mixed_traffic_while_the_issuer_flaps() {
     );
     assert_eq!(server_errors, 0);
     assert!(
-        totals.keys().all(|(s, k)| *k != "valid" || *s == 200),
+        totals
+            .keys()
+            .all(|(s, k)| !matches!(*k, "valid" | "dpop") || *s == 200),
         "{totals:?}"
+    );
+    // One proof sent by every worker: accepted the first time only, across all connections.
+    assert_eq!(totals.get(&(200, "dpop replay")), Some(&1), "{totals:?}");
+    assert!(
+        totals
+            .keys()
+            .all(|(s, k)| *k != "dpop replay" || *s == 401 || *s == 200),
+        "{totals:?}"
+    );
+    println!(
+        "  DPoP verified: {}, replays refused: {}",
+        stats.dpop_verified(),
+        stats.rejected(route_guard::RejectionReason::DpopReplay)
     );
     assert!(stats.unknown_kids_remembered() <= 1024);
 }
