@@ -651,6 +651,9 @@ async fn disabled_mode_ignores_the_dpop_scheme() {
     let reply = valid_request(&app, &key(), "/private").await;
     reply.assert_rejected(401, "unauthorized");
     assert_eq!(reply.challenge(), "Bearer realm=\"api\"");
+    let reply = app.get_with_header("/private", "DPoP").await;
+    reply.assert_rejected(401, "unauthorized");
+    assert_eq!(reply.challenge(), "Bearer realm=\"api\"");
     let bearer = app.issuer.token().sign();
     assert_eq!(app.get("/private", Some(&bearer)).await.status, 200);
 }

@@ -314,12 +314,12 @@ async fn check_credentials(
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.split([' ', '\t']).next())
                 .is_some_and(|scheme| scheme.eq_ignore_ascii_case("dpop"));
-            let scheme = if dpop_on && attempted {
-                Scheme::Dpop
-            } else {
-                Scheme::Bearer
-            };
-            Err(auth.reject(error, scheme))
+            match (attempted, dpop_on) {
+                (true, true) => Err(auth.reject(error, Scheme::Dpop)),
+                // Disabled: a malformed DPoP header is as unread as a well-formed one.
+                (true, false) => Err(auth.reject(AuthError::MissingToken, Scheme::Bearer)),
+                (false, _) => Err(auth.reject(error, Scheme::Bearer)),
+            }
         }
         Ok((Kind::Dpop, _)) if !dpop_on => {
             // Disabled: DPoP is just another scheme route-guard does not read.
