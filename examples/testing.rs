@@ -1,6 +1,7 @@
 //! How to test your own API without an Auth0 tenant: `TestIssuer` (feature `testing`) is a real
 //! issuer on loopback that mints tokens, so your tests exercise the same verification as
-//! production. Put code like `check_my_api` in your `tests/` folder.
+//! production (DPoP included, with `DpopKey`). Put code like `check_my_api` in your `tests/`
+//! folder.
 //!
 //! ```sh
 //! cargo run --example testing
@@ -8,7 +9,7 @@
 
 use axum::routing::get;
 use axum::Router;
-use route_guard::testing::TestIssuer;
+use route_guard::testing::{DpopKey, TestIssuer};
 use route_guard::{require_role, Authenticator, Claims};
 
 #[require_role("admin")]
@@ -70,6 +71,32 @@ async fn check_my_api() -> Result<(), Box<dyn std::error::Error>> {
         .await?;
     assert_eq!(response.status(), 200);
     assert_eq!(issuer.jwks_fetches(), 1);
+
+    // DPoP: a token bound to a client key, and a proof of that key for this one request.
+    let key = DpopKey::generate()?;
+    let bound = issuer
+        .token()
+        .sub("auth0|root")
+        .roles(["admin"])
+        .dpop_bound(&key)
+        .sign();
+    let url = format!("{base}/admin");
+    let proof = key.proof("GET", &url, &bound);
+    let dpop = |proof: &str| {
+        client
+            .get(&url)
+            .header("authorization", format!("DPoP {bound}"))
+            .header("dpop", proof)
+    };
+    assert_eq!(dpop(&proof).send().await?.status(), 200);
+    // The same proof again is a replay; a bound token without a proof is refused too.
+    let replay = dpop(&proof).send().await?;
+    assert_eq!(replay.status(), 401);
+    assert!(replay.headers()["www-authenticate"]
+        .to_str()?
+        .contains("invalid_dpop_proof"));
+    let as_bearer = client.get(&url).bearer_auth(&bound).send().await?;
+    assert_eq!(as_bearer.status(), 401);
     Ok(())
 }
 

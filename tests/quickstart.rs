@@ -17,6 +17,10 @@ const ROLES: &str = "https://myapp.com/roles";
 /// `target/<profile>/examples/quickstart`, which `cargo test` builds with the tests (run the
 /// whole suite, or `cargo build --examples` first, when running this file alone).
 fn quickstart_binary() -> PathBuf {
+    example_binary("quickstart")
+}
+
+fn example_binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
     let profile_dir = exe
         .parent()
@@ -24,7 +28,20 @@ fn quickstart_binary() -> PathBuf {
         .expect("target/<profile>");
     profile_dir
         .join("examples")
-        .join(format!("quickstart{}", std::env::consts::EXE_SUFFIX))
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
+}
+
+/// `examples/testing.rs` is documentation that must stay true: run it.
+#[tokio::test]
+async fn the_testing_example_passes() {
+    let output = Command::new(example_binary("testing"))
+        .env_clear()
+        .output()
+        .await
+        .expect("the testing example is built by `cargo test`");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{output:?}");
+    assert!(stdout.contains("all checks passed"), "{stdout}");
 }
 
 struct Quickstart {
