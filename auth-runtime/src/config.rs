@@ -222,10 +222,10 @@ impl fmt::Debug for Resolver {
 #[non_exhaustive]
 pub enum ConfigError {
     /// Neither a domain nor an issuer URL was given.
-    #[error("no issuer configured: set AUTH0_DOMAIN (e.g. `tenant.us.auth0.com`) or AUTH0_ISSUER_BASE_URL, or call `.domain(..)` / `.issuer_base_url(..)`")]
+    #[error("no issuer configured: set AUTH0_DOMAIN (e.g. `tenant.us.auth0.com`), AUTH0_DOMAINS (several, comma-separated) or AUTH0_ISSUER_BASE_URL, or call `.domain(..)` / `.domains(..)` / `.issuer_base_url(..)`")]
     MissingIssuer,
     /// Both a domain and an issuer URL were given.
-    #[error("both a domain and an issuer base URL are configured: set only one of AUTH0_DOMAIN / `.domain(..)` and AUTH0_ISSUER_BASE_URL / `.issuer_base_url(..)`")]
+    #[error("both a domain and an issuer base URL are configured: set only one of AUTH0_DOMAIN / AUTH0_DOMAINS / `.domain(..)` / `.domains(..)` and AUTH0_ISSUER_BASE_URL / `.issuer_base_url(..)`")]
     ConflictingIssuer,
     /// No audience was given.
     #[error("no audience configured: set AUTH0_AUDIENCE to your API identifier (e.g. `https://api.example.com`) or call `.audience(..)`")]
