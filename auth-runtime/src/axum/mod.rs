@@ -348,7 +348,14 @@ async fn check_credentials(
                 Ok(proof) => proof,
                 Err(e) => return Err(auth.reject(AuthError::InvalidDpopProof(e), Scheme::Dpop)),
             };
-            let Some(url) = request_url(parts, &auth.inner.settings.dpop) else {
+            let host = request_host(parts);
+            let url = request_url(
+                parts,
+                host.as_deref(),
+                request_path(parts),
+                &auth.inner.settings.dpop,
+            );
+            let Some(url) = url else {
                 return Err(auth.reject(AuthError::InvalidDpopProof(ProofError::Url), Scheme::Dpop));
             };
             match auth

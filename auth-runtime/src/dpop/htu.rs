@@ -1,7 +1,6 @@
 //! The URL a proof's `htu` is compared with, both sides normalised per RFC 3986 §6.2.2 and
 //! §6.2.3 (RFC 9449 §4.3 step 9).
 
-use axum::http::header::HOST;
 use axum::http::request::Parts;
 use axum::http::HeaderMap;
 use url::Url;
@@ -68,32 +67,27 @@ fn hex(b: u8) -> Option<u8> {
 
 /// The URL of this request as the client addressed it: the configured public base URL and the
 /// path; else the forwarded scheme and host when trusted; else the request's own scheme (http
-/// unless the URI says otherwise), `Host` and path. Normalised; `None` when no host is known.
-pub(crate) fn request_url(parts: &Parts, dpop: &DpopSettings) -> Option<String> {
-    let uri = parts
-        .extensions
-        .get::<axum::extract::OriginalUri>()
-        .map_or(&parts.uri, |original| &original.0);
-    let path = uri.path();
+/// unless the URI says otherwise) and `host`. `host` and `path` are the request's own, as the
+/// axum layer reads them for every scheme. Normalised; `None` when no host is known.
+pub(crate) fn request_url(
+    parts: &Parts,
+    host: Option<&str>,
+    path: &str,
+    dpop: &DpopSettings,
+) -> Option<String> {
     if let Some(base) = &dpop.public_base_url {
         return normalize(&format!("{base}{path}"));
     }
-    let forwarded = if dpop.trust_forwarded_headers {
+    let (proto, forwarded_host) = if dpop.trust_forwarded_headers {
         forwarded(&parts.headers)
     } else {
         (None, None)
     };
-    let scheme = forwarded
-        .0
-        .or_else(|| uri.scheme_str().map(str::to_owned))
-        .unwrap_or_else(|| "http".to_owned());
-    let host = match forwarded.1 {
-        Some(host) => host,
-        None => match parts.headers.get(HOST).and_then(|h| h.to_str().ok()) {
-            Some(host) => host.to_owned(),
-            None => uri.authority()?.as_str().to_owned(),
-        },
-    };
+    let scheme = proto
+        .as_deref()
+        .or(parts.uri.scheme_str())
+        .unwrap_or("http");
+    let host = forwarded_host.as_deref().or(host)?;
     normalize(&format!("{scheme}://{host}{path}"))
 }
 
