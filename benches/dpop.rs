@@ -21,7 +21,7 @@ use aws_lc_rs::signature::{ParsedPublicKey, ECDSA_P256_SHA256_FIXED, RSA_PKCS1_2
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use criterion::{BatchSize, Criterion};
-use route_guard::testing::{DpopKey, TestIssuer, TEST_AUDIENCE};
+use route_guard::testing::{DpopKey, TestIssuer};
 
 const URL: &str = "https://api.example.com/api/messages";
 
@@ -38,10 +38,7 @@ struct Fixture {
 }
 
 fn fixture() -> Fixture {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = support::runtime();
     let issuer = rt.block_on(TestIssuer::start()).expect("issuer");
     let full = issuer
         .authenticator_builder()
@@ -53,17 +50,8 @@ fn fixture() -> Fixture {
     rt.block_on(cached.warm_up()).expect("keys");
     let key = DpopKey::generate().expect("key");
     // The same Auth0-shaped claims in both tokens; the bound one adds `cnf.jkt`.
-    let token = || {
-        issuer
-            .token()
-            .sub("auth0|5f7c8ec7c33c6c004bbafe82")
-            .audiences([TEST_AUDIENCE, "https://tenant.us.auth0.com/userinfo"])
-            .claim("azp", "Xo8pqPzEXAMPLEclientID123456")
-            .scopes("openid profile email read:messages write:messages")
-            .permissions(["read:messages", "write:messages", "delete:messages"])
-    };
-    let bearer = token().sign();
-    let bound = token().dpop_bound(&key).sign();
+    let bearer = support::auth0_shaped(&issuer).sign();
+    let bound = support::auth0_shaped(&issuer).dpop_bound(&key).sign();
     let der = issuer
         .public_key_der(&issuer.signing_kid())
         .expect("signing key");
@@ -91,16 +79,6 @@ fn fixture() -> Fixture {
     }
 }
 
-fn signature_ok(key: &ParsedPublicKey, jws: &str) -> bool {
-    let Some(dot) = jws.rfind('.') else {
-        return false;
-    };
-    let Ok(signature) = URL_SAFE_NO_PAD.decode(&jws[dot + 1..]) else {
-        return false;
-    };
-    key.verify_sig(&jws.as_bytes()[..dot], &signature).is_ok()
-}
-
 fn bench(c: &mut Criterion, f: &Fixture) {
     let proof = || f.key.proof("GET", URL, &f.bound);
     assert!(f.rt.block_on(f.full.verify(&f.bearer)).is_ok());
@@ -109,13 +87,16 @@ fn bench(c: &mut Criterion, f: &Fixture) {
         .block_on(f.full.verify_dpop(&f.bound, &proof(), "GET", URL))
         .is_ok());
     let sample = proof();
-    assert!(signature_ok(&f.rs256, &f.bound) && signature_ok(&f.es256, &sample));
+    assert!(
+        support::signature_verifies(&f.rs256, &f.bound)
+            && support::signature_verifies(&f.es256, &sample)
+    );
 
     let mut group = c.benchmark_group("dpop");
     group.bench_function("floor_rs256_plus_es256", |b| {
         b.iter(|| {
-            signature_ok(black_box(&f.rs256), black_box(&f.bound))
-                && signature_ok(black_box(&f.es256), black_box(&sample))
+            support::signature_verifies(black_box(&f.rs256), black_box(&f.bound))
+                && support::signature_verifies(black_box(&f.es256), black_box(&sample))
         })
     });
     group.bench_function("bearer_verify", |b| {

@@ -13,8 +13,6 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use aws_lc_rs::signature::{ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256};
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
 use criterion::Criterion;
 use route_guard::testing::{TestIssuer, TEST_AUDIENCE};
 use route_guard::StandardClaims;
@@ -36,10 +34,7 @@ struct Fixture {
 }
 
 fn fixture() -> Fixture {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = support::runtime();
     let issuer = rt.block_on(TestIssuer::start()).expect("issuer");
     let auth = issuer
         .authenticator_builder()
@@ -58,13 +53,7 @@ fn fixture() -> Fixture {
         .expect("authenticator");
     rt.block_on(two_domains.warm_up()).expect("keys");
     // An Auth0-shaped access token (~740 bytes).
-    let token = issuer
-        .token()
-        .sub("auth0|5f7c8ec7c33c6c004bbafe82")
-        .audiences([TEST_AUDIENCE, "https://tenant.us.auth0.com/userinfo"])
-        .claim("azp", "Xo8pqPzEXAMPLEclientID123456")
-        .scopes("openid profile email read:messages write:messages")
-        .permissions(["read:messages", "write:messages", "delete:messages"])
+    let token = support::auth0_shaped(&issuer)
         .roles(["admin", "editor"])
         .claim("gty", "password")
         .claim("https://myapp.com/email", "alice@example.com")
@@ -88,18 +77,8 @@ fn fixture() -> Fixture {
     }
 }
 
-fn floor_verify(key: &ParsedPublicKey, token: &str) -> bool {
-    let Some(dot) = token.rfind('.') else {
-        return false;
-    };
-    let Ok(signature) = URL_SAFE_NO_PAD.decode(&token[dot + 1..]) else {
-        return false;
-    };
-    key.verify_sig(&token.as_bytes()[..dot], &signature).is_ok()
-}
-
 fn bench(c: &mut Criterion, f: &Fixture) {
-    assert!(floor_verify(&f.floor_key, &f.token));
+    assert!(support::signature_verifies(&f.floor_key, &f.token));
     assert!(f.rt.block_on(f.auth.verify(&f.token)).is_ok());
     assert!(f.rt.block_on(f.two_domains.verify(&f.token)).is_ok());
     let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
@@ -109,7 +88,7 @@ fn bench(c: &mut Criterion, f: &Fixture) {
 
     let mut group = c.benchmark_group("verify");
     group.bench_function("floor_aws_lc_rs_rs256", |b| {
-        b.iter(|| floor_verify(black_box(&f.floor_key), black_box(&f.token)))
+        b.iter(|| support::signature_verifies(black_box(&f.floor_key), black_box(&f.token)))
     });
     group.bench_function("authenticator_verify", |b| {
         b.iter(|| f.rt.block_on(f.auth.verify(black_box(&f.token))).is_ok())

@@ -1,4 +1,40 @@
-//! What the benches share: reading criterion's estimates back to print ratios.
+//! What the benches share: the runtime, the Auth0-shaped token, the bare signature check of the
+//! floor, and reading criterion's estimates back to print ratios.
+
+use aws_lc_rs::signature::ParsedPublicKey;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use route_guard::testing::{TestIssuer, TokenBuilder, TEST_AUDIENCE};
+
+/// A current-thread runtime: each iteration's `block_on` is the only thing it runs.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// The claims of an Auth0 access token for a user of an API with RBAC.
+pub fn auth0_shaped(issuer: &TestIssuer) -> TokenBuilder<'_> {
+    issuer
+        .token()
+        .sub("auth0|5f7c8ec7c33c6c004bbafe82")
+        .audiences([TEST_AUDIENCE, "https://tenant.us.auth0.com/userinfo"])
+        .claim("azp", "Xo8pqPzEXAMPLEclientID123456")
+        .scopes("openid profile email read:messages write:messages")
+        .permissions(["read:messages", "write:messages", "delete:messages"])
+}
+
+/// The floor: a bare aws-lc-rs check of a compact JWS's signature with a key parsed once.
+pub fn signature_verifies(key: &ParsedPublicKey, jws: &str) -> bool {
+    let Some(dot) = jws.rfind('.') else {
+        return false;
+    };
+    let Ok(signature) = URL_SAFE_NO_PAD.decode(&jws[dot + 1..]) else {
+        return false;
+    };
+    key.verify_sig(&jws.as_bytes()[..dot], &signature).is_ok()
+}
 
 /// The mean time in nanoseconds of `group/name` from this run's criterion output.
 pub fn mean_ns(group: &str, name: &str) -> Option<f64> {
