@@ -24,6 +24,15 @@ impl Collector {
         self.events().split_off(from.min(self.len()))
     }
 
+    /// Events at `level` (`"ERROR"`, `"INFO"`, ...) since the `from`-th one.
+    pub fn at_level_since(&self, level: &str, from: usize) -> Vec<String> {
+        let prefix = format!("{level} ");
+        self.since(from)
+            .into_iter()
+            .filter(|e| e.starts_with(&prefix))
+            .collect()
+    }
+
     pub fn len(&self) -> usize {
         self.events.lock().expect("events").len()
     }

@@ -150,6 +150,22 @@ impl Reply {
         );
     }
 
+    /// Asserts an outage of ours (the replay store, the domain resolver): 503
+    /// `temporarily_unavailable` with `Retry-After: 1`, no challenge, and a description that
+    /// names what is down.
+    pub fn assert_unavailable(&self, names: &str) {
+        assert_eq!(self.status.as_u16(), 503, "body: {}", self.body);
+        assert_eq!(
+            self.error(),
+            "temporarily_unavailable",
+            "body: {}",
+            self.body
+        );
+        assert!(self.description().contains(names), "body: {}", self.body);
+        assert_eq!(self.header("retry-after"), "1");
+        assert_eq!(self.www_authenticate, None);
+    }
+
     /// Asserts the RFC 6750 triple: status, challenge error attribute and body error.
     pub fn assert_rejected(&self, status: u16, code: &str) {
         assert_eq!(self.status.as_u16(), status, "body: {}", self.body);
