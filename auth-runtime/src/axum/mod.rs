@@ -349,17 +349,16 @@ async fn check_credentials(
                 Err(e) => return Err(auth.reject(AuthError::InvalidDpopProof(e), Scheme::Dpop)),
             };
             let host = request_host(parts);
-            let url = request_url(
-                parts,
-                host.as_deref(),
-                request_path(parts),
-                &auth.inner.settings.dpop,
-            );
+            let context = RequestContext {
+                host: host.as_deref(),
+                path: request_path(parts),
+            };
+            let url = request_url(parts, context.host, context.path, &auth.inner.settings.dpop);
             let Some(url) = url else {
                 return Err(auth.reject(AuthError::InvalidDpopProof(ProofError::Url), Scheme::Dpop));
             };
             match auth
-                .verify_dpop(token, proof, parts.method.as_str(), &url)
+                .verify_dpop_with(token, proof, parts.method.as_str(), &url, context)
                 .await
             {
                 Ok(verified) => Ok((verified, Scheme::Dpop)),

@@ -263,7 +263,37 @@ impl Authenticator {
         method: &str,
         url: &str,
     ) -> Result<VerifiedToken, DpopError> {
-        match self.verify_dpop_inner(token, proof, method, url).await {
+        // Outside a request, a domain resolver learns the host and path from the URL.
+        let parsed = url::Url::parse(url).ok();
+        let host = parsed.as_ref().and_then(|u| {
+            let host = u.host_str()?;
+            Some(match u.port() {
+                Some(port) => format!("{host}:{port}"),
+                None => host.to_owned(),
+            })
+        });
+        let context = RequestContext {
+            host: host.as_deref(),
+            path: parsed.as_ref().map_or("", |u| u.path()),
+        };
+        self.verify_dpop_with(token, proof, method, url, context)
+            .await
+    }
+
+    /// [`verify_dpop`](Self::verify_dpop) with the request's own host and path for a domain
+    /// resolver (the same the Bearer path gives it); counts and logs the outcome.
+    pub(crate) async fn verify_dpop_with(
+        &self,
+        token: &str,
+        proof: &str,
+        method: &str,
+        url: &str,
+        context: RequestContext<'_>,
+    ) -> Result<VerifiedToken, DpopError> {
+        match self
+            .verify_dpop_inner(token, proof, method, url, context)
+            .await
+        {
             Ok(verified) => {
                 self.inner.counters.verified();
                 self.inner.counters.dpop_verified();
@@ -289,22 +319,10 @@ impl Authenticator {
         proof: &str,
         method: &str,
         url: &str,
+        context: RequestContext<'_>,
     ) -> Result<VerifiedToken, DpopError> {
         let now = unix_now();
         let checked = self.check_proof(proof, method, url, token, now)?;
-        // What a domain resolver needs, from the URL the proof is checked against.
-        let parsed = url::Url::parse(url).ok();
-        let host = parsed.as_ref().and_then(|u| {
-            let host = u.host_str()?;
-            Some(match u.port() {
-                Some(port) => format!("{host}:{port}"),
-                None => host.to_owned(),
-            })
-        });
-        let context = RequestContext {
-            host: host.as_deref(),
-            path: parsed.as_ref().map_or("", |u| u.path()),
-        };
         let verified = self
             .verify_inner(token, context)
             .await
