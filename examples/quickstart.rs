@@ -220,7 +220,8 @@ async fn run() -> Result<(), String> {
     }
     .map_err(|e| e.to_string())?;
     if let Err(e) = auth.warm_up().await {
-        // Not fatal: requests answer 401 until the keys load, and the cache keeps retrying.
+        // Not fatal: protected routes answer 503 (`temporarily_unavailable`, `Retry-After`)
+        // until the keys load, and the cache keeps retrying.
         tracing::warn!("{e}");
     }
 

@@ -700,6 +700,10 @@ async fn selectable_proof_algorithms() {
         let reply = valid_request(&app, &key, "/private").await;
         assert_eq!(reply.status, 200, "{alg}: {}", reply.body);
     }
+    // RFC 9864: a proof naming `Ed25519` is accepted wherever `EdDSA` is.
+    let ed25519 = DpopKey::generate_for(Algorithm::Ed25519).expect("key");
+    let reply = valid_request(&app, &ed25519, "/private").await;
+    assert_eq!(reply.status, 200, "Ed25519: {}", reply.body);
     // ES256, the default, is not on this list.
     let reply = valid_request(&app, &key(), "/private").await;
     reply.assert_dpop_rejected(401, "invalid_dpop_proof", "ES384 EdDSA RS256 PS256");

@@ -389,3 +389,80 @@ async fn a_custom_error_body_keeps_the_status_and_challenge() {
     assert!(reply.challenge().contains("error=\"insufficient_scope\""));
     assert_eq!(reply.body, "custom insufficient_scope");
 }
+
+#[route_guard::require_role(any("admin", "manager"))]
+async fn staff() -> &'static str {
+    "staff"
+}
+
+#[route_guard::require_scopes("read:reports")]
+#[route_guard::require_permissions(any("reports:read", "reports:all"))]
+async fn reports() -> &'static str {
+    "reports"
+}
+
+#[tokio::test]
+async fn an_any_of_requirement_reads_as_one_in_the_403() {
+    let issuer = route_guard::testing::TestIssuer::start()
+        .await
+        .expect("issuer");
+    let auth = issuer.authenticator().expect("auth");
+    let routes = axum::Router::new()
+        .route("/staff", axum::routing::get(staff))
+        .route("/reports", axum::routing::get(reports));
+    let app = common::serve_app(issuer, auth, routes).await;
+    let token = app.issuer.token().roles(["viewer"]).sign();
+    let reply = app.get("/staff", Some(&token)).await;
+    reply.assert_rejected(403, "insufficient_scope");
+    assert_eq!(
+        reply.description(),
+        "the token lacks one of the roles admin, manager"
+    );
+    assert!(reply
+        .challenge()
+        .contains("error_description=\"the token lacks one of the roles admin, manager\""));
+    let manager = app.issuer.token().roles(["manager"]).sign();
+    assert_eq!(app.get("/staff", Some(&manager)).await.status, 200);
+
+    // All-of and any-of together: each named as what it is.
+    let reply = app.get("/reports", Some(&token)).await;
+    reply.assert_rejected(403, "insufficient_scope");
+    assert_eq!(
+        reply.description(),
+        "the token lacks the required scope read:reports; one of the permissions reports:read, reports:all"
+    );
+    let reader = app
+        .issuer
+        .token()
+        .scopes("read:reports")
+        .permissions(["reports:all"])
+        .sign();
+    assert_eq!(app.get("/reports", Some(&reader)).await.status, 200);
+}
+
+#[tokio::test]
+async fn keys_never_loaded_are_503_without_a_challenge() {
+    let app =
+        common::start_with(|b| b.jwks_retry_interval(std::time::Duration::from_secs(1))).await;
+    app.issuer.set_down(true);
+    let token = app.issuer.token().sign();
+    // Bearer and DPoP alike: the token was not judged, so nothing tells the client to drop it.
+    app.get("/private", Some(&token))
+        .await
+        .assert_unavailable("signing keys are unavailable");
+    let key = route_guard::testing::DpopKey::generate().expect("key");
+    let bound = app.issuer.token().dpop_bound(&key).sign();
+    let url = format!("{}/private", app.base);
+    let reply = common::send(
+        app.client
+            .get(&url)
+            .header("authorization", format!("DPoP {bound}"))
+            .header("dpop", key.proof("GET", &url, &bound)),
+    )
+    .await;
+    reply.assert_unavailable("signing keys are unavailable");
+    // A malformed token is still judged without keys: 401.
+    app.get("/private", Some("a.b.c"))
+        .await
+        .assert_rejected(401, "invalid_token");
+}

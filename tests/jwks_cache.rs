@@ -69,16 +69,110 @@ async fn unknown_kid_refetches_again_after_the_cooldown() {
     let app = start_with(|b| b.unknown_kid_cooldown(Duration::from_millis(300))).await;
     app.auth.warm_up().await.expect("keys");
     let token = app.issuer.token().kid("unknown-1").sign();
-    app.get("/private", Some(&token)).await;
+    app.get("/private", Some(&token))
+        .await
+        .assert_rejected(401, "invalid_token");
     assert_eq!(app.issuer.jwks_fetches(), 2);
-    // The same kid is remembered: no refetch, even after the cooldown.
+    // Inside the cooldown, no unknown kid fetches, the same one or another.
+    let other = app.issuer.token().kid("unknown-2").sign();
+    app.get("/private", Some(&token)).await;
+    app.get("/private", Some(&other)).await;
+    assert_eq!(app.issuer.jwks_fetches(), 2);
+    // After it, a kid refused before may refetch once like any other (it may have been
+    // published meanwhile), and that refetch starts the next cooldown.
     tokio::time::sleep(Duration::from_millis(400)).await;
     app.get("/private", Some(&token)).await;
-    assert_eq!(app.issuer.jwks_fetches(), 2);
-    // A new kid after the cooldown may refetch once.
-    let other = app.issuer.token().kid("unknown-2").sign();
+    assert_eq!(app.issuer.jwks_fetches(), 3);
     app.get("/private", Some(&other)).await;
     assert_eq!(app.issuer.jwks_fetches(), 3);
+}
+
+#[tokio::test]
+async fn a_new_key_refused_during_a_cooldown_is_accepted_after_it() {
+    let cooldown = Duration::from_millis(500);
+    let app = start_with(|b| b.unknown_kid_cooldown(cooldown)).await;
+    app.auth.warm_up().await.expect("keys");
+    assert_eq!(app.issuer.jwks_fetches(), 1);
+
+    // A token of another issuer is refused before any key lookup: no fetch, no cooldown.
+    let foreign = app
+        .issuer
+        .token()
+        .iss("https://other-tenant.example.com/")
+        .kid("other-tenant-key")
+        .sign();
+    let reply = app.get("/private", Some(&foreign)).await;
+    reply.assert_rejected(401, "invalid_token");
+    assert!(reply.description().contains("issuer"), "{}", reply.body);
+    assert_eq!(app.issuer.jwks_fetches(), 1);
+    // So a rotation right after it is picked up at once.
+    app.issuer.rotate_keys().expect("rotate");
+    let rotated = app.issuer.token().sign();
+    assert_eq!(app.get("/private", Some(&rotated)).await.status, 200);
+    assert_eq!(app.issuer.jwks_fetches(), 2);
+
+    // A forged token claiming our issuer with a made-up kid does start a cooldown...
+    tokio::time::sleep(cooldown + Duration::from_millis(100)).await;
+    let forged = app.issuer.token().kid("made-up-kid").sign();
+    app.get("/private", Some(&forged))
+        .await
+        .assert_rejected(401, "invalid_token");
+    assert_eq!(app.issuer.jwks_fetches(), 3);
+    // ... so the issuer's next key, used inside it, is refused without a fetch ...
+    app.issuer.rotate_keys().expect("rotate");
+    let new = app.issuer.token().sign();
+    app.get("/private", Some(&new))
+        .await
+        .assert_rejected(401, "invalid_token");
+    assert_eq!(app.issuer.jwks_fetches(), 3);
+    // ... and accepted after it, with exactly one fetch, and from then on.
+    tokio::time::sleep(cooldown + Duration::from_millis(100)).await;
+    assert_eq!(app.get("/private", Some(&new)).await.status, 200);
+    assert_eq!(app.issuer.jwks_fetches(), 4);
+    for _ in 0..5 {
+        assert_eq!(app.get("/private", Some(&new)).await.status, 200);
+    }
+    assert_eq!(app.issuer.jwks_fetches(), 4);
+}
+
+#[tokio::test]
+async fn a_jwks_lagging_behind_a_rotation_delays_the_new_key_by_one_cooldown_only() {
+    let cooldown = Duration::from_millis(500);
+    let app = start_with(|b| b.unknown_kid_cooldown(cooldown)).await;
+    app.auth.warm_up().await.expect("keys");
+    // A CDN in front of the JWKS serves the old key set for 300 ms after the rotation.
+    app.issuer.set_jwks_lag(Duration::from_millis(300));
+    let old = app.issuer.token().sign();
+    app.issuer.rotate_keys().expect("rotate");
+    let new = app.issuer.token().sign();
+
+    // The first request refetches a key set that does not list the key yet.
+    app.get("/private", Some(&new))
+        .await
+        .assert_rejected(401, "invalid_token");
+    assert_eq!(app.issuer.jwks_fetches(), 2);
+    // After the cooldown (the CDN has caught up meanwhile) one more fetch finds it.
+    tokio::time::sleep(cooldown + Duration::from_millis(100)).await;
+    assert_eq!(app.get("/private", Some(&new)).await.status, 200);
+    assert_eq!(app.issuer.jwks_fetches(), 3);
+    assert_eq!(app.get("/private", Some(&new)).await.status, 200);
+    assert_eq!(app.get("/private", Some(&old)).await.status, 200);
+    assert_eq!(app.issuer.jwks_fetches(), 3);
+}
+
+#[tokio::test]
+async fn an_unknown_kid_while_the_issuer_is_down_stays_invalid_token() {
+    let app = start_with(|b| b.unknown_kid_cooldown(Duration::from_millis(100))).await;
+    app.auth.warm_up().await.expect("keys");
+    app.issuer.set_down(true);
+    // The cached key set judges the token: its kid is not in it.
+    let token = app.issuer.token().kid("not-a-key").sign();
+    app.get("/private", Some(&token))
+        .await
+        .assert_rejected(401, "invalid_token");
+    assert_eq!(app.auth.stats().jwks_failures(), 1);
+    let good = app.issuer.token().sign();
+    assert_eq!(app.get("/private", Some(&good)).await.status, 200);
 }
 
 #[tokio::test]
@@ -134,17 +228,26 @@ async fn issuer_down_after_warm_up_keeps_cached_keys_working() {
 }
 
 #[tokio::test]
-async fn issuer_down_at_start_up_answers_401_then_recovers() {
-    let app = start_with(|b| b.jwks_retry_interval(Duration::from_millis(200))).await;
+async fn issuer_down_since_start_up_answers_503_then_recovers() {
+    let app = start_with(|b| b.jwks_retry_interval(Duration::from_millis(1500))).await;
     app.issuer.set_down(true);
     let token = app.issuer.token().sign();
     let reply = app.get("/private", Some(&token)).await;
-    reply.assert_rejected(401, "invalid_token");
+    // The token was not judged: no challenge, nothing telling the client to discard it.
+    assert_eq!(reply.status, 503, "{}", reply.body);
+    assert_eq!(reply.error(), "temporarily_unavailable");
     assert!(reply.description().contains("keys are unavailable"));
+    assert_eq!(reply.www_authenticate, None);
+    // Retry-After is the JWKS retry interval, rounded up to whole seconds.
+    assert_eq!(reply.header("retry-after"), "2");
+    assert_eq!(
+        app.auth.stats().rejected(RejectionReason::KeysUnavailable),
+        1
+    );
     // Within the retry interval, requests do not hammer the issuer.
     let before = app.issuer.discovery_fetches();
     for _ in 0..10 {
-        app.get("/private", Some(&token)).await;
+        assert_eq!(app.get("/private", Some(&token)).await.status, 503);
     }
     assert_eq!(app.issuer.discovery_fetches(), before);
     assert!(app.auth.warm_up().await.is_err());
@@ -158,13 +261,17 @@ async fn issuer_down_at_start_up_answers_401_then_recovers() {
 
 #[tokio::test]
 async fn slow_issuer_is_cut_off_by_the_timeout() {
-    let app = start_with(|b| b.http_timeout(Duration::from_millis(300))).await;
+    let app = start_with(|b| {
+        b.http_timeout(Duration::from_millis(300))
+            .jwks_retry_interval(Duration::from_millis(500))
+    })
+    .await;
     app.issuer.set_delay(Duration::from_secs(3));
     let token = app.issuer.token().sign();
     let started = Instant::now();
     let reply = app.get("/private", Some(&token)).await;
     let took = started.elapsed();
-    reply.assert_rejected(401, "invalid_token");
+    reply.assert_unavailable("keys are unavailable");
     assert!(
         took < Duration::from_millis(1300),
         "answered after {took:?}"

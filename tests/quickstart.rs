@@ -253,6 +253,36 @@ async fn development_mode_prints_curl_commands_that_work() {
 }
 
 #[tokio::test]
+async fn an_issuer_unreachable_since_start_up_is_503_until_it_answers() {
+    let issuer = TestIssuer::start().await.expect("issuer");
+    issuer.set_down(true);
+    let mut app = start(&[
+        ("AUTH0_ISSUER_BASE_URL", issuer.issuer()),
+        ("AUTH0_AUDIENCE", TEST_AUDIENCE),
+    ])
+    .await;
+    let base = app.base.clone();
+    let token = issuer.token().sign();
+    // Our outage, not the token's: 503 without a challenge, so a client keeps its token.
+    get(&base, "/api/private", Some(&token))
+        .await
+        .assert_unavailable_for("signing keys are unavailable", "2");
+    assert_eq!(get(&base, "/api/public", None).await.status, 200);
+    issuer.set_down(false);
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let reply = get(&base, "/api/private", Some(&token)).await;
+        if reply.status == 200 {
+            break;
+        }
+        assert_eq!(reply.status, 503, "{}", reply.body);
+        assert!(std::time::Instant::now() < deadline, "never recovered");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    app.child.kill().await.expect("stops");
+}
+
+#[tokio::test]
 async fn a_wrong_setting_stops_start_up_with_what_to_set() {
     let output = Command::new(quickstart_binary())
         .env_clear()

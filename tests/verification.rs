@@ -227,6 +227,47 @@ async fn every_asymmetric_algorithm_verifies() {
 }
 
 #[tokio::test]
+async fn ed25519_is_accepted_by_its_fully_specified_name_wherever_eddsa_is() {
+    // RFC 9864: providers now sign with `alg: "Ed25519"`; the key may be published as either.
+    let app = start_with(|b| b.algorithms([Algorithm::EdDSA])).await;
+    let eddsa_key = app.issuer.add_key(Algorithm::EdDSA).expect("key");
+    let ed25519_key = app.issuer.add_key(Algorithm::Ed25519).expect("key");
+    for kid in [&eddsa_key, &ed25519_key] {
+        for alg in [Algorithm::EdDSA, Algorithm::Ed25519] {
+            let token = app.issuer.token().signed_with(kid).alg(alg).sign();
+            let reply = app.get("/private", Some(&token)).await;
+            assert_eq!(reply.status, 200, "{alg} with key {kid}: {}", reply.body);
+        }
+    }
+    // The signature must still be an Ed25519 one of that key.
+    let rsa = app.issuer.signing_kid();
+    let token = app
+        .issuer
+        .token()
+        .signed_with(&rsa)
+        .header("alg", "Ed25519")
+        .sign();
+    app.get("/private", Some(&token))
+        .await
+        .assert_rejected(401, "invalid_token");
+
+    // Configured by name alone, only `Ed25519` tokens pass: `EdDSA` is not implied.
+    assert_eq!("Ed25519".parse::<Algorithm>(), Ok(Algorithm::Ed25519));
+    let app = start_with(|b| b.algorithms([Algorithm::Ed25519])).await;
+    let kid = app.issuer.add_key(Algorithm::Ed25519).expect("key");
+    app.issuer.set_signing_key(&kid);
+    let named = app.issuer.token().sign();
+    assert_eq!(app.get("/private", Some(&named)).await.status, 200);
+    let polymorphic = app
+        .issuer
+        .token()
+        .signed_with(&kid)
+        .alg(Algorithm::EdDSA)
+        .sign();
+    assert_invalid(&app, &polymorphic, "algorithm is not accepted").await;
+}
+
+#[tokio::test]
 async fn tampered_payload_fails_the_signature() {
     let app = start().await;
     let token = app.issuer.token().sign();

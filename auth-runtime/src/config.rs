@@ -41,8 +41,12 @@ pub enum Algorithm {
     ES256,
     /// ECDSA on P-384 with SHA-384.
     ES384,
-    /// Ed25519.
+    /// EdDSA, as Auth0 and most providers name it; only the Ed25519 curve is supported.
     EdDSA,
+    /// Ed25519 by its RFC 9864 fully-specified name. Accepted wherever `EdDSA` is (a token
+    /// signed with an Ed25519 key may say either); configure it alone to accept only tokens
+    /// that name it.
+    Ed25519,
     /// HMAC with SHA-256: needs [`AuthenticatorBuilder::hs256_secret`].
     HS256,
 }
@@ -60,12 +64,13 @@ impl Algorithm {
             Algorithm::ES256 => "ES256",
             Algorithm::ES384 => "ES384",
             Algorithm::EdDSA => "EdDSA",
+            Algorithm::Ed25519 => "Ed25519",
             Algorithm::HS256 => "HS256",
         }
     }
 
     /// Every algorithm, in a stable order.
-    pub(crate) const ALL: [Algorithm; 10] = [
+    pub(crate) const ALL: [Algorithm; 11] = [
         Algorithm::RS256,
         Algorithm::RS384,
         Algorithm::RS512,
@@ -75,11 +80,28 @@ impl Algorithm {
         Algorithm::ES256,
         Algorithm::ES384,
         Algorithm::EdDSA,
+        Algorithm::Ed25519,
         Algorithm::HS256,
     ];
 
     pub(crate) fn is_symmetric(self) -> bool {
         matches!(self, Algorithm::HS256)
+    }
+
+    /// The algorithm a JOSE header's `alg` names, if `allowed` accepts it. RFC 9864: the
+    /// fully-specified `Ed25519` is accepted wherever the polymorphic `EdDSA` is.
+    pub(crate) fn accepted(name: &str, allowed: &[Algorithm]) -> Option<Algorithm> {
+        let named = Algorithm::ALL.into_iter().find(|a| a.as_str() == name)?;
+        let ok = allowed.contains(&named)
+            || (named == Algorithm::Ed25519 && allowed.contains(&Algorithm::EdDSA));
+        ok.then_some(named)
+    }
+
+    /// Whether a key published for `self` (a JWK's `alg`) may verify `alg`: the same name, or
+    /// the two names of Ed25519 signatures.
+    pub(crate) fn same_signature(self, alg: Algorithm) -> bool {
+        let eddsa = |a| matches!(a, Algorithm::EdDSA | Algorithm::Ed25519);
+        self == alg || (eddsa(self) && eddsa(alg))
     }
 }
 
@@ -269,7 +291,7 @@ pub enum ConfigError {
     #[error("the algorithm list is empty: set AUTH0_ALGORITHMS (e.g. `RS256`) or pass at least one algorithm to `.algorithms(..)`")]
     EmptyAlgorithms,
     /// An algorithm name is not supported.
-    #[error("unsupported algorithm `{value}`: use one of RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, EdDSA, HS256 (names are case-sensitive)")]
+    #[error("unsupported algorithm `{value}`: use one of RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, EdDSA, Ed25519, HS256 (names are case-sensitive)")]
     UnknownAlgorithm {
         /// The value given.
         value: String,

@@ -53,17 +53,31 @@ impl Requirement for Authenticated {
 }
 
 /// What a valid token lacks for a route: rendered as 403 `insufficient_scope`.
+///
+/// Its `Display` is the `error_description`: "the token lacks the required scope write:messages"
+/// for names that are all required, "the token lacks one of the roles admin, manager" for an
+/// any-of requirement.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Insufficient {
     /// Scopes required and not granted (for an `any` requirement: the alternatives).
     pub scopes: Vec<String>,
-    /// Permissions required and not granted.
+    /// Permissions required and not granted (for an `any` requirement: the alternatives).
     pub permissions: Vec<String>,
-    /// Roles required and not held.
+    /// Roles required and not held (for an `any` requirement: the alternatives).
     pub roles: Vec<String>,
     /// Claim conditions not met, described (e.g. `org_id = "org_123"`).
     pub claims: Vec<String>,
+    /// The any-of groups among the names above, so the description can say "one of".
+    alternatives: Vec<(Kind, Vec<String>)>,
+}
+
+/// Which list of [`Insufficient`] a name belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Scope,
+    Permission,
+    Role,
 }
 
 impl Insufficient {
@@ -74,24 +88,52 @@ impl Insufficient {
             && self.roles.is_empty()
             && self.claims.is_empty()
     }
+
+    fn list_mut(&mut self, kind: Kind) -> &mut Vec<String> {
+        match kind {
+            Kind::Scope => &mut self.scopes,
+            Kind::Permission => &mut self.permissions,
+            Kind::Role => &mut self.roles,
+        }
+    }
 }
 
 impl fmt::Display for Insufficient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut parts = Vec::new();
-        for (what, list) in [
-            ("scope", &self.scopes),
-            ("permission", &self.permissions),
-            ("role", &self.roles),
+        let mut required = Vec::new();
+        let mut one_of = Vec::new();
+        for (kind, what, list) in [
+            (Kind::Scope, "scope", &self.scopes),
+            (Kind::Permission, "permission", &self.permissions),
+            (Kind::Role, "role", &self.roles),
         ] {
-            if !list.is_empty() {
-                parts.push(format!("{what} {}", list.join(" ")));
+            let groups: Vec<&Vec<String>> = self
+                .alternatives
+                .iter()
+                .filter(|(k, _)| *k == kind)
+                .map(|(_, names)| names)
+                .collect();
+            let all: Vec<&str> = list
+                .iter()
+                .filter(|name| !groups.iter().any(|g| g.contains(name)))
+                .map(String::as_str)
+                .collect();
+            if !all.is_empty() {
+                required.push(format!("{what} {}", all.join(" ")));
+            }
+            for group in groups {
+                one_of.push(format!("one of the {what}s {}", group.join(", ")));
             }
         }
         if !self.claims.is_empty() {
-            parts.push(format!("claim {}", self.claims.join(", ")));
+            required.push(format!("claim {}", self.claims.join(", ")));
         }
-        write!(f, "the token lacks the required {}", parts.join("; "))
+        let mut parts = Vec::new();
+        if !required.is_empty() {
+            parts.push(format!("the required {}", required.join("; ")));
+        }
+        parts.extend(one_of);
+        write!(f, "the token lacks {}", parts.join("; "))
     }
 }
 
@@ -130,45 +172,47 @@ impl<'a, T: TokenClaims> Check<'a, T> {
 
     /// Every one of `scopes` must be granted.
     pub fn scopes_all(mut self, scopes: &[&str]) -> Self {
-        all(&mut self.missing.scopes, scopes, |s| {
-            self.claims.has_scope(s)
-        });
+        let claims = self.claims;
+        self.missing
+            .all(Kind::Scope, scopes, |s| claims.has_scope(s));
         self
     }
 
     /// At least one of `scopes` must be granted.
     pub fn scopes_any(mut self, scopes: &[&str]) -> Self {
-        any(&mut self.missing.scopes, scopes, |s| {
-            self.claims.has_scope(s)
-        });
+        let claims = self.claims;
+        self.missing
+            .any(Kind::Scope, scopes, |s| claims.has_scope(s));
         self
     }
 
     /// Every one of `permissions` must be present.
     pub fn permissions_all(mut self, permissions: &[&str]) -> Self {
-        all(&mut self.missing.permissions, permissions, |p| {
-            self.claims.has_permission(p)
-        });
+        let claims = self.claims;
+        self.missing
+            .all(Kind::Permission, permissions, |p| claims.has_permission(p));
         self
     }
 
     /// At least one of `permissions` must be present.
     pub fn permissions_any(mut self, permissions: &[&str]) -> Self {
-        any(&mut self.missing.permissions, permissions, |p| {
-            self.claims.has_permission(p)
-        });
+        let claims = self.claims;
+        self.missing
+            .any(Kind::Permission, permissions, |p| claims.has_permission(p));
         self
     }
 
     /// Every one of `roles` must be held.
     pub fn roles_all(mut self, roles: &[&str]) -> Self {
-        all(&mut self.missing.roles, roles, |r| self.claims.has_role(r));
+        let claims = self.claims;
+        self.missing.all(Kind::Role, roles, |r| claims.has_role(r));
         self
     }
 
     /// At least one of `roles` must be held.
     pub fn roles_any(mut self, roles: &[&str]) -> Self {
-        any(&mut self.missing.roles, roles, |r| self.claims.has_role(r));
+        let claims = self.claims;
+        self.missing.any(Kind::Role, roles, |r| claims.has_role(r));
         self
     }
 
@@ -277,12 +321,20 @@ impl<'a, T: TokenClaims> Check<'a, T> {
     }
 }
 
-fn all(missing: &mut Vec<String>, wanted: &[&str], has: impl Fn(&str) -> bool) {
-    missing.extend(wanted.iter().filter(|w| !has(w)).map(|w| (*w).to_owned()));
-}
+impl Insufficient {
+    fn all(&mut self, kind: Kind, wanted: &[&str], has: impl Fn(&str) -> bool) {
+        let lacking = wanted.iter().filter(|w| !has(w)).map(|w| (*w).to_owned());
+        self.list_mut(kind).extend(lacking);
+    }
 
-fn any(missing: &mut Vec<String>, wanted: &[&str], has: impl Fn(&str) -> bool) {
-    if !wanted.is_empty() && !wanted.iter().any(|w| has(w)) {
-        missing.extend(wanted.iter().map(|w| (*w).to_owned()));
+    fn any(&mut self, kind: Kind, wanted: &[&str], has: impl Fn(&str) -> bool) {
+        if wanted.is_empty() || wanted.iter().any(|w| has(w)) {
+            return;
+        }
+        let names: Vec<String> = wanted.iter().map(|w| (*w).to_owned()).collect();
+        self.list_mut(kind).extend(names.iter().cloned());
+        if names.len() > 1 {
+            self.alternatives.push((kind, names));
+        }
     }
 }

@@ -18,10 +18,11 @@
 //! # }
 //! ```
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_lc_rs::rand::{SecureRandom as _, SystemRandom};
 use aws_lc_rs::rsa::KeySize;
@@ -126,11 +127,15 @@ struct Behaviour {
     cache_control: Option<String>,
     jwks_override: Option<(StatusCode, String)>,
     no_discovery: bool,
+    jwks_lag: Duration,
 }
 
 struct Shared {
     issuer: String,
     keys: Mutex<Vec<TestKey>>,
+    /// Every published key set with the time it was published, newest last (bounded): what a
+    /// lagging JWKS serves.
+    history: Mutex<VecDeque<(Instant, Value)>>,
     signing_kid: Mutex<String>,
     behaviour: Mutex<Behaviour>,
     jwks_fetches: AtomicUsize,
@@ -175,6 +180,7 @@ impl TestIssuer {
         let shared = Arc::new(Shared {
             issuer: format!("http://{addr}/"),
             keys: Mutex::new(Vec::new()),
+            history: Mutex::new(VecDeque::new()),
             signing_kid: Mutex::new(String::new()),
             behaviour: Mutex::new(Behaviour::default()),
             jwks_fetches: AtomicUsize::new(0),
@@ -260,6 +266,7 @@ impl TestIssuer {
             published: true,
             extra: Map::new(),
         });
+        self.published_changed();
         Ok(kid)
     }
 
@@ -288,6 +295,7 @@ impl TestIssuer {
                 key.published = false;
             }
         }
+        self.published_changed();
     }
 
     /// Sets (or, with `null`, removes) a member of the published JWK for `kid`, e.g.
@@ -298,6 +306,17 @@ impl TestIssuer {
                 key.extra.insert(name.to_owned(), value.clone());
             }
         }
+        self.published_changed();
+    }
+
+    /// Records the key set now published, for [`set_jwks_lag`](Self::set_jwks_lag).
+    fn published_changed(&self) {
+        let document = jwks_document(&self.shared);
+        let mut history = lock(&self.shared.history);
+        if history.len() >= 64 {
+            history.pop_front();
+        }
+        history.push_back((Instant::now(), document));
     }
 
     /// The public key of `kid` in the form aws-lc-rs verifies with: PKCS#1 `RSAPublicKey` DER for
@@ -313,9 +332,36 @@ impl TestIssuer {
         })
     }
 
-    /// The published JWKS document, as served.
+    /// The published JWKS document (what is served, unless a [lag](Self::set_jwks_lag) is set).
     pub fn jwks(&self) -> Value {
         jwks_document(&self.shared)
+    }
+
+    /// The JWKS endpoint answers with the key set as it was published `lag` ago, as a CDN or
+    /// cache in front of an issuer does after a key rotation: for `lag` after
+    /// [`rotate_keys`](Self::rotate_keys), tokens are signed with a key the served JWKS does not
+    /// list yet. Zero (the default) serves the current key set.
+    ///
+    /// ```
+    /// # extern crate auth_runtime as route_guard;
+    /// use std::time::Duration;
+    /// use route_guard::testing::TestIssuer;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let issuer = TestIssuer::start().await?;
+    /// issuer.set_jwks_lag(Duration::from_secs(60));
+    /// let new_kid = issuer.rotate_keys()?;
+    /// let served = reqwest::get(format!("{}.well-known/jwks.json", issuer.issuer()))
+    ///     .await?
+    ///     .text()
+    ///     .await?;
+    /// assert!(!served.contains(&new_kid));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn set_jwks_lag(&self, lag: Duration) {
+        lock(&self.shared.behaviour).jwks_lag = lag;
     }
 
     /// While `down`, discovery and JWKS answer 503.
@@ -751,7 +797,9 @@ fn generate(alg: Algorithm) -> Result<KeyPair, TestIssuerError> {
             EcdsaKeyPair::generate(&signature::ECDSA_P384_SHA384_FIXED_SIGNING).map_err(err)?,
             alg,
         ),
-        Algorithm::EdDSA => KeyPair::Ed(Ed25519KeyPair::generate().map_err(err)?),
+        Algorithm::EdDSA | Algorithm::Ed25519 => {
+            KeyPair::Ed(Ed25519KeyPair::generate().map_err(err)?)
+        }
         Algorithm::HS256 => return Err(TestIssuerError::KeyGeneration(alg)),
     })
 }
@@ -791,6 +839,19 @@ fn jwks_document(shared: &Shared) -> Value {
     json!({ "keys": keys })
 }
 
+/// The newest key set published at least `lag` ago (the oldest one if none is that old).
+fn lagging_document(shared: &Shared, lag: Duration) -> Value {
+    let history = lock(&shared.history);
+    let cutoff = Instant::now().checked_sub(lag);
+    history
+        .iter()
+        .rev()
+        .find(|(at, _)| cutoff.is_some_and(|cutoff| *at <= cutoff))
+        .or_else(|| history.front())
+        .map(|(_, document)| document.clone())
+        .unwrap_or_else(|| json!({ "keys": [] }))
+}
+
 async fn misbehave(shared: &Shared) -> Option<Response> {
     let (delay, down) = {
         let b = lock(&shared.behaviour);
@@ -823,14 +884,15 @@ async fn jwks(State(shared): State<Arc<Shared>>) -> Response {
     if let Some(response) = misbehave(&shared).await {
         return response;
     }
-    let (override_, cache_control) = {
+    let (override_, cache_control, lag) = {
         let b = lock(&shared.behaviour);
-        (b.jwks_override.clone(), b.cache_control.clone())
+        (b.jwks_override.clone(), b.cache_control.clone(), b.jwks_lag)
     };
     let mut response = match override_ {
         Some((status, body)) => {
             (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
         }
+        None if !lag.is_zero() => axum::Json(lagging_document(&shared, lag)).into_response(),
         None => axum::Json(jwks_document(&shared)).into_response(),
     };
     if let Some(value) = cache_control.and_then(|v| header::HeaderValue::from_str(&v).ok()) {

@@ -57,7 +57,9 @@ pub enum VerifyError {
     /// The key named by `kid` cannot verify the token's `alg`.
     #[error("the token's algorithm does not match its signing key")]
     KeyMismatch,
-    /// The issuer's keys could not be loaded (network failure, bad JWKS).
+    /// No key set of the token's issuer has loaded yet (network failure, bad JWKS since
+    /// start-up). The extractors answer it 503 `temporarily_unavailable`: the token was not
+    /// judged. With a key set cached, an outage of the issuer never produces it.
     #[error("the issuer's signing keys are unavailable; try again later")]
     KeysUnavailable,
     /// The signature does not verify.
@@ -622,17 +624,19 @@ impl Authenticator {
         if header.crit.is_some() {
             return Err(VerifyError::CriticalHeader);
         }
-        let alg = settings
-            .algorithms
-            .iter()
-            .copied()
-            .find(|a| a.as_str() == header.alg.as_ref())
-            .ok_or_else(|| VerifyError::AlgorithmNotAllowed {
+        let alg = Algorithm::accepted(&header.alg, &settings.algorithms).ok_or_else(|| {
+            VerifyError::AlgorithmNotAllowed {
                 allowed: self.inner.allowed_list.clone(),
-            })?;
+            }
+        })?;
         check_typ(header.typ.as_deref(), settings.require_at_jwt_typ)?;
         let signature = decode_segment(signature_b64, "the signature is not base64url")?;
         let signed = &token.as_bytes()[..header_b64.len() + 1 + payload_b64.len()];
+        // Parsed once, before the key lookup: the unverified `iss` chooses the issuer (and a
+        // token of another issuer is refused before it can cause a fetch); every claim is
+        // checked again below, after the signature.
+        let payload = decode_segment(payload_b64, "the payload is not base64url")?;
+        let claims = parse_claims(&payload)?;
 
         let key_set = match &self.inner.hmac {
             Some(key) => {
@@ -641,20 +645,16 @@ impl Authenticator {
                 None
             }
             None => {
+                let issuer = claims
+                    .iss
+                    .as_deref()
+                    .ok_or(VerifyError::MissingClaim("iss"))?;
                 let cache = match &self.inner.keys {
                     Keys::Single(cache) => Arc::clone(cache),
-                    Keys::Multi { .. } => {
-                        // The unverified `iss` only chooses among accepted issuers; it is
-                        // checked again, with the signature, below.
-                        let payload = decode_segment(payload_b64, "the payload is not base64url")?;
-                        let issuer = parse_claims(&payload)?
-                            .iss
-                            .ok_or(VerifyError::MissingClaim("iss"))?;
-                        self.resolve_cache(&issuer, context).await?
-                    }
+                    Keys::Multi { .. } => self.resolve_cache(issuer, context).await?,
                 };
                 let kid = header.kid.as_deref();
-                let set = cache.key_set(kid).await.map_err(key_error)?;
+                let set = cache.key_set(issuer, kid).await.map_err(key_error)?;
                 let key = set.find(kid, alg).map_err(key_error)?;
                 key.verify_sig(signed, &signature)
                     .map_err(|_| VerifyError::InvalidSignature)?;
@@ -662,8 +662,6 @@ impl Authenticator {
             }
         };
 
-        let payload = decode_segment(payload_b64, "the payload is not base64url")?;
-        let claims = parse_claims(&payload)?;
         let now = unix_now();
         let leeway = settings.leeway.as_secs_f64();
         let exp = claims.exp.ok_or(VerifyError::MissingClaim("exp"))?;
@@ -804,6 +802,7 @@ fn install_crypto_provider() {
 fn key_error(err: KeyError) -> VerifyError {
     match err {
         KeyError::UnknownKid => VerifyError::UnknownKid,
+        KeyError::ForeignIssuer => VerifyError::WrongIssuer,
         KeyError::AmbiguousKey => VerifyError::MissingKid,
         KeyError::AlgorithmMismatch => VerifyError::KeyMismatch,
         KeyError::Unavailable(_) => VerifyError::KeysUnavailable,

@@ -154,6 +154,11 @@ impl Reply {
     /// `temporarily_unavailable` with `Retry-After: 1`, no challenge, and a description that
     /// names what is down.
     pub fn assert_unavailable(&self, names: &str) {
+        self.assert_unavailable_for(names, "1");
+    }
+
+    /// Asserts the 503 contract with a `Retry-After` of `retry_after` seconds.
+    pub fn assert_unavailable_for(&self, names: &str, retry_after: &str) {
         assert_eq!(self.status.as_u16(), 503, "body: {}", self.body);
         assert_eq!(
             self.error(),
@@ -162,7 +167,7 @@ impl Reply {
             self.body
         );
         assert!(self.description().contains(names), "body: {}", self.body);
-        assert_eq!(self.header("retry-after"), "1");
+        assert_eq!(self.header("retry-after"), retry_after);
         assert_eq!(self.www_authenticate, None);
     }
 

@@ -39,6 +39,7 @@ impl Authenticator {
             ChallengeParams {
                 realm: Arc::clone(&self.inner.realm),
                 algs: Arc::clone(&self.inner.dpop.algs),
+                keys_retry_after: retry_after_secs(self.inner.settings.jwks_retry_interval),
             },
             self.inner.error_body.clone(),
         )
@@ -275,6 +276,7 @@ async fn authenticate(
             ChallengeParams {
                 realm: Arc::from("api"),
                 algs: Arc::from("ES256"),
+                keys_retry_after: 1,
             },
             None,
         ));
@@ -377,12 +379,25 @@ fn dpop_error(error: DpopError) -> AuthError {
     }
 }
 
-/// A token failure; a failed domain resolver is our outage (503), not the token's.
+/// A token failure. One rule for a dependency of ours that is down (a failed domain resolver,
+/// an issuer whose keys never loaded): the token was not judged, so it is our outage (503),
+/// not the token's.
 fn token_error(error: VerifyError) -> AuthError {
     match error {
         VerifyError::ResolverUnavailable => AuthError::ResolverUnavailable,
+        VerifyError::KeysUnavailable => AuthError::KeysUnavailable,
         e => AuthError::InvalidToken(e),
     }
+}
+
+/// Whole seconds, rounded up, at least one (`Retry-After` has no fractions).
+fn retry_after_secs(interval: std::time::Duration) -> u64 {
+    interval
+        .as_millis()
+        .div_ceil(1000)
+        .try_into()
+        .unwrap_or(u64::MAX)
+        .max(1)
 }
 
 /// The request's `Host` (HTTP/1) or URI authority (HTTP/2).

@@ -41,6 +41,11 @@ pub enum AuthError {
     ReplayStoreUnavailable,
     /// The domain resolver failed: 503 `temporarily_unavailable` with `Retry-After`.
     ResolverUnavailable,
+    /// No signing keys have loaded for the token's issuer yet (it has been unreachable since
+    /// start-up): 503 `temporarily_unavailable` with `Retry-After`. The token was not judged, so
+    /// `invalid_token` would make a client throw away a token that may be valid. Once a key set
+    /// has loaded, an outage of the issuer changes nothing for clients (the last good keys stay).
+    KeysUnavailable,
 }
 
 /// Which authentication scheme a challenge names.
@@ -58,6 +63,9 @@ pub(crate) struct ChallengeParams {
     pub(crate) realm: Arc<str>,
     /// The accepted DPoP proof algorithms, space-separated.
     pub(crate) algs: Arc<str>,
+    /// `Retry-After` seconds while the issuer's keys are unavailable: the JWKS retry interval,
+    /// so that a client's retry can be the one that finds the keys.
+    pub(crate) keys_retry_after: u64,
 }
 
 /// The rejection of route-guard's extractors; renders status, `WWW-Authenticate` and a JSON body
@@ -136,11 +144,12 @@ impl AuthRejection {
             AuthError::DpopRequired => Some(RejectionReason::DpopBinding),
             AuthError::ReplayStoreUnavailable => Some(RejectionReason::ReplayStoreUnavailable),
             AuthError::ResolverUnavailable => Some(RejectionReason::ResolverUnavailable),
+            AuthError::KeysUnavailable => Some(RejectionReason::KeysUnavailable),
         }
     }
 
-    /// The HTTP status: 400, 401, 403, 503 for an unavailable replay store, or 500 for a
-    /// missing layer.
+    /// The HTTP status: 400, 401, 403, 503 when a dependency of ours is down (the issuer's keys
+    /// never loaded, the replay store, the domain resolver), or 500 for a missing layer.
     pub fn status(&self) -> StatusCode {
         match &self.0.error {
             AuthError::MissingToken
@@ -150,9 +159,9 @@ impl AuthRejection {
             | AuthError::DpopRequired => StatusCode::UNAUTHORIZED,
             AuthError::InvalidRequest(_) => StatusCode::BAD_REQUEST,
             AuthError::InsufficientScope(_) => StatusCode::FORBIDDEN,
-            AuthError::ReplayStoreUnavailable | AuthError::ResolverUnavailable => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            AuthError::ReplayStoreUnavailable
+            | AuthError::ResolverUnavailable
+            | AuthError::KeysUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             AuthError::MissingAuthenticator => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -168,9 +177,9 @@ impl AuthRejection {
             AuthError::InsufficientScope(_) => "insufficient_scope",
             AuthError::InvalidDpopProof(_) => "invalid_dpop_proof",
             AuthError::UseDpopNonce(_) => "use_dpop_nonce",
-            AuthError::ReplayStoreUnavailable | AuthError::ResolverUnavailable => {
-                "temporarily_unavailable"
-            }
+            AuthError::ReplayStoreUnavailable
+            | AuthError::ResolverUnavailable
+            | AuthError::KeysUnavailable => "temporarily_unavailable",
             AuthError::MissingAuthenticator => "server_error",
         }
     }
@@ -197,6 +206,7 @@ impl AuthRejection {
             AuthError::DpopRequired => "this API accepts only DPoP-bound access tokens: send `Authorization: DPoP <token>` with a `DPoP` proof header".to_owned(),
             AuthError::ReplayStoreUnavailable => "the DPoP replay store is unavailable; retry shortly".to_owned(),
             AuthError::ResolverUnavailable => "the token's issuer could not be checked right now; retry shortly".to_owned(),
+            AuthError::KeysUnavailable => "the issuer's signing keys are unavailable, so the token could not be checked; retry shortly".to_owned(),
             AuthError::InvalidRequest(why) => (*why).to_owned(),
             AuthError::InvalidToken(e) => e.to_string(),
             AuthError::InsufficientScope(missing) => missing.to_string(),
@@ -209,11 +219,12 @@ impl AuthRejection {
     /// scheme, `DPoP ... algs="..."` for the DPoP scheme (RFC 9449 §7.1), both for a request
     /// without credentials when DPoP is allowed.
     pub fn www_authenticate(&self) -> Option<HeaderValue> {
-        let ChallengeParams { realm, algs } = &self.0.params;
+        let ChallengeParams { realm, algs, .. } = &self.0.params;
         let params = match &self.0.error {
             AuthError::MissingAuthenticator
             | AuthError::ReplayStoreUnavailable
-            | AuthError::ResolverUnavailable => return None,
+            | AuthError::ResolverUnavailable
+            | AuthError::KeysUnavailable => return None,
             AuthError::MissingToken => String::new(),
             AuthError::InsufficientScope(missing) if !missing.scopes.is_empty() => format!(
                 ", error=\"insufficient_scope\", error_description=\"{}\", scope=\"{}\"",
@@ -273,7 +284,11 @@ impl IntoResponse for AuthRejection {
             headers.insert(DPOP_NONCE, nonce);
         }
         if self.status() == StatusCode::SERVICE_UNAVAILABLE {
-            headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
+            let seconds = match self.0.error {
+                AuthError::KeysUnavailable => self.0.params.keys_retry_after,
+                _ => 1,
+            };
+            headers.insert(RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }

@@ -28,7 +28,7 @@ pub use self::redis::RedisReplayStore;
 pub(crate) use htu::request_url;
 pub use replay::{MemoryReplayStore, ReplayFuture, ReplayStore, ReplayStoreError};
 
-use crate::config::{DpopMode, DpopSettings, ReplayChoice};
+use crate::config::{Algorithm, DpopMode, DpopSettings, ReplayChoice};
 use crate::jwks::parse_key;
 use crate::stats::RejectionReason;
 use crate::verify::{
@@ -372,14 +372,11 @@ impl Authenticator {
         {
             return Err(ProofError::Type.into());
         }
-        let alg = settings
-            .algorithms
-            .iter()
-            .copied()
-            .find(|a| a.as_str() == header.alg.as_ref())
-            .ok_or_else(|| ProofError::AlgorithmNotAllowed {
+        let alg = Algorithm::accepted(&header.alg, &settings.algorithms).ok_or_else(|| {
+            ProofError::AlgorithmNotAllowed {
                 allowed: self.inner.dpop.algs.to_string(),
-            })?;
+            }
+        })?;
         if header.crit.is_some() {
             return Err(ProofError::CriticalHeader.into());
         }

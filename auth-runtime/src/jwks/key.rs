@@ -78,10 +78,19 @@ pub(crate) fn parse_key(
     if jwk.d.is_some() {
         return Err(SkipReason::PrivateKey);
     }
-    let candidates: Vec<Algorithm> = allowed
-        .iter()
-        .copied()
-        .filter(|a| jwk.alg.as_deref().is_none_or(|stated| stated == a.as_str()))
+    // Every algorithm a token may use with this key: the allowed ones (with `Ed25519` wherever
+    // `EdDSA` is allowed, RFC 9864) that fit the JWK's own `alg`, if it states one.
+    let stated = match jwk.alg.as_deref() {
+        None => None,
+        Some(name) => Some(
+            name.parse::<Algorithm>()
+                .map_err(|_| SkipReason::Unsupported)?,
+        ),
+    };
+    let candidates: Vec<Algorithm> = Algorithm::ALL
+        .into_iter()
+        .filter(|a| Algorithm::accepted(a.as_str(), allowed).is_some())
+        .filter(|a| stated.is_none_or(|s| s.same_signature(*a)))
         .collect();
     let mut parsed = Vec::new();
     match jwk.kty.as_deref() {
@@ -127,10 +136,12 @@ pub(crate) fn parse_key(
             if x.len() != 32 {
                 return Err(SkipReason::Malformed);
             }
-            if candidates.contains(&Algorithm::EdDSA) {
-                let key = ParsedPublicKey::new(&signature::ED25519, &x)
-                    .map_err(|_| SkipReason::Malformed)?;
-                parsed.push((Algorithm::EdDSA, key));
+            for alg in [Algorithm::EdDSA, Algorithm::Ed25519] {
+                if candidates.contains(&alg) {
+                    let key = ParsedPublicKey::new(&signature::ED25519, &x)
+                        .map_err(|_| SkipReason::Malformed)?;
+                    parsed.push((alg, key));
+                }
             }
         }
         _ => return Err(SkipReason::Unsupported),

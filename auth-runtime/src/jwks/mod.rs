@@ -22,7 +22,7 @@ pub(crate) use fetch::client;
 pub(crate) use issuers::IssuerCaches;
 pub(crate) use key::parse_key;
 
-/// Unknown `kid`s remembered at most (about 256 KiB with the longest `kid`s); past this, the cooldown alone keeps fetches bounded.
+/// Unknown `kid`s remembered at most (about 256 KiB with the longest `kid`s), for diagnostics.
 const MAX_UNKNOWN_KIDS: usize = 1024;
 /// A `kid` longer than this is never remembered (it cannot be a real one).
 const MAX_REMEMBERED_KID_BYTES: usize = 256;
@@ -45,7 +45,9 @@ pub(crate) enum KeyError {
     AmbiguousKey,
     /// The key named by `kid` cannot verify this `alg` (type, curve or stated `alg` differ).
     AlgorithmMismatch,
-    /// The issuer's keys could not be loaded.
+    /// The token claims another issuer than the one whose keys these are.
+    ForeignIssuer,
+    /// No key set has loaded yet for the issuer (it has been unreachable since start-up).
     Unavailable(String),
 }
 
@@ -144,15 +146,19 @@ impl JwksCache {
         self.current.load_full()
     }
 
-    /// How many unknown `kid`s are remembered now.
+    /// How many unknown `kid`s were refused since the last successful fetch (bounded): for
+    /// diagnostics only; the cooldown alone decides whether a `kid` may cause a refetch.
     pub(crate) fn unknown_kids_remembered(&self) -> usize {
         self.unknown.lock().map_or(0, |u| u.kids.len())
     }
 
-    /// The key set to verify a token with `kid`: loads it if the cache is cold, refetches once
-    /// for an unknown `kid` (then cools down), and refreshes stale keys in the background.
+    /// The key set to verify a token claiming `issuer` with `kid`: loads it if the cache is cold,
+    /// refuses a token of another issuer before any key lookup (so it can never start an
+    /// unknown-`kid` cooldown), refetches once for an unknown `kid` (then cools down), and
+    /// refreshes stale keys in the background.
     pub(crate) async fn key_set(
         self: &Arc<Self>,
+        issuer: &str,
         kid: Option<&str>,
     ) -> Result<Arc<KeySet>, KeyError> {
         let (mut set, just_loaded) = match self.current.load_full() {
@@ -167,6 +173,9 @@ impl JwksCache {
             }
         };
         self.refresh_if_stale();
+        if set.issuer != issuer {
+            return Err(KeyError::ForeignIssuer);
+        }
         let Some(kid) = kid else {
             return Ok(set);
         };
@@ -200,8 +209,13 @@ impl JwksCache {
         }
     }
 
-    /// Decides what a request with an unknown `kid` does: reject at once, or (at most once per
-    /// cooldown) refetch the key set, which concurrent requests with unknown `kid`s then share.
+    /// Decides what a request with an unknown `kid` does: reject at once while the cooldown of
+    /// the last unknown-`kid` refetch lasts, otherwise refetch the key set (at most once per
+    /// cooldown; concurrent requests with unknown `kid`s share that one fetch).
+    ///
+    /// A `kid` refused before is not refused for longer than anyone else: after a key rotation
+    /// the new `kid` may first arrive during a cooldown (started by a forged token) or before a
+    /// lagging JWKS lists it, and must be accepted once the cooldown is over.
     fn unknown_kid_plan(&self, kid: &str, just_loaded: bool) -> UnknownKidPlan {
         let Ok(mut unknown) = self.unknown.lock() else {
             return UnknownKidPlan::Reject;
@@ -213,10 +227,8 @@ impl JwksCache {
             remember(&mut unknown, kid);
             return UnknownKidPlan::Reject;
         }
-        if unknown.kids.contains(kid) {
-            return UnknownKidPlan::Reject;
-        }
         match unknown.last_refetch {
+            // The refetch claimed by another request has not completed yet: wait for it.
             Some((_, seen)) if seen == attempts => UnknownKidPlan::Refetch(seen),
             Some((at, _)) if at.elapsed() < self.settings.unknown_kid_cooldown => {
                 remember(&mut unknown, kid);
