@@ -8,13 +8,21 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
-/// Settings of the Authenticator that shape how claims are read (e.g. where roles live).
-#[derive(Debug, Clone, Default)]
-#[non_exhaustive]
-pub struct ClaimsContext {
-    /// The claim holding roles for types without a roles field, from
-    /// [`roles_claim`](crate::AuthenticatorBuilder::roles_claim).
-    pub roles_claim: Option<String>,
+use crate::verify::{ClaimsContext, VerifiedToken, VerifyError};
+
+/// Typed claims of a verified token: the one parse of its payload into the caller's type.
+impl VerifiedToken {
+    /// Deserializes the claims into `T` (one parse of the verified payload).
+    pub fn claims<T: TokenClaims>(&self) -> Result<T, VerifyError> {
+        let mut claims: T = self.deserialize()?;
+        claims.apply_context(self.context());
+        Ok(claims)
+    }
+
+    /// The claims as [`StandardClaims`].
+    pub fn standard_claims(&self) -> Result<StandardClaims, VerifyError> {
+        self.claims()
+    }
 }
 
 /// A claims type route-guard can check requirements against.

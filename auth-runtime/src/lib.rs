@@ -5,34 +5,38 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+// The layers, lowest first; each imports only from those above it in this list (and from the
+// leaves `stats` and `token_cache`). `tests/architecture.rs` holds the table and enforces it.
 mod axum;
 mod claims;
 mod config;
 mod dpop;
 mod jwks;
 mod policy;
+mod store;
+mod verify;
+
 mod stats;
+mod token_cache;
+
 #[cfg(feature = "testing")]
 pub mod testing;
-mod token_cache;
-mod verify;
 
 pub use crate::axum::{AuthError, AuthRejection, Claims, Guard};
 pub use claims::{
-    Actor, ClaimsContext, HasPermissions, HasRoles, HasScopes, ScopeSet, StandardClaims, StringSet,
-    TokenClaims,
+    Actor, HasPermissions, HasRoles, HasScopes, ScopeSet, StandardClaims, StringSet, TokenClaims,
 };
 pub use config::{
-    Algorithm, AuthenticatorBuilder, ConfigError, DpopMode, IssuerRequest, OrgPolicy, ResolverError,
+    Algorithm, AuthenticatorBuilder, ConfigError, DpopMode, IssuerRequest, OrgPolicy, ReplayFuture,
+    ReplayStore, ReplayStoreError, ResolverError,
 };
-#[cfg(feature = "redis")]
-pub use dpop::RedisReplayStore;
-pub use dpop::{
-    DpopError, MemoryReplayStore, ProofError, ReplayFuture, ReplayStore, ReplayStoreError,
-};
+pub use dpop::{DpopError, ProofError};
 pub use policy::{Authenticated, Check, Insufficient, Requirement};
 pub use stats::{RejectionReason, Stats};
-pub use verify::{Authenticator, KeysUnavailable, VerifiedToken, VerifyError};
+pub use store::MemoryReplayStore;
+#[cfg(feature = "redis")]
+pub use store::RedisReplayStore;
+pub use verify::{Authenticator, ClaimsContext, KeysUnavailable, VerifiedToken, VerifyError};
 
 /// What the macros' generated code names. Not a public API: it changes without notice.
 #[doc(hidden)]

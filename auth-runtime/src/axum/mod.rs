@@ -14,12 +14,11 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::Extension;
 
-pub(crate) use rejection::ErrorBody;
 pub use rejection::{AuthError, AuthRejection};
-use rejection::{ChallengeParams, Scheme};
+use rejection::{ChallengeParams, RenderBody, Scheme};
 
 use crate::claims::{StandardClaims, TokenClaims};
-use crate::config::{AuthenticatorBuilder, DpopMode};
+use crate::config::{AuthenticatorBuilder, DpopMode, ErrorBody};
 use crate::dpop::{request_url, DpopError, ProofError};
 use crate::policy::Requirement;
 use crate::stats::RejectionReason;
@@ -41,7 +40,11 @@ impl Authenticator {
                 algs: Arc::clone(&self.inner.dpop.algs),
                 keys_retry_after: retry_after_secs(self.inner.settings.jwks_retry_interval),
             },
-            self.inner.error_body.clone(),
+            self.inner
+                .error_body
+                .as_ref()
+                .and_then(|hook| hook.get::<RenderBody>())
+                .cloned(),
         )
     }
 
@@ -82,7 +85,7 @@ impl AuthenticatorBuilder {
         mut self,
         render: impl Fn(&AuthRejection) -> Response + Send + Sync + 'static,
     ) -> Self {
-        self.error_body = Some(ErrorBody(Arc::new(render)));
+        self.error_body = Some(ErrorBody::new(RenderBody(Arc::new(render))));
         self
     }
 }

@@ -97,17 +97,18 @@ struct Repr {
     error: AuthError,
     scheme: Scheme,
     params: ChallengeParams,
-    body: Option<ErrorBody>,
+    body: Option<RenderBody>,
 }
 
 /// A custom error body, set with
-/// [`AuthenticatorBuilder::error_body`](crate::AuthenticatorBuilder::error_body).
+/// [`AuthenticatorBuilder::error_body`](crate::AuthenticatorBuilder::error_body) and carried
+/// through `config`'s opaque `ErrorBody` hook.
 #[derive(Clone)]
-pub(crate) struct ErrorBody(pub(crate) Arc<dyn Fn(&AuthRejection) -> Response + Send + Sync>);
+pub(crate) struct RenderBody(pub(crate) Arc<dyn Fn(&AuthRejection) -> Response + Send + Sync>);
 
-impl fmt::Debug for ErrorBody {
+impl fmt::Debug for RenderBody {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("ErrorBody(..)")
+        f.write_str("RenderBody(..)")
     }
 }
 
@@ -116,7 +117,7 @@ impl AuthRejection {
         error: AuthError,
         scheme: Scheme,
         params: ChallengeParams,
-        body: Option<ErrorBody>,
+        body: Option<RenderBody>,
     ) -> Self {
         AuthRejection(Arc::new(Repr {
             error,
@@ -260,7 +261,7 @@ impl IntoResponse for AuthRejection {
     /// The JSON body (or the custom one), always with the RFC 6750 status and challenge.
     fn into_response(self) -> Response {
         let mut response = match &self.0.body {
-            Some(ErrorBody(render)) => render(&self),
+            Some(RenderBody(render)) => render(&self),
             None => axum::Json(serde_json::json!({
                 "error": self.error_code(),
                 "error_description": self.description(),

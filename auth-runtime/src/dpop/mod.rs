@@ -1,4 +1,6 @@
-//! DPoP (RFC 9449): proof checks, the token binding, server nonces and the replay store.
+//! DPoP (RFC 9449): proof checks, the token binding, server nonces and the replay check. The
+//! state (the replay store, the nonce key) is held by the Authenticator (`verify::DpopState`);
+//! the stores themselves live in `store`.
 //!
 //! The order is fixed: the proof (shape, `typ`, `alg`, public `jwk`, signature, `htm`, `htu`,
 //! `iat`, `ath`, nonce), then the access token through the one verification path, then the
@@ -7,13 +9,9 @@
 
 mod htu;
 mod nonce;
-#[cfg(feature = "redis")]
-mod redis;
-mod replay;
 
 use std::borrow::Cow;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use aws_lc_rs::digest;
@@ -23,12 +21,9 @@ use serde::de::IgnoredAny;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-#[cfg(feature = "redis")]
-pub use self::redis::RedisReplayStore;
 pub(crate) use htu::request_url;
-pub use replay::{MemoryReplayStore, ReplayFuture, ReplayStore, ReplayStoreError};
 
-use crate::config::{Algorithm, DpopMode, DpopSettings, ReplayChoice};
+use crate::config::{Algorithm, DpopMode};
 use crate::jwks::parse_key;
 use crate::stats::RejectionReason;
 use crate::verify::{
@@ -155,39 +150,6 @@ impl DpopError {
 impl From<ProofError> for DpopError {
     fn from(e: ProofError) -> Self {
         DpopError::Proof(e)
-    }
-}
-
-/// The DPoP part of an Authenticator.
-pub(crate) struct Dpop {
-    /// The accepted proof algorithms, space-separated: the challenge's `algs`.
-    pub(crate) algs: Arc<str>,
-    replay: Arc<dyn ReplayStore>,
-    nonces: Option<nonce::Nonces>,
-    /// Whether the replay store failed last time: an outage is logged once at error level.
-    store_down: AtomicBool,
-}
-
-impl Dpop {
-    pub(crate) fn new(settings: &DpopSettings, replay: ReplayChoice) -> Self {
-        Dpop {
-            algs: settings
-                .algorithms
-                .iter()
-                .map(|a| a.as_str())
-                .collect::<Vec<_>>()
-                .join(" ")
-                .into(),
-            replay: match replay {
-                ReplayChoice::Memory(capacity) => Arc::new(MemoryReplayStore::new(capacity)),
-                ReplayChoice::Store(store) => store,
-            },
-            nonces: settings
-                .nonce
-                .as_ref()
-                .map(|(secret, step)| nonce::Nonces::new(&secret.0, *step)),
-            store_down: AtomicBool::new(false),
-        }
     }
 }
 
@@ -416,7 +378,8 @@ impl Authenticator {
         if ath != token_hash(token) {
             return Err(ProofError::TokenHash.into());
         }
-        if let Some(nonces) = &self.inner.dpop.nonces {
+        if let Some((key, step)) = &self.inner.dpop.nonce_key {
+            let nonces = nonce::Nonces::new(key, *step);
             if !claims.nonce.is_some_and(|n| nonces.accepts(&n, now)) {
                 return Err(DpopError::UseNonce {
                     nonce: nonces.current(now),

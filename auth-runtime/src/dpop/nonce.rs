@@ -7,15 +7,16 @@ use aws_lc_rs::hmac;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 
-pub(crate) struct Nonces {
-    key: hmac::Key,
+/// The nonces of one key and time step (a view: the key is the Authenticator's).
+pub(crate) struct Nonces<'a> {
+    key: &'a hmac::Key,
     step: u64,
 }
 
-impl Nonces {
-    pub(crate) fn new(secret: &[u8], step: Duration) -> Self {
+impl<'a> Nonces<'a> {
+    pub(crate) fn new(key: &'a hmac::Key, step: Duration) -> Self {
         Nonces {
-            key: hmac::Key::new(hmac::HMAC_SHA256, secret),
+            key,
             step: step.as_secs().max(1),
         }
     }
@@ -39,7 +40,7 @@ impl Nonces {
         let step = u64::from_be_bytes(step_bytes);
         let now_step = self.step_of(now);
         (step == now_step || step.checked_add(1) == Some(now_step))
-            && hmac::verify(&self.key, &Self::message(step), tag).is_ok()
+            && hmac::verify(self.key, &Self::message(step), tag).is_ok()
     }
 
     fn step_of(&self, now: f64) -> u64 {
@@ -47,7 +48,7 @@ impl Nonces {
     }
 
     fn issue(&self, step: u64) -> String {
-        let tag = hmac::sign(&self.key, &Self::message(step));
+        let tag = hmac::sign(self.key, &Self::message(step));
         let mut bytes = Vec::with_capacity(8 + 32);
         bytes.extend_from_slice(&step.to_be_bytes());
         bytes.extend_from_slice(tag.as_ref());
@@ -68,18 +69,20 @@ mod tests {
 
     #[test]
     fn current_and_previous_step_accepted_older_and_forged_refused() {
-        let nonces = Nonces::new(&[7; 32], Duration::from_secs(60));
+        let key = |byte: u8| hmac::Key::new(hmac::HMAC_SHA256, &[byte; 32]);
+        let (seven, eight, twin_key) = (key(7), key(8), key(7));
+        let nonces = Nonces::new(&seven, Duration::from_secs(60));
         let t = 1_800_000_000.0;
         let nonce = nonces.current(t);
         assert!(nonces.accepts(&nonce, t));
         assert!(nonces.accepts(&nonce, t + 60.0));
         assert!(!nonces.accepts(&nonce, t + 120.0));
-        let other = Nonces::new(&[8; 32], Duration::from_secs(60));
+        let other = Nonces::new(&eight, Duration::from_secs(60));
         assert!(!other.accepts(&nonce, t));
         assert!(!nonces.accepts("", t));
         assert!(!nonces.accepts("not base64!", t));
         // Another instance with the same secret agrees.
-        let twin = Nonces::new(&[7; 32], Duration::from_secs(60));
+        let twin = Nonces::new(&twin_key, Duration::from_secs(60));
         assert!(twin.accepts(&nonce, t));
     }
 }

@@ -38,7 +38,7 @@ pub(crate) struct Fetched {
     pub(crate) ttl: Duration,
 }
 
-pub(crate) fn client(settings: &Settings) -> Result<reqwest::Client, crate::ConfigError> {
+pub(crate) fn client(settings: &Settings) -> Result<reqwest::Client, crate::config::ConfigError> {
     reqwest::Client::builder()
         .timeout(settings.http_timeout)
         .connect_timeout(settings.http_timeout)
@@ -46,7 +46,7 @@ pub(crate) fn client(settings: &Settings) -> Result<reqwest::Client, crate::Conf
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("route-guard/", env!("CARGO_PKG_VERSION")))
         .build()
-        .map_err(|e| crate::ConfigError::HttpClient(e.to_string()))
+        .map_err(|e| crate::config::ConfigError::HttpClient(e.to_string()))
 }
 
 #[derive(Deserialize)]

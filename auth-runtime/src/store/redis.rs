@@ -6,8 +6,7 @@ use std::time::Duration;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::sync::OnceCell;
 
-use super::replay::{ReplayFuture, ReplayStore, ReplayStoreError};
-use crate::config::ConfigError;
+use crate::config::{ConfigError, ReplayFuture, ReplayStore, ReplayStoreError};
 
 /// Remembers DPoP proof `jti`s in Redis; select it with
 /// [`dpop_replay_redis`](crate::AuthenticatorBuilder::dpop_replay_redis) or

@@ -1,68 +1,10 @@
-//! Where proof `jti`s are remembered: the [`ReplayStore`] trait and the bounded in-memory store.
+//! [`MemoryReplayStore`]: DPoP proof `jti`s remembered in this process, bounded.
 
 use std::collections::{HashMap, VecDeque};
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-/// The future a [`ReplayStore`] returns.
-pub type ReplayFuture<'a> =
-    Pin<Box<dyn Future<Output = Result<bool, ReplayStoreError>> + Send + 'a>>;
-
-/// Remembers DPoP proofs so each is accepted once (RFC 9449 §11.1).
-///
-/// route-guard calls [`insert`](Self::insert) once per DPoP request, after every other check
-/// passed, with a key derived from the proof's `jti` and key thumbprint and the time after which
-/// the proof could no longer pass the `iat` window anyway. Share one store between all instances
-/// of a service (the `redis` feature's store does) so that a proof accepted by one is refused by
-/// the others.
-///
-/// An error fails the request closed with 503 and `Retry-After`: the check is never skipped.
-///
-/// ```
-/// # extern crate auth_runtime as route_guard;
-/// use std::collections::HashSet;
-/// use std::sync::Mutex;
-/// use std::time::Duration;
-/// use route_guard::{ReplayFuture, ReplayStore, ReplayStoreError};
-///
-/// /// Forgets nothing: for a demonstration only.
-/// #[derive(Default)]
-/// struct Forever(Mutex<HashSet<String>>);
-///
-/// impl ReplayStore for Forever {
-///     fn insert<'a>(&'a self, key: &'a str, _ttl: Duration) -> ReplayFuture<'a> {
-///         let first = match self.0.lock() {
-///             Ok(mut seen) => Ok(seen.insert(key.to_owned())),
-///             Err(_) => Err(ReplayStoreError::from("the set is poisoned")),
-///         };
-///         Box::pin(std::future::ready(first))
-///     }
-/// }
-/// ```
-pub trait ReplayStore: Send + Sync + 'static {
-    /// Records `key` for `ttl`. `Ok(true)`: it was not there (first use); `Ok(false)`: it was
-    /// (a replay). Must be atomic: of two concurrent calls with one key, one gets `true`.
-    fn insert<'a>(&'a self, key: &'a str, ttl: Duration) -> ReplayFuture<'a>;
-}
-
-/// A [`ReplayStore`] could not answer; the message is logged, never sent to clients.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct ReplayStoreError(pub String);
-
-impl From<&str> for ReplayStoreError {
-    fn from(message: &str) -> Self {
-        ReplayStoreError(message.to_owned())
-    }
-}
-
-impl From<String> for ReplayStoreError {
-    fn from(message: String) -> Self {
-        ReplayStoreError(message)
-    }
-}
+use crate::config::{ReplayFuture, ReplayStore, ReplayStoreError};
 
 const SHARDS: usize = 16;
 

@@ -1,0 +1,23 @@
+//! Configuration, the floor of the runtime: the [`AuthenticatorBuilder`] and its defaults,
+//! [`Authenticator::from_env`](crate::Authenticator::from_env), the typed [`ConfigError`]s, and
+//! the validation of every setting, done once at start-up. It imports nothing from the layers
+//! above it: the plug-in points a setting takes (the domain resolver, the DPoP replay store, the
+//! custom error body) are defined here, in `hooks`.
+
+mod builder;
+mod domains;
+mod dpop;
+mod env;
+mod error;
+mod hooks;
+mod options;
+mod settings;
+mod validate;
+
+pub use builder::AuthenticatorBuilder;
+pub(crate) use domains::{issuer_url, normalize_domain};
+pub use error::ConfigError;
+pub(crate) use hooks::{ErrorBody, Resolver};
+pub use hooks::{IssuerRequest, ReplayFuture, ReplayStore, ReplayStoreError, ResolverError};
+pub use options::{Algorithm, DpopMode, OrgPolicy};
+pub(crate) use settings::{DpopSettings, IssuerSource, ReplayChoice, Settings, Validated};

@@ -1,0 +1,263 @@
+//! The one verification path: the verified-token cache in front, then the full check (token
+//! shape, header, issuer, key, signature, registered claims, the Authenticator's policies).
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use super::error::{key_error, VerifyError};
+use super::header::{check_typ, decode_segment, parse_header, unix_now};
+use super::registered::parse_claims;
+use super::token::VerifiedToken;
+use super::{Allowed, Authenticator, Keys, RequestContext};
+use crate::config::{normalize_domain, Algorithm, IssuerRequest, Resolver};
+use crate::jwks::JwksCache;
+use crate::token_cache::TokenCache;
+
+impl Authenticator {
+    /// Verifies a compact JWS access token: size and shape, `alg` allow-list, `crit`, `typ`, key by
+    /// `kid`, signature, `exp`/`nbf` with leeway, `iss` and `aud`. Counts and logs the outcome.
+    ///
+    /// This is the Bearer path: a DPoP-bound token (`cnf.jkt`) is refused here, whatever the
+    /// DPoP mode, since no proof of its key comes with it; see
+    /// [`verify_dpop`](Self::verify_dpop).
+    pub async fn verify(&self, token: &str) -> Result<VerifiedToken, VerifyError> {
+        self.verify_with(token, RequestContext::default()).await
+    }
+
+    /// [`verify`](Self::verify) with what the request tells a domain resolver.
+    pub(crate) async fn verify_with(
+        &self,
+        token: &str,
+        context: RequestContext<'_>,
+    ) -> Result<VerifiedToken, VerifyError> {
+        let outcome = self
+            .verify_inner(token, context)
+            .await
+            .and_then(|verified| match verified.dpop_thumbprint() {
+                Some(_) => Err(VerifyError::DpopBound),
+                None => Ok(verified),
+            });
+        match outcome {
+            Ok(verified) => {
+                self.inner.counters.verified();
+                Ok(verified)
+            }
+            Err(err) => {
+                let reason = err.reason();
+                self.inner.counters.rejected(reason);
+                match &err {
+                    VerifyError::OrganizationNotAllowed { organization } => {
+                        tracing::debug!(target: "route_guard", %reason, error = %err, ?organization, "token rejected");
+                    }
+                    _ => {
+                        tracing::debug!(target: "route_guard", %reason, error = %err, "token rejected")
+                    }
+                }
+                Err(err)
+            }
+        }
+    }
+
+    /// The token checks shared by the Bearer and DPoP paths, through the verified-token cache.
+    pub(crate) async fn verify_inner(
+        &self,
+        token: &str,
+        context: RequestContext<'_>,
+    ) -> Result<VerifiedToken, VerifyError> {
+        let settings = &self.inner.settings;
+        if token.len() > settings.max_token_bytes {
+            return Err(VerifyError::TooLarge {
+                limit: settings.max_token_bytes,
+            });
+        }
+        let Some(cache) = &self.inner.token_cache else {
+            return self
+                .verify_uncached(token, context)
+                .await
+                .map(|(v, _, _)| v);
+        };
+        let key = TokenCache::<VerifiedToken>::key(token);
+        let hit = cache.get(&key, unix_now(), |verified, generation| {
+            self.key_set_generation(verified.issuer()) == Some(generation)
+        });
+        if let Some(verified) = hit {
+            // A resolver's answer may differ from request to request: ask it every time.
+            self.resolve_cache(verified.issuer(), context).await?;
+            self.inner.counters.cache_hit();
+            return Ok(verified);
+        }
+        let (verified, valid_until, generation) = self.verify_uncached(token, context).await?;
+        cache.insert(key, verified.clone(), valid_until, generation, unix_now());
+        Ok(verified)
+    }
+
+    /// The generation of the keys of `issuer` in use now (0 for HS256); `None` before any key
+    /// set loaded. Also keeps the key set fresh: a cache hit skips the key lookup that would
+    /// otherwise notice stale keys, and a removed key must stop verifying after the next refresh.
+    fn key_set_generation(&self, issuer: &str) -> Option<u64> {
+        if self.inner.hmac.is_some() {
+            return Some(0);
+        }
+        let cache = match &self.inner.keys {
+            Keys::Single(cache) => Arc::clone(cache),
+            Keys::Multi { caches, .. } => caches.get(issuer)?,
+        };
+        // Cold: nothing can be cached yet, and an unchecked token must not cause a fetch.
+        let set = cache.current()?;
+        cache.refresh_if_stale();
+        Some(set.generation)
+    }
+
+    /// The JWKS cache for a token claiming `issuer`, after checking that the issuer is accepted
+    /// for this request: before any network request, so an attacker's `iss` fetches nothing.
+    async fn resolve_cache(
+        &self,
+        issuer: &str,
+        context: RequestContext<'_>,
+    ) -> Result<Arc<JwksCache>, VerifyError> {
+        let (caches, allowed) = match &self.inner.keys {
+            Keys::Single(cache) => return Ok(Arc::clone(cache)),
+            Keys::Multi { caches, allowed } => (caches, allowed),
+        };
+        match allowed {
+            Allowed::Static(bases) => bases
+                .iter()
+                .find(|b| b.as_str() == issuer)
+                .map(|base| caches.get_or_create(base))
+                .ok_or(VerifyError::WrongIssuer),
+            Allowed::Resolver(Resolver(resolve)) => {
+                let request = IssuerRequest {
+                    host: context.host.map(str::to_owned),
+                    path: context.path.to_owned(),
+                    issuer: issuer.to_owned(),
+                };
+                let domains = resolve(request).await.map_err(|error| {
+                    tracing::error!(target: "route_guard", %error, "the domain resolver failed: the request is answered 503");
+                    VerifyError::ResolverUnavailable
+                })?;
+                for domain in &domains {
+                    match normalize_domain(domain) {
+                        Ok(base) if base.as_str() == issuer => {
+                            return Ok(caches.get_or_create(&base))
+                        }
+                        Ok(_) => {}
+                        Err(error) => {
+                            tracing::warn!(target: "route_guard", %error, "the domain resolver answered an entry that is not a domain; skipped");
+                        }
+                    }
+                }
+                Err(VerifyError::WrongIssuer)
+            }
+        }
+    }
+
+    /// The full check; also returns until when the token is valid (`exp` + leeway) and the
+    /// generation of the key set that verified it.
+    async fn verify_uncached(
+        &self,
+        token: &str,
+        context: RequestContext<'_>,
+    ) -> Result<(VerifiedToken, f64, u64), VerifyError> {
+        let settings = &self.inner.settings;
+        let mut parts = token.split('.');
+        let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(VerifyError::Malformed(
+                "expected three dot-separated segments",
+            ));
+        };
+        if header_b64.is_empty() || payload_b64.is_empty() || signature_b64.is_empty() {
+            return Err(VerifyError::Malformed("a segment is empty"));
+        }
+        let header_json = decode_segment(header_b64, "the header is not base64url")?;
+        let header = parse_header(&header_json)?;
+        if header.crit.is_some() {
+            return Err(VerifyError::CriticalHeader);
+        }
+        let alg = Algorithm::accepted(&header.alg, &settings.algorithms).ok_or_else(|| {
+            VerifyError::AlgorithmNotAllowed {
+                allowed: self.inner.allowed_list.clone(),
+            }
+        })?;
+        check_typ(header.typ.as_deref(), settings.require_at_jwt_typ)?;
+        let signature = decode_segment(signature_b64, "the signature is not base64url")?;
+        let signed = &token.as_bytes()[..header_b64.len() + 1 + payload_b64.len()];
+        // Parsed once, before the key lookup: the unverified `iss` chooses the issuer (and a
+        // token of another issuer is refused before it can cause a fetch); every claim is
+        // checked again below, after the signature.
+        let payload = decode_segment(payload_b64, "the payload is not base64url")?;
+        let claims = parse_claims(&payload)?;
+
+        let key_set = match &self.inner.hmac {
+            Some(key) => {
+                aws_lc_rs::hmac::verify(key, signed, &signature)
+                    .map_err(|_| VerifyError::InvalidSignature)?;
+                None
+            }
+            None => {
+                let issuer = claims
+                    .iss
+                    .as_deref()
+                    .ok_or(VerifyError::MissingClaim("iss"))?;
+                let cache = match &self.inner.keys {
+                    Keys::Single(cache) => Arc::clone(cache),
+                    Keys::Multi { .. } => self.resolve_cache(issuer, context).await?,
+                };
+                let kid = header.kid.as_deref();
+                let set = cache.key_set(issuer, kid).await.map_err(key_error)?;
+                let key = set.find(kid, alg).map_err(key_error)?;
+                key.verify_sig(signed, &signature)
+                    .map_err(|_| VerifyError::InvalidSignature)?;
+                Some(set)
+            }
+        };
+
+        let now = unix_now();
+        let leeway = settings.leeway.as_secs_f64();
+        let exp = claims.exp.ok_or(VerifyError::MissingClaim("exp"))?;
+        if now >= exp.0 + leeway {
+            return Err(VerifyError::Expired);
+        }
+        if let Some(nbf) = claims.nbf {
+            if now + leeway < nbf.0 {
+                return Err(VerifyError::NotYetValid);
+            }
+        }
+        let iss = claims
+            .iss
+            .as_deref()
+            .ok_or(VerifyError::MissingClaim("iss"))?;
+        let expected_issuer = match &key_set {
+            Some(set) => set.issuer.as_str(),
+            None => self.hs256_issuer(),
+        };
+        if iss != expected_issuer {
+            return Err(VerifyError::WrongIssuer);
+        }
+        let aud = claims
+            .aud
+            .as_ref()
+            .ok_or(VerifyError::MissingClaim("aud"))?;
+        if !aud
+            .0
+            .iter()
+            .any(|a| settings.audiences.iter().any(|c| c == a))
+        {
+            // A common mistake with Auth0: the ID token goes to the API. Say so.
+            return Err(if claims.nonce.is_some() || claims.at_hash.is_some() {
+                VerifyError::IdToken
+            } else {
+                VerifyError::WrongAudience
+            });
+        }
+        self.check_policies(&claims, &payload)?;
+        let kid = header.kid.map(Cow::into_owned);
+        let issuer: Box<str> = iss.into();
+        let jkt: Option<Box<str>> = claims.cnf.and_then(|cnf| cnf.jkt).map(|j| j.into());
+        let generation = key_set.as_ref().map_or(0, |set| set.generation);
+        let verified =
+            VerifiedToken::new(payload, alg, kid, issuer, jkt, self.inner.context.clone());
+        Ok((verified, exp.0 + leeway, generation))
+    }
+}
