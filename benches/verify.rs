@@ -1,7 +1,8 @@
 //! `Authenticator::verify` with a warm JWKS cache, beside the floor: a bare aws-lc-rs RS256
 //! verification of the same token with a key parsed once. `authenticator_verify` is the full path
 //! (verified-token cache off); `authenticator_verify_cached` is the default for a token seen
-//! before; `authenticator_verify_two_domains` the full path with two domains (the issuer chosen
+//! before, and `authenticator_verify_cached_and_claims` the same with its typed claims (kept
+//! with the token, so copied rather than parsed); `authenticator_verify_two_domains` the full path with two domains (the issuer chosen
 //! by the token's `iss`). Also jsonwebtoken's `decode` for context. Prints the ratios against
 //! the floor.
 //!
@@ -109,6 +110,13 @@ fn bench(c: &mut Criterion, f: &Fixture) {
     group.bench_function("authenticator_verify_cached", |b| {
         b.iter(|| f.rt.block_on(f.cached.verify(black_box(&f.token))).is_ok())
     });
+    group.bench_function("authenticator_verify_cached_and_claims", |b| {
+        b.iter(|| {
+            f.rt.block_on(f.cached.verify(black_box(&f.token)))
+                .and_then(|t| t.claims::<StandardClaims>())
+                .is_ok()
+        })
+    });
     group.bench_function("jsonwebtoken_decode", |b| {
         b.iter(|| {
             jsonwebtoken::decode::<serde_json::Value>(black_box(&f.token), &f.jwt_key, &validation)
@@ -130,6 +138,7 @@ fn report_ratios() {
             "authenticator_verify_and_claims",
             "authenticator_verify_two_domains",
             "authenticator_verify_cached",
+            "authenticator_verify_cached_and_claims",
             "jsonwebtoken_decode",
         ],
     );

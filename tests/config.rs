@@ -381,6 +381,16 @@ fn dpop_misconfiguration_is_a_typed_error_naming_the_setting() {
             "dpop_replay_capacity",
             "cannot be turned off",
         ),
+        (
+            dpop(|b| b.dpop_replay_quota(0)),
+            "dpop_replay_quota",
+            "at least 1",
+        ),
+        (
+            dpop(|b| b.dpop_replay_capacity(1000).dpop_replay_quota(1000)),
+            "dpop_replay_quota",
+            "below dpop_replay_capacity",
+        ),
     ];
     for (err, setting, hint) in cases {
         assert_eq!(setting_of(&err), setting, "{err}");

@@ -947,11 +947,16 @@ async fn a_failing_replay_store_fails_closed_with_503_and_logs_one_error() {
 #[tokio::test]
 async fn a_full_memory_store_fails_closed_rather_than_forgetting() {
     let app = app_with(|b| b.dpop_replay_capacity(1)).await;
-    let key = key();
     // 16 shards of one entry: at most 16 live proofs, so the 17th request at the latest fails.
+    // One client each (one client alone is held to its quota long before, see below).
     let mut statuses = Vec::new();
     for _ in 0..17 {
-        statuses.push(valid_request(&app, &key, "/private").await.status.as_u16());
+        statuses.push(
+            valid_request(&app, &key(), "/private")
+                .await
+                .status
+                .as_u16(),
+        );
     }
     assert!(statuses.contains(&503), "{statuses:?}");
     assert!(
@@ -987,4 +992,49 @@ async fn verify_dpop_outside_axum() {
             route_guard::ProofError::Replayed
         ))
     );
+}
+
+#[tokio::test]
+async fn one_client_over_its_replay_quota_gets_429_while_others_pass() {
+    let app = app_with(|b| b.dpop_replay_quota(5)).await;
+    let target = url(&app, "/private");
+    let flooder = key();
+    let token = app.issuer.token().dpop_bound(&flooder).sign();
+    let mut accepted = Vec::new();
+    for _ in 0..5 {
+        let proof = flooder.proof("GET", &target, &token);
+        let reply = dpop_get(&app, "/private", &token, &proof).await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        accepted.push(proof);
+    }
+    // The sixth live proof of one key: not recorded, 429 with Retry-After and no challenge.
+    for _ in 0..3 {
+        let proof = flooder.proof("GET", &target, &token);
+        let reply = dpop_get(&app, "/private", &token, &proof).await;
+        assert_eq!(reply.status, 429, "{}", reply.body);
+        assert_eq!(reply.error(), "too_many_requests");
+        assert_eq!(reply.www_authenticate, None);
+        let retry_after: u64 = reply.header("retry-after").parse().expect("seconds");
+        // The proofs stay for the proof window (300 s + 2 × 30 s leeway at most).
+        assert!((1..=360).contains(&retry_after), "{retry_after}");
+    }
+    // Replay protection never weakens: an accepted proof is still a replay, not a 429.
+    let reply = dpop_get(&app, "/private", &token, &accepted[0]).await;
+    reply.assert_dpop_rejected(401, "invalid_dpop_proof", "ES256");
+    assert!(
+        reply.description().contains("already used"),
+        "{}",
+        reply.body
+    );
+    // Other clients keep working, each with a quota of its own.
+    for _ in 0..3 {
+        let other = key();
+        for _ in 0..5 {
+            assert_eq!(valid_request(&app, &other, "/private").await.status, 200);
+        }
+    }
+    let stats = app.auth.stats();
+    assert_eq!(stats.rejected(RejectionReason::DpopQuota), 3);
+    assert_eq!(stats.rejected(RejectionReason::DpopReplay), 1);
+    assert_eq!(stats.rejected(RejectionReason::ReplayStoreUnavailable), 0);
 }

@@ -71,7 +71,15 @@ async fn ping(port: u16) -> bool {
 
 /// One instance of the API: its own Authenticator and server, the shared public URL.
 async fn instance(issuer: &TestIssuer, redis: Option<&str>) -> (Authenticator, String) {
-    let mut builder = issuer.authenticator_builder().public_base_url(PUBLIC);
+    instance_with(issuer, redis, |b| b).await
+}
+
+async fn instance_with(
+    issuer: &TestIssuer,
+    redis: Option<&str>,
+    configure: impl FnOnce(route_guard::AuthenticatorBuilder) -> route_guard::AuthenticatorBuilder,
+) -> (Authenticator, String) {
+    let mut builder = configure(issuer.authenticator_builder().public_base_url(PUBLIC));
     if let Some(url) = redis {
         builder = builder.dpop_replay_redis(url);
     }
@@ -179,6 +187,54 @@ async fn two_instances_share_one_redis_and_fail_closed_without_it() {
     let proof = key.proof("GET", &target, &token);
     assert_eq!(dpop_get(&second_base, &token, &proof).await.status, 200);
     assert_eq!(dpop_get(&first_base, &token, &proof).await.status, 401);
+}
+
+#[tokio::test]
+async fn the_per_key_quota_holds_across_instances_sharing_redis() {
+    let Some(binary) = redis_server_binary() else {
+        eprintln!(
+            "NOT RUN: redis-server was not found (install Debian's redis-server package; .ci/run does)"
+        );
+        return;
+    };
+    let port = free_port();
+    let _redis = start_redis(&binary, port).await;
+    let url = format!("redis://127.0.0.1:{port}/0");
+    let issuer = TestIssuer::start().await.expect("issuer");
+    let quota = |b: route_guard::AuthenticatorBuilder| b.dpop_replay_quota(3);
+    let (first, first_base) = instance_with(&issuer, Some(&url), quota).await;
+    let (second, second_base) = instance_with(&issuer, Some(&url), quota).await;
+    let target = format!("{PUBLIC}/private");
+
+    let flooder = DpopKey::generate().expect("key");
+    let token = issuer.token().dpop_bound(&flooder).sign();
+    let mut accepted = Vec::new();
+    for base in [&first_base, &second_base, &first_base] {
+        let proof = flooder.proof("GET", &target, &token);
+        assert_eq!(dpop_get(base, &token, &proof).await.status, 200);
+        accepted.push(proof);
+    }
+    // Three live proofs between the two instances: the fourth is over, on either.
+    for base in [&second_base, &first_base] {
+        let proof = flooder.proof("GET", &target, &token);
+        let reply = dpop_get(base, &token, &proof).await;
+        assert_eq!(reply.status, 429, "{}", reply.body);
+        assert_eq!(reply.error(), "too_many_requests");
+        let retry_after: u64 = reply.header("retry-after").parse().expect("seconds");
+        assert!((1..=360).contains(&retry_after), "{retry_after}");
+    }
+    // A replay is still a replay, on the instance that did not see the proof.
+    let reply = dpop_get(&second_base, &token, &accepted[0]).await;
+    reply.assert_dpop_rejected(401, "invalid_dpop_proof", "ES256");
+    // Another client is not affected.
+    let other = DpopKey::generate().expect("key");
+    let other_token = issuer.token().dpop_bound(&other).sign();
+    for base in [&first_base, &second_base, &first_base] {
+        let proof = other.proof("GET", &target, &other_token);
+        assert_eq!(dpop_get(base, &other_token, &proof).await.status, 200);
+    }
+    let over = |auth: &Authenticator| auth.stats().rejected(RejectionReason::DpopQuota);
+    assert_eq!(over(&first) + over(&second), 2);
 }
 
 /// Sends fresh DPoP requests until one passes; the number of attempts it took.

@@ -173,3 +173,116 @@ async fn mixed_traffic_while_the_issuer_flaps() {
     );
     assert!(stats.unknown_kids_remembered() <= 1024);
 }
+
+/// One client with one valid DPoP-bound token mints fresh proofs as fast as it can, next to
+/// honest clients each making a request every 10 ms. The in-memory replay store is small
+/// (20,000 proofs): without the per-key quota the flood would fill it within seconds and every
+/// DPoP client would get 503. With it, the flood is refused 429 at its quota (10,000 here, the
+/// default of half a small store) and the honest clients never see a 503.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "load test: run by hand, see the module docs"]
+async fn one_abusive_dpop_client_cannot_deny_the_honest_ones() {
+    use route_guard::testing::DpopKey;
+    use std::sync::Arc;
+
+    let seconds: u64 = std::env::var("LOAD_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20);
+    let app = Arc::new(common::start_with(|b| b.dpop_replay_capacity(20_000)).await);
+    app.auth.warm_up().await.expect("keys");
+    let target = format!("{}/private", app.base);
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let started = Instant::now();
+
+    // Two tasks share the abusive key and token, so proofs come as fast as two cores allow.
+    let abuser = Arc::new(DpopKey::generate().expect("key"));
+    let abusive_token = Arc::new(app.issuer.token().dpop_bound(&abuser).sign());
+    let mut flood = tokio::task::JoinSet::new();
+    for _ in 0..2 {
+        let (app, key, token, target) = (
+            Arc::clone(&app),
+            Arc::clone(&abuser),
+            Arc::clone(&abusive_token),
+            target.clone(),
+        );
+        flood.spawn(async move {
+            let mut statuses = BTreeMap::<u16, u64>::new();
+            while Instant::now() < deadline {
+                let proof = key.proof("GET", &target, &token);
+                let status = common::send(
+                    app.client
+                        .get(&target)
+                        .header("authorization", format!("DPoP {token}"))
+                        .header("dpop", proof),
+                )
+                .await
+                .status
+                .as_u16();
+                *statuses.entry(status).or_default() += 1;
+            }
+            statuses
+        });
+    }
+    let mut honest = tokio::task::JoinSet::new();
+    for _ in 0..4 {
+        let (app, target) = (Arc::clone(&app), target.clone());
+        let key = DpopKey::generate().expect("key");
+        let token = app.issuer.token().dpop_bound(&key).sign();
+        honest.spawn(async move {
+            let mut statuses = BTreeMap::<u16, u64>::new();
+            let mut tick = tokio::time::interval(Duration::from_millis(10));
+            while Instant::now() < deadline {
+                tick.tick().await;
+                let proof = key.proof("GET", &target, &token);
+                let status = common::send(
+                    app.client
+                        .get(&target)
+                        .header("authorization", format!("DPoP {token}"))
+                        .header("dpop", proof),
+                )
+                .await
+                .status
+                .as_u16();
+                *statuses.entry(status).or_default() += 1;
+            }
+            statuses
+        });
+    }
+    let merge = |all: Vec<BTreeMap<u16, u64>>| {
+        let mut total = BTreeMap::<u16, u64>::new();
+        for statuses in all {
+            for (status, n) in statuses {
+                *total.entry(status).or_default() += n;
+            }
+        }
+        total
+    };
+    let flood = merge(flood.join_all().await);
+    let honest = merge(honest.join_all().await);
+    let elapsed = started.elapsed().as_secs_f64();
+    println!("one abusive DPoP client, four honest ones, {elapsed:.1} s:");
+    println!("  abusive client: {flood:?}");
+    println!("  honest clients: {honest:?}");
+    let stats = app.auth.stats();
+    println!(
+        "  refused over the quota: {}, peak RSS {} MiB",
+        stats.rejected(route_guard::RejectionReason::DpopQuota),
+        peak_rss_kib() / 1024
+    );
+    assert_eq!(
+        honest.get(&503),
+        None,
+        "honest clients were denied: {honest:?}"
+    );
+    assert_eq!(
+        honest.keys().copied().collect::<Vec<_>>(),
+        vec![200],
+        "{honest:?}"
+    );
+    assert!(honest[&200] > 100, "{honest:?}");
+    // The flood reached its quota and was refused, never by filling the store.
+    assert_eq!(flood.get(&503), None, "{flood:?}");
+    assert_eq!(flood.get(&200).copied(), Some(10_000), "{flood:?}");
+    assert!(flood.get(&429).copied().unwrap_or(0) > 0, "{flood:?}");
+}

@@ -446,6 +446,14 @@ fn generate(input: &Input, claims: &[Claim]) -> TokenStream {
             #[automatically_derived]
             impl #private::TokenClaims for #ident {
                 #(#methods)*
+
+                // `Some` when the type is also `Clone` (a derive cannot see its siblings): the
+                // probe picks the cloning impl only then.
+                fn clone_claims(&self) -> ::core::option::Option<Self> {
+                    #[allow(unused_imports)]
+                    use #private::{CannotClone as _, CloneClaims as _};
+                    (&#private::ClaimsProbe(self)).__route_guard_clone_claims()
+                }
             }
 
             #(#markers)*

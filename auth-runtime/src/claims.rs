@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeSet, HashSet};
 use std::hash::BuildHasher;
+use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -10,10 +11,36 @@ use serde_json::{Map, Value};
 
 use crate::verify::{ClaimsContext, VerifiedToken, VerifyError};
 
-/// Typed claims of a verified token: the one parse of its payload into the caller's type.
+/// Typed claims of a verified token: parsed once per token and type.
 impl VerifiedToken {
-    /// Deserializes the claims into `T` (one parse of the verified payload).
+    /// The claims as `T`. The first call parses the verified payload; for a `T` that can be
+    /// copied ([`TokenClaims::clone_claims`]) the parsed claims are kept with the token, so a
+    /// token seen before (the verified-token cache) is handed out again without a parse.
     pub fn claims<T: TokenClaims>(&self) -> Result<T, VerifyError> {
+        let shared = self.shared_claims::<T>()?;
+        match Arc::try_unwrap(shared) {
+            Ok(owned) => Ok(owned),
+            Err(kept) => kept.clone_claims().map_or_else(|| self.parse_claims(), Ok),
+        }
+    }
+
+    /// The claims as `T`, shared: kept with a token seen before when `T` can be copied, so that
+    /// its later readers neither parse nor (for a check) copy. A token seen once is not worth a
+    /// copy: most are never seen again when the cache cannot hold them all.
+    pub(crate) fn shared_claims<T: TokenClaims>(&self) -> Result<Arc<T>, VerifyError> {
+        if let Some(kept) = self.typed::<T>() {
+            return Ok(kept);
+        }
+        let parsed = self.parse_claims::<T>()?;
+        if self.seen_before() {
+            if let Some(copy) = parsed.clone_claims() {
+                self.keep_typed(Arc::new(copy));
+            }
+        }
+        Ok(Arc::new(parsed))
+    }
+
+    fn parse_claims<T: TokenClaims>(&self) -> Result<T, VerifyError> {
         let mut claims: T = self.deserialize()?;
         claims.apply_context(self.context());
         Ok(claims)
@@ -69,6 +96,19 @@ pub trait TokenClaims: DeserializeOwned + Send + Sync + 'static {
     /// Called once after deserialization with the Authenticator's settings.
     fn apply_context(&mut self, context: &ClaimsContext) {
         let _ = context;
+    }
+
+    /// A copy of these claims, or `None` (the default) when the type cannot be copied.
+    ///
+    /// With a copy, route-guard keeps the parsed claims with the verified token: a client sends
+    /// the same token on every request, and from the second request on, its claims are copied
+    /// instead of parsed. `#[derive(TokenClaims)]` implements it for types that are also `Clone`,
+    /// and [`StandardClaims`] is; by hand, return `Some(self.clone())`.
+    fn clone_claims(&self) -> Option<Self>
+    where
+        Self: Sized,
+    {
+        None
     }
 }
 
@@ -243,6 +283,10 @@ impl StandardClaims {
 }
 
 impl TokenClaims for StandardClaims {
+    fn clone_claims(&self) -> Option<Self> {
+        Some(self.clone())
+    }
+
     fn has_scope(&self, scope: &str) -> bool {
         self.scopes().any(|s| s == scope)
     }

@@ -27,8 +27,8 @@ pub use claims::{
     Actor, HasPermissions, HasRoles, HasScopes, ScopeSet, StandardClaims, StringSet, TokenClaims,
 };
 pub use config::{
-    Algorithm, AuthenticatorBuilder, ConfigError, DpopMode, IssuerRequest, OrgPolicy, ReplayFuture,
-    ReplayStore, ReplayStoreError, ResolverError,
+    Algorithm, AuthenticatorBuilder, BoundedFuture, ConfigError, DpopMode, IssuerRequest,
+    OrgPolicy, Recorded, ReplayFuture, ReplayStore, ReplayStoreError, ResolverError,
 };
 pub use dpop::{DpopError, ProofError};
 pub use policy::{Authenticated, Check, Insufficient, Requirement};
@@ -49,6 +49,35 @@ pub mod __private {
     pub use crate::policy::{Authenticated, Check, Insufficient, Requirement};
     pub use crate::verify::VerifiedToken;
     pub use serde;
+
+    /// `#[derive(TokenClaims)]`'s `clone_claims`, by autoref specialisation: the generated
+    /// `(&ClaimsProbe(self)).__route_guard_clone_claims()` resolves to [`CloneClaims`] when the
+    /// claims type is `Clone` and to [`CannotClone`] otherwise.
+    pub struct ClaimsProbe<'a, T>(pub &'a T);
+
+    /// See [`ClaimsProbe`].
+    pub trait CloneClaims<T> {
+        /// A copy.
+        fn __route_guard_clone_claims(&self) -> Option<T>;
+    }
+
+    impl<T: Clone> CloneClaims<T> for ClaimsProbe<'_, T> {
+        fn __route_guard_clone_claims(&self) -> Option<T> {
+            Some(self.0.clone())
+        }
+    }
+
+    /// See [`ClaimsProbe`].
+    pub trait CannotClone<T> {
+        /// No copy.
+        fn __route_guard_clone_claims(&self) -> Option<T>;
+    }
+
+    impl<T> CannotClone<T> for &ClaimsProbe<'_, T> {
+        fn __route_guard_clone_claims(&self) -> Option<T> {
+            None
+        }
+    }
 
     /// Checks bounded by the capability markers, so an impossible requirement is a compile error
     /// at the attribute rather than a 403 at run time.

@@ -39,6 +39,9 @@ pub enum RejectionReason {
     DpopReplay,
     /// A DPoP proof lacked the current server nonce (answered with `use_dpop_nonce`).
     DpopNonce,
+    /// A DPoP proof key already held its quota of live proofs in the replay store (answered
+    /// 429 with `Retry-After`).
+    DpopQuota,
     /// The DPoP replay store could not be reached: the request failed closed with 503.
     ReplayStoreUnavailable,
     /// The domain resolver failed: the request was answered 503.
@@ -46,7 +49,7 @@ pub enum RejectionReason {
 }
 
 impl RejectionReason {
-    const COUNT: usize = 17;
+    const COUNT: usize = 18;
 
     /// Every reason, in declaration order.
     pub const ALL: [RejectionReason; Self::COUNT] = [
@@ -65,6 +68,7 @@ impl RejectionReason {
         RejectionReason::DpopBinding,
         RejectionReason::DpopReplay,
         RejectionReason::DpopNonce,
+        RejectionReason::DpopQuota,
         RejectionReason::ReplayStoreUnavailable,
         RejectionReason::ResolverUnavailable,
     ];
@@ -87,6 +91,7 @@ impl RejectionReason {
             RejectionReason::DpopBinding => "dpop_binding",
             RejectionReason::DpopReplay => "dpop_replay",
             RejectionReason::DpopNonce => "dpop_nonce",
+            RejectionReason::DpopQuota => "dpop_quota",
             RejectionReason::ReplayStoreUnavailable => "replay_store_unavailable",
             RejectionReason::ResolverUnavailable => "resolver_unavailable",
         }

@@ -1,19 +1,25 @@
 //! Tokens verified before: a client sends the same access token on every call until it expires,
-//! and its signature cannot have changed. An entry is keyed by the SHA-256 of the token's exact
-//! bytes and is valid only while the token is unexpired and the key set that verified it is still
-//! the current one (a refresh, and so any key removal, invalidates every entry).
+//! and its signature cannot have changed. An entry holds the token's exact bytes and is found by a
+//! keyed hash of its last bytes (the signature's); a hit compares the whole token, so two tokens
+//! sharing a tail never share an entry. An entry is valid only while the token is unexpired and
+//! the key set that verified it is still the current one (a refresh, and so any key removal,
+//! invalidates every entry).
 
 use std::collections::HashMap;
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
 use std::sync::Mutex;
-
-use aws_lc_rs::digest;
 
 /// Shards keep two cores from contending on one lock.
 const SHARDS: usize = 16;
+/// How many trailing bytes of a token are hashed: all of a compact JWS's signature is
+/// unpredictable, and 32 of its bytes keep accidental collisions out of reach.
+const HASHED_TAIL: usize = 32;
 
-pub(crate) type Key = [u8; 32];
+/// A token's hash, from [`TokenCache::key`].
+pub(crate) type Key = u64;
 
 struct Entry<T> {
+    token: Box<str>,
     value: T,
     /// `exp` plus the leeway, in seconds since the epoch.
     valid_until: f64,
@@ -21,9 +27,33 @@ struct Entry<T> {
     generation: u64,
 }
 
+/// The keys are already keyed hashes: the map uses them as they are.
+#[derive(Default)]
+struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+type Shard<T> = HashMap<Key, Entry<T>, BuildHasherDefault<Prehashed>>;
+
 pub(crate) struct TokenCache<T> {
-    shards: Vec<Mutex<HashMap<Key, Entry<T>>>>,
+    shards: Vec<Mutex<Shard<T>>>,
     per_shard: usize,
+    /// Per process, so nobody can aim tokens at one bucket.
+    hasher: RandomState,
 }
 
 impl<T: Clone> TokenCache<T> {
@@ -33,43 +63,62 @@ impl<T: Clone> TokenCache<T> {
             return None;
         }
         Some(TokenCache {
-            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            shards: (0..SHARDS)
+                .map(|_| Mutex::new(HashMap::default()))
+                .collect(),
             per_shard: capacity.div_ceil(SHARDS),
+            hasher: RandomState::new(),
         })
     }
 
-    pub(crate) fn key(token: &str) -> Key {
-        let mut key = [0; 32];
-        key.copy_from_slice(digest::digest(&digest::SHA256, token.as_bytes()).as_ref());
-        key
+    /// The hash a token is filed under: its length and last bytes, far cheaper than hashing
+    /// a kilobyte per request.
+    pub(crate) fn key(&self, token: &str) -> Key {
+        let bytes = token.as_bytes();
+        let tail = &bytes[bytes.len().saturating_sub(HASHED_TAIL)..];
+        self.hasher.hash_one((bytes.len(), tail))
     }
 
-    fn shard(&self, key: &Key) -> &Mutex<HashMap<Key, Entry<T>>> {
-        &self.shards[usize::from(key[0]) % SHARDS]
+    fn shard(&self, key: Key) -> &Mutex<Shard<T>> {
+        // Bits the map itself uses neither for buckets (low) nor for tags (top 7).
+        &self.shards[(key >> 32) as usize % SHARDS]
     }
 
-    /// The cached value, if it is still unexpired at `now` and `is_current` accepts the key-set
-    /// generation that verified it (an entry that fails either is dropped).
+    /// The cached value of exactly `token`, if it is still unexpired at `now` and `is_current`
+    /// accepts the key-set generation that verified it (an entry that fails either is dropped).
     pub(crate) fn get(
         &self,
-        key: &Key,
+        key: Key,
+        token: &str,
         now: f64,
         is_current: impl FnOnce(&T, u64) -> bool,
     ) -> Option<T> {
         let mut shard = self.shard(key).lock().ok()?;
-        let entry = shard.get(key)?;
+        let entry = shard.get(&key)?;
+        if *entry.token != *token {
+            // Another token with the same hash: not this one's entry.
+            return None;
+        }
         if now < entry.valid_until && is_current(&entry.value, entry.generation) {
             return Some(entry.value.clone());
         }
-        shard.remove(key);
+        shard.remove(&key);
         None
     }
 
-    pub(crate) fn insert(&self, key: Key, value: T, valid_until: f64, generation: u64, now: f64) {
-        let Ok(mut shard) = self.shard(&key).lock() else {
+    pub(crate) fn insert(
+        &self,
+        key: Key,
+        token: &str,
+        value: T,
+        valid_until: f64,
+        generation: u64,
+        now: f64,
+    ) {
+        let Ok(mut shard) = self.shard(key).lock() else {
             return;
         };
-        if shard.len() >= self.per_shard {
+        if shard.len() >= self.per_shard && !shard.contains_key(&key) {
             // Drop what is dead first; if the shard is full of live tokens, start it over:
             // bounded memory matters more than a few extra verifications.
             shard.retain(|_, e| now < e.valid_until);
@@ -80,6 +129,7 @@ impl<T: Clone> TokenCache<T> {
         shard.insert(
             key,
             Entry {
+                token: token.into(),
                 value,
                 valid_until,
                 generation,
@@ -103,17 +153,21 @@ mod tests {
     #[test]
     fn entries_expire_and_die_with_their_key_set() {
         let cache = TokenCache::new(64).expect("enabled"); // infallible: capacity > 0
-        let key = TokenCache::<u8>::key("a.b.c");
-        cache.insert(key, 7u8, 100.0, 1, 0.0);
+        let key = cache.key("a.b.c");
+        cache.insert(key, "a.b.c", 7u8, 100.0, 1, 0.0);
         let generation = |wanted: u64| move |_: &u8, g: u64| g == wanted;
-        assert_eq!(cache.get(&key, 99.0, generation(1)), Some(7));
+        assert_eq!(cache.get(key, "a.b.c", 99.0, generation(1)), Some(7));
         assert_eq!(
-            cache.get(&key, 99.0, generation(2)),
+            cache.get(key, "a.b.c", 99.0, generation(2)),
             None,
             "another key set"
         );
-        cache.insert(key, 7u8, 100.0, 1, 0.0);
-        assert_eq!(cache.get(&key, 100.0, generation(1)), None, "expired");
+        cache.insert(key, "a.b.c", 7u8, 100.0, 1, 0.0);
+        assert_eq!(
+            cache.get(key, "a.b.c", 100.0, generation(1)),
+            None,
+            "expired"
+        );
         assert_eq!(cache.len(), 0, "dead entries are removed on lookup");
     }
 
@@ -121,10 +175,25 @@ mod tests {
     fn memory_is_bounded() {
         let cache = TokenCache::new(160).expect("enabled"); // infallible: capacity > 0
         for i in 0..10_000 {
-            let key = TokenCache::<u32>::key(&format!("token-{i}"));
-            cache.insert(key, i, 1e12, 1, 0.0);
+            let token = format!("token-{i}");
+            cache.insert(cache.key(&token), &token, i, 1e12, 1, 0.0);
         }
         assert!(cache.len() <= 160, "{}", cache.len());
+    }
+
+    #[test]
+    fn a_token_with_the_same_hash_is_not_the_cached_one() {
+        let cache = TokenCache::new(64).expect("enabled"); // infallible: capacity > 0
+        let real = "header.payload.signature-tail-0123456789abcdef0123456789abcdef";
+        // Same length and the same last 32 bytes: the same hash, another token.
+        let forged = "HEADER.PAYLOAD.signature-tail-0123456789abcdef0123456789abcdef";
+        let key = cache.key(real);
+        assert_eq!(cache.key(forged), key);
+        cache.insert(key, real, 1u8, 1e12, 1, 0.0);
+        let any = |_: &u8, _: u64| true;
+        assert_eq!(cache.get(key, forged, 0.0, any), None);
+        // ... and looking it up does not evict the real one.
+        assert_eq!(cache.get(key, real, 0.0, any), Some(1));
     }
 
     #[test]

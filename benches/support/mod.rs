@@ -1,5 +1,6 @@
 //! What the benches share: the runtime, the Auth0-shaped token, the bare signature check of the
 //! floor, and reading criterion's estimates back to print ratios.
+#![allow(dead_code)] // each bench uses its own part of this
 
 use aws_lc_rs::signature::ParsedPublicKey;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

@@ -41,6 +41,13 @@ pub enum AuthError {
     ReplayStoreUnavailable,
     /// The domain resolver failed: 503 `temporarily_unavailable` with `Retry-After`.
     ResolverUnavailable,
+    /// The DPoP proof key already holds its quota of live proofs in the replay store:
+    /// 429 `too_many_requests` with `Retry-After`, no challenge (the credentials are fine; the
+    /// client is too fast). Other clients are not affected.
+    DpopQuotaExceeded {
+        /// When the key's oldest proof leaves the store.
+        retry_after: std::time::Duration,
+    },
     /// No signing keys have loaded for the token's issuer yet (it has been unreachable since
     /// start-up): 503 `temporarily_unavailable` with `Retry-After`. The token was not judged, so
     /// `invalid_token` would make a client throw away a token that may be valid. Once a key set
@@ -146,11 +153,13 @@ impl AuthRejection {
             AuthError::ReplayStoreUnavailable => Some(RejectionReason::ReplayStoreUnavailable),
             AuthError::ResolverUnavailable => Some(RejectionReason::ResolverUnavailable),
             AuthError::KeysUnavailable => Some(RejectionReason::KeysUnavailable),
+            AuthError::DpopQuotaExceeded { .. } => Some(RejectionReason::DpopQuota),
         }
     }
 
-    /// The HTTP status: 400, 401, 403, 503 when a dependency of ours is down (the issuer's keys
-    /// never loaded, the replay store, the domain resolver), or 500 for a missing layer.
+    /// The HTTP status: 400, 401, 403, 429 for a DPoP key over its replay-store quota, 503 when
+    /// a dependency of ours is down (the issuer's keys never loaded, the replay store, the domain
+    /// resolver), or 500 for a missing layer.
     pub fn status(&self) -> StatusCode {
         match &self.0.error {
             AuthError::MissingToken
@@ -160,6 +169,7 @@ impl AuthRejection {
             | AuthError::DpopRequired => StatusCode::UNAUTHORIZED,
             AuthError::InvalidRequest(_) => StatusCode::BAD_REQUEST,
             AuthError::InsufficientScope(_) => StatusCode::FORBIDDEN,
+            AuthError::DpopQuotaExceeded { .. } => StatusCode::TOO_MANY_REQUESTS,
             AuthError::ReplayStoreUnavailable
             | AuthError::ResolverUnavailable
             | AuthError::KeysUnavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -168,14 +178,15 @@ impl AuthRejection {
     }
 
     /// The body's `error`: `unauthorized`, `invalid_request`, `invalid_token`,
-    /// `insufficient_scope`, `invalid_dpop_proof`, `use_dpop_nonce`, `temporarily_unavailable`
-    /// or `server_error`.
+    /// `insufficient_scope`, `invalid_dpop_proof`, `use_dpop_nonce`, `too_many_requests`,
+    /// `temporarily_unavailable` or `server_error`.
     pub fn error_code(&self) -> &'static str {
         match &self.0.error {
             AuthError::MissingToken => "unauthorized",
             AuthError::InvalidRequest(_) => "invalid_request",
             AuthError::InvalidToken(_) | AuthError::DpopRequired => "invalid_token",
             AuthError::InsufficientScope(_) => "insufficient_scope",
+            AuthError::DpopQuotaExceeded { .. } => "too_many_requests",
             AuthError::InvalidDpopProof(_) => "invalid_dpop_proof",
             AuthError::UseDpopNonce(_) => "use_dpop_nonce",
             AuthError::ReplayStoreUnavailable
@@ -207,6 +218,7 @@ impl AuthRejection {
             AuthError::DpopRequired => "this API accepts only DPoP-bound access tokens: send `Authorization: DPoP <token>` with a `DPoP` proof header".to_owned(),
             AuthError::ReplayStoreUnavailable => "the DPoP replay store is unavailable; retry shortly".to_owned(),
             AuthError::ResolverUnavailable => "the token's issuer could not be checked right now; retry shortly".to_owned(),
+            AuthError::DpopQuotaExceeded { .. } => "this DPoP key has too many recent proofs in the replay store; retry after the Retry-After delay".to_owned(),
             AuthError::KeysUnavailable => "the issuer's signing keys are unavailable, so the token could not be checked; retry shortly".to_owned(),
             AuthError::InvalidRequest(why) => (*why).to_owned(),
             AuthError::InvalidToken(e) => e.to_string(),
@@ -225,7 +237,8 @@ impl AuthRejection {
             AuthError::MissingAuthenticator
             | AuthError::ReplayStoreUnavailable
             | AuthError::ResolverUnavailable
-            | AuthError::KeysUnavailable => return None,
+            | AuthError::KeysUnavailable
+            | AuthError::DpopQuotaExceeded { .. } => return None,
             AuthError::MissingToken => String::new(),
             AuthError::InsufficientScope(missing) if !missing.scopes.is_empty() => format!(
                 ", error=\"insufficient_scope\", error_description=\"{}\", scope=\"{}\"",
@@ -284,11 +297,15 @@ impl IntoResponse for AuthRejection {
         {
             headers.insert(DPOP_NONCE, nonce);
         }
-        if self.status() == StatusCode::SERVICE_UNAVAILABLE {
-            let seconds = match self.0.error {
-                AuthError::KeysUnavailable => self.0.params.keys_retry_after,
-                _ => 1,
-            };
+        let retry_after = match &self.0.error {
+            AuthError::KeysUnavailable => Some(self.0.params.keys_retry_after),
+            AuthError::DpopQuotaExceeded { retry_after } => {
+                Some(retry_after.as_millis().div_ceil(1000).max(1) as u64)
+            }
+            _ if self.status() == StatusCode::SERVICE_UNAVAILABLE => Some(1),
+            _ => None,
+        };
+        if let Some(seconds) = retry_after {
             headers.insert(RETRY_AFTER, HeaderValue::from(seconds));
         }
         response

@@ -57,6 +57,7 @@ pub struct AuthenticatorBuilder {
     pub(super) replay_store: Option<ReplayChoice>,
     pub(super) replay_redis_url: Option<String>,
     pub(super) replay_capacity: usize,
+    pub(super) replay_quota: Option<usize>,
     pub(super) domains: Option<Vec<String>>,
     pub(super) resolver: Option<Resolver>,
     pub(super) max_issuers: usize,
@@ -103,6 +104,7 @@ impl Default for AuthenticatorBuilder {
             replay_store: None,
             replay_redis_url: None,
             replay_capacity: 1_000_000,
+            replay_quota: None,
             domains: None,
             resolver: None,
             max_issuers: 100,
@@ -231,7 +233,7 @@ impl AuthenticatorBuilder {
     /// How many verified tokens to remember (default 4096; 0 disables). A token seen before,
     /// still unexpired and verified by the current key set, is accepted without checking its
     /// signature again: a client sends the same token until it expires. Memory stays bounded
-    /// (about 1 KiB an entry).
+    /// (about 2 KiB an entry: the token and its claims).
     pub fn verified_token_cache(mut self, entries: usize) -> Self {
         self.verified_token_cache = entries;
         self

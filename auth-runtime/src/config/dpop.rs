@@ -108,6 +108,16 @@ impl AuthenticatorBuilder {
         self.replay_capacity = entries;
         self
     }
+
+    /// The most live proofs one proof key (one client) may hold in the replay store (memory or
+    /// Redis). A client over it gets 429 with `Retry-After` and its proofs are not recorded, so
+    /// one client minting proofs as fast as it can cannot fill the store and deny the others.
+    /// Default: 125 a second of the proof window (`dpop_iat_offset` plus twice the leeway),
+    /// 45,000 with the defaults: a client making a request every 10 ms never meets it.
+    pub fn dpop_replay_quota(mut self, proofs: usize) -> Self {
+        self.replay_quota = Some(proofs);
+        self
+    }
 }
 
 pub(super) fn dpop_algorithms(

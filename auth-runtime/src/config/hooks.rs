@@ -90,6 +90,50 @@ pub trait ReplayStore: Send + Sync + 'static {
     /// Records `key` for `ttl`. `Ok(true)`: it was not there (first use); `Ok(false)`: it was
     /// (a replay). Must be atomic: of two concurrent calls with one key, one gets `true`.
     fn insert<'a>(&'a self, key: &'a str, ttl: Duration) -> ReplayFuture<'a>;
+
+    /// Records `key` for `ttl` on behalf of `owner` (a digest of the proof key's thumbprint),
+    /// unless `owner` already holds `quota` live entries: so that one client minting proofs as
+    /// fast as it can cannot fill the store and deny every other client. A replay is reported as
+    /// such whatever the quota; a proof over the quota is not recorded.
+    ///
+    /// route-guard calls this, not [`insert`](Self::insert). The default has no per-owner bound
+    /// (it records with `insert`); [`MemoryReplayStore`](crate::MemoryReplayStore) and the Redis
+    /// store enforce the quota.
+    fn insert_bounded<'a>(
+        &'a self,
+        owner: &'a str,
+        key: &'a str,
+        ttl: Duration,
+        quota: usize,
+    ) -> BoundedFuture<'a> {
+        let _ = (owner, quota);
+        Box::pin(async move {
+            Ok(match self.insert(key, ttl).await? {
+                true => Recorded::First,
+                false => Recorded::Replayed,
+            })
+        })
+    }
+}
+
+/// The future [`ReplayStore::insert_bounded`] returns.
+pub type BoundedFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<Recorded, ReplayStoreError>> + Send + 'a>>;
+
+/// What a [`ReplayStore`] did with one proof.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Recorded {
+    /// The first use: recorded.
+    First,
+    /// Seen before: a replay.
+    Replayed,
+    /// The owner already holds its quota of live proofs: not recorded. `retry_after` is how
+    /// long until the oldest of them expires (at least a second).
+    OverQuota {
+        /// When a retry can succeed.
+        retry_after: Duration,
+    },
 }
 
 /// A [`ReplayStore`] could not answer; the message is logged, never sent to clients.

@@ -17,7 +17,10 @@ mod validate;
 pub use builder::AuthenticatorBuilder;
 pub(crate) use domains::{issuer_url, normalize_domain};
 pub use error::ConfigError;
+pub use hooks::{
+    BoundedFuture, IssuerRequest, Recorded, ReplayFuture, ReplayStore, ReplayStoreError,
+    ResolverError,
+};
 pub(crate) use hooks::{ErrorBody, Resolver};
-pub use hooks::{IssuerRequest, ReplayFuture, ReplayStore, ReplayStoreError, ResolverError};
 pub use options::{Algorithm, DpopMode, OrgPolicy};
 pub(crate) use settings::{DpopSettings, IssuerSource, ReplayChoice, Settings, Validated};

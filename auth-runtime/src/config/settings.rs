@@ -61,6 +61,8 @@ pub(crate) struct DpopSettings {
     pub(crate) public_base_url: Option<String>,
     pub(crate) trust_forwarded_headers: bool,
     pub(crate) nonce: Option<(Secret, Duration)>,
+    /// The most live proofs one proof key may hold in the replay store.
+    pub(crate) replay_quota: usize,
 }
 
 /// Where DPoP proof `jti`s are remembered: the stores themselves are made in `build()`, by a

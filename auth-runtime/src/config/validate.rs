@@ -130,6 +130,7 @@ impl AuthenticatorBuilder {
                 }
                 Some(secret) => Some((secret, self.dpop_nonce_step)),
             },
+            replay_quota: 0, // set below, once the store is known
         };
         if dpop.iat_offset.is_zero() || dpop.iat_offset < dpop.iat_leeway {
             return Err(invalid(
@@ -158,6 +159,8 @@ impl AuthenticatorBuilder {
             }
             (None, None) => ReplayChoice::Memory(self.replay_capacity),
         };
+        let mut dpop = dpop;
+        dpop.replay_quota = replay_quota(self.replay_quota, &dpop, &replay)?;
         if !self.allowed_organizations.is_empty() && self.organization != OrgPolicy::Required {
             return Err(invalid(
                 "allowed_organizations",
@@ -218,5 +221,39 @@ impl AuthenticatorBuilder {
             replay,
             resolver: self.resolver,
         })
+    }
+}
+
+/// The per-proof-key quota: as configured, or 125 a second of the longest a proof can stay in
+/// the store (a client at one request per 10 ms holds at most 100 a second of it), never more
+/// than half an in-memory store.
+fn replay_quota(
+    configured: Option<usize>,
+    dpop: &DpopSettings,
+    replay: &ReplayChoice,
+) -> Result<usize, ConfigError> {
+    let capacity = match replay {
+        ReplayChoice::Memory(capacity) => Some(*capacity),
+        _ => None,
+    };
+    match configured {
+        Some(0) => Err(invalid(
+            "dpop_replay_quota",
+            "must be at least 1: a client needs room for one proof",
+        )),
+        Some(quota) if capacity.is_some_and(|c| quota >= c) => Err(invalid(
+            "dpop_replay_quota",
+            "must be below dpop_replay_capacity, or one client could fill the store and deny every other",
+        )),
+        Some(quota) => Ok(quota),
+        None => {
+            let window = dpop.iat_offset + 2 * dpop.iat_leeway;
+            let derived = usize::try_from(window.as_secs().saturating_mul(125)).unwrap_or(usize::MAX);
+            Ok(match capacity {
+                Some(capacity) => derived.min((capacity / 2).max(1)),
+                None => derived,
+            }
+            .max(1))
+        }
     }
 }

@@ -23,7 +23,7 @@ use serde_json::{Map, Value};
 
 pub(crate) use htu::request_url;
 
-use crate::config::{Algorithm, DpopMode};
+use crate::config::{Algorithm, DpopMode, Recorded};
 use crate::jwks::parse_key;
 use crate::stats::RejectionReason;
 use crate::verify::{
@@ -133,6 +133,14 @@ pub enum DpopError {
     /// The replay store did not answer: the request fails closed (503).
     #[error("the DPoP replay store is unavailable; try again shortly")]
     ReplayStoreUnavailable,
+    /// The proof key already holds its quota of live proofs in the replay store
+    /// ([`dpop_replay_quota`](crate::AuthenticatorBuilder::dpop_replay_quota)): the proof was not
+    /// recorded. Answered 429 with `Retry-After`.
+    #[error("this DPoP key has too many recent proofs; retry later")]
+    QuotaExceeded {
+        /// How long until the key's oldest proof leaves the store.
+        retry_after: Duration,
+    },
 }
 
 impl DpopError {
@@ -143,6 +151,7 @@ impl DpopError {
             DpopError::Proof(e) => e.reason(),
             DpopError::UseNonce { .. } => RejectionReason::DpopNonce,
             DpopError::ReplayStoreUnavailable => RejectionReason::ReplayStoreUnavailable,
+            DpopError::QuotaExceeded { .. } => RejectionReason::DpopQuota,
         }
     }
 }
@@ -402,15 +411,22 @@ impl Authenticator {
             proof.iat + settings.iat_offset.as_secs_f64() + settings.iat_leeway.as_secs_f64();
         let ttl = Duration::from_secs_f64((until - now).clamp(1.0, 86_400.0));
         let key = replay_key(&proof.jkt, &proof.jti);
-        match dpop.replay.insert(&key, ttl).await {
-            Ok(first) => {
+        let quota = settings.replay_quota;
+        match dpop
+            .replay
+            .insert_bounded(&proof.jkt, &key, ttl, quota)
+            .await
+        {
+            Ok(recorded) => {
                 if dpop.store_down.swap(false, Ordering::Relaxed) {
                     tracing::info!(target: "route_guard", "the DPoP replay store is available again");
                 }
-                if first {
-                    Ok(())
-                } else {
-                    Err(ProofError::Replayed.into())
+                match recorded {
+                    Recorded::Replayed => Err(ProofError::Replayed.into()),
+                    Recorded::OverQuota { retry_after } => {
+                        Err(DpopError::QuotaExceeded { retry_after })
+                    }
+                    Recorded::First => Ok(()),
                 }
             }
             Err(error) => {

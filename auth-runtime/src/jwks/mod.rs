@@ -29,7 +29,7 @@ const MAX_REMEMBERED_KID_BYTES: usize = 256;
 
 /// One downloaded key set, swapped in whole.
 pub(crate) struct KeySet {
-    pub(crate) issuer: String,
+    pub(crate) issuer: Arc<str>,
     /// Distinct for every successful fetch: tokens verified with an older set are not trusted
     /// from the verified-token cache.
     pub(crate) generation: u64,
@@ -173,7 +173,7 @@ impl JwksCache {
             }
         };
         self.refresh_if_stale();
-        if set.issuer != issuer {
+        if *set.issuer != *issuer {
             return Err(KeyError::ForeignIssuer);
         }
         let Some(kid) = kid else {
@@ -308,7 +308,7 @@ impl JwksCache {
                 self.refresh_at_ms
                     .store(now.saturating_add(millis(ttl)), Ordering::Release);
                 self.current.store(Some(Arc::new(KeySet {
-                    issuer: resolved_issuer,
+                    issuer: resolved_issuer.into(),
                     // Attempt numbers never repeat; 0 is left for HS256, which has no key set.
                     generation: self.attempts.load(Ordering::Acquire) + 1,
                     keys,

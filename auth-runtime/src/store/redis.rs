@@ -1,12 +1,36 @@
-//! A [`ReplayStore`] in Redis (feature `redis`): one atomic `SET key 1 NX PX <ttl>` per proof,
-//! so instances sharing one Redis accept each proof once between them.
+//! A [`ReplayStore`] in Redis (feature `redis`): one atomic round trip per proof (a script:
+//! the replay check, the proof key's live count in a sorted set, the `SET ... PX <ttl>`), so
+//! instances sharing one Redis accept each proof once between them and bound each client alike.
 
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::sync::OnceCell;
 
-use crate::config::{ConfigError, ReplayFuture, ReplayStore, ReplayStoreError};
+use crate::config::{
+    BoundedFuture, ConfigError, Recorded, ReplayFuture, ReplayStore, ReplayStoreError,
+};
+
+/// The bounded insert, atomic in Redis. KEYS: the proof, the owner's sorted set of expiry times
+/// (one `{owner}` hash tag, so a cluster keeps both on one slot). ARGV: the TTL in ms, the quota.
+/// Answers `{1, 0}` recorded, `{0, 0}` a replay, `{2, ms}` over the quota until the oldest
+/// expires. Redis's own clock, so every instance counts alike.
+const BOUNDED_INSERT: &str = r#"
+redis.replicate_commands()
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local ttl = tonumber(ARGV[1])
+if redis.call('EXISTS', KEYS[1]) == 1 then return {0, 0} end
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[2]) then
+  local oldest = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+  return {2, tonumber(oldest[2]) - now}
+end
+redis.call('SET', KEYS[1], 1, 'PX', ttl)
+redis.call('ZADD', KEYS[2], now + ttl, KEYS[1])
+if redis.call('PTTL', KEYS[2]) < ttl then redis.call('PEXPIRE', KEYS[2], ttl) end
+return {1, 0}
+"#;
 
 /// Remembers DPoP proof `jti`s in Redis; select it with
 /// [`dpop_replay_redis`](crate::AuthenticatorBuilder::dpop_replay_redis) or
@@ -77,7 +101,7 @@ impl RedisReplayStore {
         self
     }
 
-    async fn set_nx(&self, key: &str, ttl: Duration) -> Result<bool, ReplayStoreError> {
+    async fn connection(&self) -> Result<ConnectionManager, ReplayStoreError> {
         let manager = self
             .manager
             .get_or_try_init(|| async {
@@ -91,15 +115,18 @@ impl RedisReplayStore {
             })
             .await
             .map_err(|e| ReplayStoreError(format!("Redis connection failed: {e}")))?;
-        let mut connection = manager.clone();
-        let ttl_ms = ttl.as_millis().clamp(1, u128::from(u64::MAX)) as u64;
+        Ok(manager.clone())
+    }
+
+    async fn set_nx(&self, key: &str, ttl: Duration) -> Result<bool, ReplayStoreError> {
+        let mut connection = self.connection().await?;
         let mut command = redis::cmd("SET");
         command
             .arg(format!("{}{key}", self.prefix))
             .arg(1)
             .arg("NX")
             .arg("PX")
-            .arg(ttl_ms);
+            .arg(millis(ttl));
         let reply = tokio::time::timeout(
             self.timeout,
             command.query_async::<Option<String>>(&mut connection),
@@ -110,10 +137,79 @@ impl RedisReplayStore {
         // `OK` when the key was set, nil when it already existed.
         Ok(reply.is_some())
     }
+
+    async fn bounded(
+        &self,
+        owner: &str,
+        key: &str,
+        ttl: Duration,
+        quota: usize,
+    ) -> Result<Recorded, ReplayStoreError> {
+        let connection = self.connection().await?;
+        let keys = [
+            format!("{}{{{owner}}}:{key}", self.prefix),
+            format!("{}{{{owner}}}:live", self.prefix),
+        ];
+        let script = |command: &str, body: &str| {
+            let mut cmd = redis::cmd(command);
+            cmd.arg(body).arg(2).arg(&keys).arg(millis(ttl)).arg(quota);
+            cmd
+        };
+        let run = |cmd: redis::Cmd, mut connection: ConnectionManager| async move {
+            tokio::time::timeout(self.timeout, cmd.query_async::<Vec<i64>>(&mut connection))
+                .await
+                .map_err(|_| {
+                    ReplayStoreError(format!("Redis did not answer within {:?}", self.timeout))
+                })
+        };
+        // The script is cached by Redis under its SHA-1; sent whole only when it is not.
+        let reply = match run(script("EVALSHA", &script_sha1()), connection.clone()).await? {
+            Err(e) if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) => {
+                run(script("EVAL", BOUNDED_INSERT), connection.clone()).await?
+            }
+            other => other,
+        }
+        .map_err(|e| ReplayStoreError(format!("Redis replay script failed: {e}")))?;
+        match reply.as_slice() {
+            [1, _] => Ok(Recorded::First),
+            [0, _] => Ok(Recorded::Replayed),
+            [2, ms] => Ok(Recorded::OverQuota {
+                retry_after: Duration::from_millis(u64::try_from(*ms).unwrap_or(0))
+                    .max(Duration::from_secs(1)),
+            }),
+            other => Err(ReplayStoreError(format!(
+                "the Redis replay script answered {other:?}"
+            ))),
+        }
+    }
 }
 
 impl ReplayStore for RedisReplayStore {
     fn insert<'a>(&'a self, key: &'a str, ttl: Duration) -> ReplayFuture<'a> {
         Box::pin(self.set_nx(key, ttl))
     }
+
+    fn insert_bounded<'a>(
+        &'a self,
+        owner: &'a str,
+        key: &'a str,
+        ttl: Duration,
+        quota: usize,
+    ) -> BoundedFuture<'a> {
+        Box::pin(self.bounded(owner, key, ttl, quota))
+    }
+}
+
+fn millis(ttl: Duration) -> u64 {
+    ttl.as_millis().clamp(1, u128::from(u64::MAX)) as u64
+}
+
+/// The SHA-1 of [`BOUNDED_INSERT`] in hex, as `EVALSHA` names it (a name, not a security
+/// measure).
+fn script_sha1() -> String {
+    let digest = aws_lc_rs::digest::digest(
+        &aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY,
+        BOUNDED_INSERT.as_bytes(),
+    );
+    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }

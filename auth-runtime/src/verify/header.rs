@@ -24,6 +24,21 @@ pub(crate) fn decode_segment(segment: &str, what: &'static str) -> Result<Vec<u8
         .map_err(|_| VerifyError::Malformed(what))
 }
 
+/// [`decode_segment`] into `buffer` when it fits (no allocation), onto the heap otherwise.
+pub(super) fn decode_segment_into<'b>(
+    segment: &str,
+    buffer: &'b mut [u8],
+    what: &'static str,
+) -> Result<Cow<'b, [u8]>, VerifyError> {
+    if segment.len().div_ceil(4) * 3 > buffer.len() {
+        return decode_segment(segment, what).map(Cow::Owned);
+    }
+    let len = URL_SAFE_NO_PAD
+        .decode_slice(segment, buffer)
+        .map_err(|_| VerifyError::Malformed(what))?;
+    Ok(Cow::Borrowed(&buffer[..len]))
+}
+
 /// serde's derived struct impls also accept JSON arrays; a JOSE header or claims set must be an
 /// object, so check the first byte before parsing.
 pub(crate) fn is_object(json: &[u8]) -> bool {

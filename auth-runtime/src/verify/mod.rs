@@ -80,7 +80,7 @@ pub(crate) struct Inner {
     keys: Keys,
     hmac: Option<aws_lc_rs::hmac::Key>,
     pub(crate) counters: Arc<Counters>,
-    context: ClaimsContext,
+    context: Arc<ClaimsContext>,
     allowed_list: String,
     pub(crate) realm: Arc<str>,
     pub(crate) error_body: Option<ErrorBody>,
@@ -175,9 +175,9 @@ impl Authenticator {
             .join(", ");
         Ok(Authenticator {
             inner: Arc::new(Inner {
-                context: ClaimsContext {
+                context: Arc::new(ClaimsContext {
                     roles_claim: settings.roles_claim.clone(),
-                },
+                }),
                 realm: Arc::from(settings.realm.as_str()),
                 token_cache: TokenCache::new(settings.verified_token_cache),
                 dpop: DpopState::new(&settings, replay)?,
@@ -197,7 +197,7 @@ impl Authenticator {
         match (&self.inner.settings.source, &self.inner.keys) {
             (IssuerSource::Fixed { issuer, .. }, _) => Some(issuer.clone()),
             (IssuerSource::Discover { .. }, Keys::Single(cache)) => {
-                cache.current().map(|set| set.issuer.clone())
+                cache.current().map(|set| set.issuer.to_string())
             }
             _ => None,
         }

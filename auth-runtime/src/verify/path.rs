@@ -5,13 +5,12 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use super::error::{key_error, VerifyError};
-use super::header::{check_typ, decode_segment, parse_header, unix_now};
+use super::header::{check_typ, decode_segment, decode_segment_into, parse_header, unix_now};
 use super::registered::parse_claims;
 use super::token::VerifiedToken;
 use super::{Allowed, Authenticator, Keys, RequestContext};
 use crate::config::{normalize_domain, Algorithm, IssuerRequest, Resolver};
 use crate::jwks::JwksCache;
-use crate::token_cache::TokenCache;
 
 impl Authenticator {
     /// Verifies a compact JWS access token: size and shape, `alg` allow-list, `crit`, `typ`, key by
@@ -76,18 +75,25 @@ impl Authenticator {
                 .await
                 .map(|(v, _, _)| v);
         };
-        let key = TokenCache::<VerifiedToken>::key(token);
-        let hit = cache.get(&key, unix_now(), |verified, generation| {
+        let key = cache.key(token);
+        let hit = cache.get(key, token, unix_now(), |verified, generation| {
             self.key_set_generation(verified.issuer()) == Some(generation)
         });
-        if let Some(verified) = hit {
+        if let Some(verified) = hit.map(|cached| cached.seen_again()) {
             // A resolver's answer may differ from request to request: ask it every time.
             self.resolve_cache(verified.issuer(), context).await?;
             self.inner.counters.cache_hit();
             return Ok(verified);
         }
         let (verified, valid_until, generation) = self.verify_uncached(token, context).await?;
-        cache.insert(key, verified.clone(), valid_until, generation, unix_now());
+        cache.insert(
+            key,
+            token,
+            verified.clone(),
+            valid_until,
+            generation,
+            unix_now(),
+        );
         Ok(verified)
     }
 
@@ -170,17 +176,7 @@ impl Authenticator {
         if header_b64.is_empty() || payload_b64.is_empty() || signature_b64.is_empty() {
             return Err(VerifyError::Malformed("a segment is empty"));
         }
-        let header_json = decode_segment(header_b64, "the header is not base64url")?;
-        let header = parse_header(&header_json)?;
-        if header.crit.is_some() {
-            return Err(VerifyError::CriticalHeader);
-        }
-        let alg = Algorithm::accepted(&header.alg, &settings.algorithms).ok_or_else(|| {
-            VerifyError::AlgorithmNotAllowed {
-                allowed: self.inner.allowed_list.clone(),
-            }
-        })?;
-        check_typ(header.typ.as_deref(), settings.require_at_jwt_typ)?;
+        let (alg, kid) = self.read_header(header_b64)?;
         let signature = decode_segment(signature_b64, "the signature is not base64url")?;
         let signed = &token.as_bytes()[..header_b64.len() + 1 + payload_b64.len()];
         // Parsed once, before the key lookup: the unverified `iss` chooses the issuer (and a
@@ -204,7 +200,7 @@ impl Authenticator {
                     Keys::Single(cache) => Arc::clone(cache),
                     Keys::Multi { .. } => self.resolve_cache(issuer, context).await?,
                 };
-                let kid = header.kid.as_deref();
+                let kid = kid.as_deref();
                 let set = cache.key_set(issuer, kid).await.map_err(key_error)?;
                 let key = set.find(kid, alg).map_err(key_error)?;
                 key.verify_sig(signed, &signature)
@@ -229,7 +225,7 @@ impl Authenticator {
             .as_deref()
             .ok_or(VerifyError::MissingClaim("iss"))?;
         let expected_issuer = match &key_set {
-            Some(set) => set.issuer.as_str(),
+            Some(set) => &*set.issuer,
             None => self.hs256_issuer(),
         };
         if iss != expected_issuer {
@@ -252,12 +248,35 @@ impl Authenticator {
             });
         }
         self.check_policies(&claims, &payload)?;
-        let kid = header.kid.map(Cow::into_owned);
-        let issuer: Box<str> = iss.into();
+        let issuer = match &key_set {
+            Some(set) => Arc::clone(&set.issuer),
+            None => Arc::from(iss),
+        };
         let jkt: Option<Box<str>> = claims.cnf.and_then(|cnf| cnf.jkt).map(|j| j.into());
         let generation = key_set.as_ref().map_or(0, |set| set.generation);
         let verified =
             VerifiedToken::new(payload, alg, kid, issuer, jkt, self.inner.context.clone());
         Ok((verified, exp.0 + leeway, generation))
+    }
+
+    /// The JOSE header: `crit`, `alg` against the allow-list, `typ`; the `alg` and `kid`.
+    /// Decoded on the stack (a header is a few dozen bytes), and not an `async` step, so the
+    /// buffer is not kept in the request's future.
+    fn read_header(&self, header_b64: &str) -> Result<(Algorithm, Option<String>), VerifyError> {
+        let settings = &self.inner.settings;
+        let mut buffer = [0u8; 512];
+        let header_json =
+            decode_segment_into(header_b64, &mut buffer, "the header is not base64url")?;
+        let header = parse_header(&header_json)?;
+        if header.crit.is_some() {
+            return Err(VerifyError::CriticalHeader);
+        }
+        let alg = Algorithm::accepted(&header.alg, &settings.algorithms).ok_or_else(|| {
+            VerifyError::AlgorithmNotAllowed {
+                allowed: self.inner.allowed_list.clone(),
+            }
+        })?;
+        check_typ(header.typ.as_deref(), settings.require_at_jwt_typ)?;
+        Ok((alg, header.kid.map(Cow::into_owned)))
     }
 }

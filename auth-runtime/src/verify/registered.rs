@@ -269,13 +269,36 @@ impl<'de: 'a, 'a> Deserialize<'de> for Audiences<'a> {
                 Ok(Audiences(vec![Cow::Owned(v.to_owned())]))
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                let mut out = Vec::new();
-                while let Some(v) = seq.next_element::<String>()? {
-                    out.push(Cow::Owned(v));
+                let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(2).min(8));
+                while let Some(CowStr(v)) = seq.next_element::<CowStr<'a>>()? {
+                    out.push(v);
                 }
                 Ok(Audiences(out))
             }
         }
         d.deserialize_any(V(std::marker::PhantomData))
+    }
+}
+
+/// A string borrowed from the payload when it has no escapes (nearly always), owned otherwise:
+/// serde's own `Cow<str>` always owns.
+struct CowStr<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for CowStr<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = CowStr<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(CowStr(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(CowStr(Cow::Owned(v.to_owned())))
+            }
+        }
+        d.deserialize_str(V(std::marker::PhantomData))
     }
 }

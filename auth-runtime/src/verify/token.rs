@@ -1,7 +1,8 @@
 //! [`VerifiedToken`]: what the verification path hands on, and the [`ClaimsContext`] it carries.
 
+use std::any::{Any, TypeId};
 use std::fmt;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
@@ -26,20 +27,40 @@ pub struct ClaimsContext {
 #[derive(Clone)]
 pub struct VerifiedToken {
     inner: Arc<VerifiedInner>,
+    /// Handed out by the verified-token cache: the client sends this token again and again, so
+    /// its typed claims are worth keeping.
+    seen_before: bool,
 }
 
 struct VerifiedInner {
     payload: Vec<u8>,
     alg: Algorithm,
     kid: Option<String>,
-    /// The verified `iss`.
-    issuer: Box<str>,
+    /// The verified `iss` (shared with the key set that verified it).
+    issuer: Arc<str>,
     /// `cnf.jkt`: the thumbprint of the key a DPoP-bound token is bound to.
     jkt: Option<Box<str>>,
-    context: ClaimsContext,
+    context: Arc<ClaimsContext>,
     /// Every claim as JSON, parsed on first use (only claim predicates need it).
     raw: OnceLock<Map<String, Value>>,
+    /// The claims already parsed into a type, kept with the token (and so with its entry in the
+    /// verified-token cache): a token seen before costs no second parse.
+    typed: TypedClaims,
 }
+
+type Shared = Arc<dyn Any + Send + Sync>;
+
+/// Parsed claims by type. Keyed by `TypeId`, so one type's claims are never served for another;
+/// the first type (most APIs use one) is read without a lock.
+#[derive(Default)]
+struct TypedClaims {
+    first: OnceLock<(TypeId, Shared)>,
+    others: Mutex<Vec<(TypeId, Shared)>>,
+}
+
+/// At most this many claims types are kept for one token (a bound for an application that
+/// parses one token into many types; beyond it, the others are parsed each time).
+const MAX_TYPED: usize = 8;
 
 impl fmt::Debug for VerifiedToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -55,9 +76,9 @@ impl VerifiedToken {
         payload: Vec<u8>,
         alg: Algorithm,
         kid: Option<String>,
-        issuer: Box<str>,
+        issuer: Arc<str>,
         jkt: Option<Box<str>>,
-        context: ClaimsContext,
+        context: Arc<ClaimsContext>,
     ) -> Self {
         VerifiedToken {
             inner: Arc::new(VerifiedInner {
@@ -68,7 +89,57 @@ impl VerifiedToken {
                 jkt,
                 context,
                 raw: OnceLock::new(),
+                typed: TypedClaims::default(),
             }),
+            seen_before: false,
+        }
+    }
+
+    /// This token as the verified-token cache hands it out again.
+    pub(super) fn seen_again(&self) -> Self {
+        VerifiedToken {
+            inner: Arc::clone(&self.inner),
+            seen_before: true,
+        }
+    }
+
+    /// Whether the token came from the verified-token cache (its client sent it before).
+    pub(crate) fn seen_before(&self) -> bool {
+        self.seen_before
+    }
+
+    /// The claims of type `T` parsed earlier for this token, if any.
+    pub(crate) fn typed<T: Any + Send + Sync>(&self) -> Option<Arc<T>> {
+        let typed = &self.inner.typed;
+        let wanted = TypeId::of::<T>();
+        let found = match typed.first.get() {
+            Some((id, shared)) if *id == wanted => Some(Arc::clone(shared)),
+            Some(_) => typed.others.lock().ok().and_then(|others| {
+                others
+                    .iter()
+                    .find(|(id, _)| *id == wanted)
+                    .map(|(_, shared)| Arc::clone(shared))
+            }),
+            None => None,
+        };
+        found.and_then(|shared| shared.downcast().ok())
+    }
+
+    /// Keeps `claims` as this token's claims of type `T` (the first keeper of a type wins).
+    pub(crate) fn keep_typed<T: Any + Send + Sync>(&self, claims: Arc<T>) {
+        let typed = &self.inner.typed;
+        let id = TypeId::of::<T>();
+        let shared: Shared = claims;
+        if typed.first.get().is_none() && typed.first.set((id, Arc::clone(&shared))).is_ok() {
+            return;
+        }
+        if typed.first.get().is_some_and(|(first, _)| *first == id) {
+            return;
+        }
+        if let Ok(mut others) = typed.others.lock() {
+            if others.len() < MAX_TYPED && others.iter().all(|(other, _)| *other != id) {
+                others.push((id, shared));
+            }
         }
     }
 

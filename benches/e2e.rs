@@ -1,0 +1,393 @@
+//! End to end: the quickstart's release binary under `wrk`, protected routes against the public
+//! route of the same run, and the limit the RS256 floor allows.
+//!
+//! Run: `cargo bench --bench e2e` (about two minutes; installs Debian's `wrk` if it is missing).
+//! `E2E_SECONDS` sets each measured run (default 8; each is preceded by a 2 s warm-up).
+//! `E2E_PIN=0` leaves both processes unpinned.
+//! `E2E_PERF=<dir>` records the server with `perf record -e cpu-clock -g` during each measured
+//! run, into `<dir>/<n>.data`, for `perf report`.
+//!
+//! The quickstart runs against a `TestIssuer` with `RUST_LOG=warn` (its per-request log line is
+//! the application's choice, not route-guard's cost), pinned to one core with `wrk -t1 -c32` on
+//! the other when `taskset` is there. Every run sends the same request shape: a 740-byte
+//! Auth0-shaped token in `Authorization`, which the public route ignores. The pools are used
+//! round-robin: 2,000 tokens fit the verified-token cache (4,096 entries), 20,000 do not, so there
+//! every request is a full verification.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use aws_lc_rs::signature::{ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256};
+use route_guard::testing::{TestIssuer, TEST_AUDIENCE};
+
+const ROLES_CLAIM: &str = "https://myapp.com/roles";
+
+struct Scenario {
+    name: &'static str,
+    path: &'static str,
+    pool: usize,
+}
+
+const SCENARIOS: [Scenario; 4] = [
+    Scenario {
+        name: "public",
+        path: "/api/public",
+        pool: 1,
+    },
+    Scenario {
+        name: "private, 1 token",
+        path: "/api/private",
+        pool: 1,
+    },
+    Scenario {
+        name: "private, 2,000 tokens",
+        path: "/api/private",
+        pool: 2_000,
+    },
+    Scenario {
+        name: "private, 20,000 tokens",
+        path: "/api/private",
+        pool: 20_000,
+    },
+];
+
+/// Builds the request of each token once; `request()` only hands the next one out.
+const LUA: &str = r#"
+local requests = {}
+local i = 0
+init = function(args)
+  for token in io.lines(args[1]) do
+    requests[#requests + 1] = wrk.format("GET", nil, { ["Authorization"] = "Bearer " .. token })
+  end
+end
+request = function()
+  i = i % #requests + 1
+  return requests[i]
+end
+"#;
+
+struct Measured {
+    rps: f64,
+    p99_ms: f64,
+    non_2xx: u64,
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return; // `cargo bench -- --list` and test harness probing
+    }
+    let seconds: u64 = std::env::var("E2E_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(8);
+    ensure_wrk();
+    let quickstart = build_quickstart();
+    let work = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("e2e");
+    std::fs::create_dir_all(&work).expect("work dir");
+    let script = work.join("pool.lua");
+    std::fs::write(&script, LUA).expect("lua script");
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let issuer = rt.block_on(TestIssuer::start()).expect("issuer");
+    let started = Instant::now();
+    let pools: Vec<(usize, PathBuf)> = [1, 2_000, 20_000]
+        .into_iter()
+        .map(|size| (size, write_pool(&issuer, size, &work)))
+        .collect();
+    println!(
+        "e2e: minted {} tokens in {:.1} s",
+        1 + 2_000 + 20_000,
+        started.elapsed().as_secs_f64()
+    );
+    let floor_us = floor_us(&issuer);
+
+    let (mut server, base, pid) = start_quickstart(&quickstart, issuer.issuer());
+    let mut results = Vec::new();
+    for scenario in &SCENARIOS {
+        let pool = &pools
+            .iter()
+            .find(|(size, _)| *size == scenario.pool)
+            .expect("pool")
+            .1;
+        let url = format!("{base}{}", scenario.path);
+        run_wrk(&script, pool, &url, 2); // warm-up: connections, caches, allocator
+        let perf = std::env::var("E2E_PERF").ok().map(|dir| {
+            let out = Path::new(&dir).join(format!("{}.data", results.len()));
+            Command::new("perf")
+                .args(["record", "-q", "-e", "cpu-clock", "-g", "-p"])
+                .arg(pid.to_string())
+                .arg("-o")
+                .arg(out)
+                .spawn()
+                .expect("perf runs")
+        });
+        let measured = run_wrk(&script, pool, &url, seconds);
+        if let Some(mut perf) = perf {
+            let _ = Command::new("kill")
+                .args(["-INT", &perf.id().to_string()])
+                .status();
+            let _ = perf.wait();
+        }
+        results.push((scenario, measured));
+    }
+    let peak_rss_kib = peak_rss_kib(pid);
+    let _ = server.kill();
+    let _ = server.wait();
+    drop(issuer);
+
+    let public = results[0].1.rps;
+    let t_public_us = 1e6 / public;
+    let limit = t_public_us / (t_public_us + floor_us);
+    println!(
+        "\ne2e: quickstart (release), wrk -t1 -c32 -d{seconds}s, {}",
+        if has_taskset() {
+            "server and wrk pinned to a core each"
+        } else {
+            "unpinned (no taskset)"
+        }
+    );
+    println!(
+        "  {:<24} {:>10} {:>9} {:>7} {:>9}",
+        "route", "rps", "p99 ms", "ratio", "non-2xx"
+    );
+    for (scenario, m) in &results {
+        println!(
+            "  {:<24} {:>10.0} {:>9.2} {:>7.3} {:>9}",
+            scenario.name,
+            m.rps,
+            m.p99_ms,
+            m.rps / public,
+            m.non_2xx
+        );
+    }
+    let every_request_verifies = results[3].1.rps / public;
+    println!(
+        "  floor: RS256 verify {floor_us:.1} µs, public {t_public_us:.1} µs a request -> limit {limit:.3}; \
+         20,000 tokens reach {:.2} of it",
+        every_request_verifies / limit
+    );
+    println!("  server peak RSS: {:.1} MiB", peak_rss_kib as f64 / 1024.0);
+}
+
+fn has_taskset() -> bool {
+    if std::env::var("E2E_PIN").as_deref() == Ok("0") {
+        return false;
+    }
+    Command::new("taskset")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// `command` on `core` when `taskset` exists.
+fn pinned(core: u32, program: &Path) -> Command {
+    if has_taskset() {
+        let mut command = Command::new("taskset");
+        command.arg("-c").arg(core.to_string()).arg(program);
+        command
+    } else {
+        Command::new(program)
+    }
+}
+
+fn ensure_wrk() {
+    let found = Command::new("wrk")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok();
+    if found {
+        return;
+    }
+    println!("e2e: installing wrk (Debian's package)");
+    let sudo = if std::env::var("USER").as_deref() == Ok("root") {
+        None
+    } else {
+        Some("sudo")
+    };
+    for args in [
+        &["apt-get", "update", "-qq"][..],
+        &["apt-get", "install", "-y", "-qq", "wrk"][..],
+    ] {
+        let mut command = match sudo {
+            Some(sudo) => {
+                let mut c = Command::new(sudo);
+                c.args(args);
+                c
+            }
+            None => {
+                let mut c = Command::new(args[0]);
+                c.args(&args[1..]);
+                c
+            }
+        };
+        let status = command.status().expect("apt-get runs");
+        assert!(status.success(), "could not install wrk: {args:?} failed");
+    }
+}
+
+/// `cargo build --release --example quickstart`, and the binary's path.
+fn build_quickstart() -> PathBuf {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let status = Command::new(cargo)
+        .args(["build", "--release", "--example", "quickstart"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .expect("cargo runs");
+    assert!(status.success(), "the quickstart did not build");
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target/release/examples")
+        .join(format!("quickstart{}", std::env::consts::EXE_SUFFIX))
+}
+
+/// `size` distinct Auth0-shaped tokens (740 bytes or so), one a line, minted on two threads.
+fn write_pool(issuer: &TestIssuer, size: usize, dir: &Path) -> PathBuf {
+    let mint = |i: usize| {
+        support::auth0_shaped(issuer)
+            .sub(&format!("auth0|5f7c8ec7c33c6c00{i:08}"))
+            .claim(ROLES_CLAIM, vec!["admin", "editor"])
+            .claim("gty", "password")
+            .expires_in(Duration::from_secs(3600))
+            .sign()
+    };
+    let half = size / 2;
+    let (first, second) = std::thread::scope(|s| {
+        let a = s.spawn(|| (0..half).map(mint).collect::<Vec<_>>());
+        let b = s.spawn(|| (half..size).map(mint).collect::<Vec<_>>());
+        (
+            a.join().expect("minting thread"),
+            b.join().expect("minting thread"),
+        )
+    });
+    let path = dir.join(format!("tokens-{size}.txt"));
+    let mut text = first.join("\n");
+    if !second.is_empty() {
+        if !text.is_empty() {
+            text.push('\n');
+        }
+        text.push_str(&second.join("\n"));
+    }
+    text.push('\n');
+    std::fs::write(&path, text).expect("token pool");
+    path
+}
+
+/// One RS256 verification with a key parsed once, in µs: the floor, measured in this run.
+fn floor_us(issuer: &TestIssuer) -> f64 {
+    let kid = issuer.signing_kid();
+    let der = issuer.public_key_der(&kid).expect("signing key");
+    let key = ParsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, der).expect("key");
+    let token = support::auth0_shaped(issuer).sign();
+    assert!(support::signature_verifies(&key, &token));
+    let mut best = f64::MAX;
+    for _ in 0..5 {
+        let started = Instant::now();
+        let rounds = 20_000;
+        for _ in 0..rounds {
+            std::hint::black_box(support::signature_verifies(&key, &token));
+        }
+        best = best.min(started.elapsed().as_secs_f64() * 1e6 / f64::from(rounds));
+    }
+    best
+}
+
+fn start_quickstart(binary: &Path, issuer: &str) -> (Child, String, u32) {
+    let mut child = pinned(1, binary)
+        .env_clear()
+        .env("AUTH0_ISSUER_BASE_URL", issuer)
+        .env("AUTH0_AUDIENCE", TEST_AUDIENCE)
+        .env("PORT", "0")
+        .env("RUST_LOG", "warn")
+        .current_dir(std::env::temp_dir())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("the quickstart starts");
+    let pid = child.id();
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let base = loop {
+        let line = lines
+            .next()
+            .expect("the quickstart prints `listening on`")
+            .expect("stdout line");
+        if let Some(base) = line.strip_prefix("listening on ") {
+            break base.to_owned();
+        }
+    };
+    // Keep draining stdout so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (child, base, pid)
+}
+
+fn run_wrk(script: &Path, pool: &Path, url: &str, seconds: u64) -> Measured {
+    let output = pinned(0, Path::new("wrk"))
+        .args(["-t1", "-c32", "--latency", "-d"])
+        .arg(format!("{seconds}s"))
+        .arg("-s")
+        .arg(script)
+        .arg(url)
+        .arg("--")
+        .arg(pool)
+        .output()
+        .expect("wrk runs");
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "wrk failed: {text}");
+    let rps = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Requests/sec:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no Requests/sec in wrk's output:\n{text}"));
+    let p99_ms = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("99%"))
+        .and_then(|v| millis(v.trim()))
+        .unwrap_or(f64::NAN);
+    let non_2xx = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Non-2xx or 3xx responses:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    Measured {
+        rps,
+        p99_ms,
+        non_2xx,
+    }
+}
+
+/// wrk's `1.23ms`, `456.00us`, `1.01s` in milliseconds.
+fn millis(value: &str) -> Option<f64> {
+    let split = value.find(|c: char| c.is_ascii_alphabetic())?;
+    let (number, unit) = value.split_at(split);
+    let number: f64 = number.parse().ok()?;
+    Some(match unit {
+        "us" => number / 1000.0,
+        "ms" => number,
+        "s" => number * 1000.0,
+        _ => return None,
+    })
+}
+
+/// The server's peak resident set (`VmHWM`), in KiB.
+fn peak_rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}

@@ -1,0 +1,166 @@
+//! One request through an axum `Router` in process (no sockets): the quickstart's public route
+//! against its `#[require_auth]` route with typed claims, for a token seen before (the default
+//! verified-token cache) and for a full verification. Prints what the protected route costs
+//! beyond the public one, and the full path against the bare RS256 floor.
+//!
+//! Run: `cargo bench --bench request --all-features`
+
+mod support;
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use aws_lc_rs::signature::{ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256};
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use axum::routing::get;
+use axum::{Json, Router};
+use criterion::Criterion;
+use route_guard::testing::TestIssuer;
+use route_guard::{require_auth, Authenticator, Claims, TokenClaims};
+use serde_json::{json, Value};
+use tower::ServiceExt as _;
+
+/// The quickstart's claims type.
+/// `Clone` lets route-guard keep the parsed claims with a token it has seen before: from a
+/// client's second request on, they are copied instead of parsed.
+#[derive(TokenClaims, Clone, Debug)]
+#[claims(namespace = "https://myapp.com/")]
+struct ApiClaims {
+    sub: String,
+    roles: Vec<String>,
+    permissions: Vec<String>,
+    scope: Option<String>,
+}
+
+async fn public() -> Json<Value> {
+    Json(json!({ "message": "Hello from a public endpoint!", "timestamp": 1_700_000_000u64 }))
+}
+
+#[require_auth]
+async fn private(claims: Claims<ApiClaims>) -> Json<Value> {
+    Json(json!({
+        "message": "Hello from a private endpoint!",
+        "user": claims.sub,
+        "timestamp": 1_700_000_000u64,
+    }))
+}
+
+fn app(auth: &Authenticator) -> Router {
+    Router::new()
+        .route("/api/public", get(public))
+        .route("/api/private", get(private))
+        .layer(auth.layer())
+}
+
+struct Fixture {
+    rt: tokio::runtime::Runtime,
+    cached: Router,
+    full: Router,
+    token: String,
+    floor_key: ParsedPublicKey,
+    _issuer: TestIssuer,
+}
+
+fn fixture() -> Fixture {
+    let rt = support::runtime();
+    let issuer = rt.block_on(TestIssuer::start()).expect("issuer");
+    let cached = issuer
+        .authenticator_builder()
+        .roles_claim("https://myapp.com/roles")
+        .build()
+        .expect("authenticator");
+    rt.block_on(cached.warm_up()).expect("keys");
+    let full = issuer
+        .authenticator_builder()
+        .roles_claim("https://myapp.com/roles")
+        .verified_token_cache(0)
+        .build()
+        .expect("authenticator");
+    rt.block_on(full.warm_up()).expect("keys");
+    let token = support::auth0_shaped(&issuer)
+        .claim("https://myapp.com/roles", vec!["admin", "editor"])
+        .claim("gty", "password")
+        .sign();
+    let der = issuer
+        .public_key_der(&issuer.signing_kid())
+        .expect("signing key");
+    Fixture {
+        floor_key: ParsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, &der).expect("key"),
+        cached: app(&cached),
+        full: app(&full),
+        rt,
+        token,
+        _issuer: issuer,
+    }
+}
+
+/// The same request shape on every route: the token is sent to the public route too.
+fn call(f: &Fixture, router: &Router, path: &str) -> StatusCode {
+    let request = Request::get(path)
+        .header(header::AUTHORIZATION, format!("Bearer {}", f.token))
+        .body(Body::empty())
+        .expect("request");
+    f.rt.block_on(router.clone().oneshot(request))
+        .map_or(StatusCode::INTERNAL_SERVER_ERROR, |r| r.status())
+}
+
+fn bench(c: &mut Criterion, f: &Fixture) {
+    for router in [&f.cached, &f.full] {
+        assert_eq!(call(f, router, "/api/private"), StatusCode::OK);
+    }
+    let mut group = c.benchmark_group("request");
+    group.bench_function("floor_aws_lc_rs_rs256", |b| {
+        b.iter(|| support::signature_verifies(black_box(&f.floor_key), black_box(&f.token)))
+    });
+    group.bench_function("public", |b| {
+        b.iter(|| call(f, &f.cached, black_box("/api/public")))
+    });
+    group.bench_function("private_token_seen_before", |b| {
+        b.iter(|| call(f, &f.cached, black_box("/api/private")))
+    });
+    group.bench_function("private_full_verification", |b| {
+        b.iter(|| call(f, &f.full, black_box("/api/private")))
+    });
+    group.finish();
+}
+
+fn report() {
+    let mean = |name| support::mean_ns("request", name);
+    let (Some(floor), Some(public), Some(seen), Some(full)) = (
+        mean("floor_aws_lc_rs_rs256"),
+        mean("public"),
+        mean("private_token_seen_before"),
+        mean("private_full_verification"),
+    ) else {
+        return;
+    };
+    let us = |ns: f64| ns / 1000.0;
+    println!(
+        "\nrequest: in process, beyond the public route ({:.2} µs):",
+        us(public)
+    );
+    println!(
+        "  private, token seen before    {:>6.2} µs  +{:.2} µs",
+        us(seen),
+        us(seen - public)
+    );
+    println!(
+        "  private, full verification    {:>6.2} µs  +{:.2} µs = {:.3}× the RS256 floor ({:.2} µs)",
+        us(full),
+        us(full - public),
+        (full - public) / floor,
+        us(floor)
+    );
+}
+
+fn main() {
+    let fixture = fixture();
+    let mut c = Criterion::default()
+        .configure_from_args()
+        .warm_up_time(Duration::from_secs(2))
+        .measurement_time(Duration::from_secs(4));
+    bench(&mut c, &fixture);
+    c.final_summary();
+    report();
+}
