@@ -74,3 +74,78 @@ async fn the_cache_can_be_disabled() {
     assert_eq!(app.auth.stats().verified(), 3);
     assert_eq!(app.auth.stats().verified_from_cache(), 0);
 }
+
+/// Counts its parses: a claims type whose parsed claims route-guard may keep (it is `Clone`).
+#[derive(Clone, Debug, PartialEq)]
+struct Counted {
+    sub: String,
+}
+
+static COUNTED_PARSES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+impl<'de> serde::Deserialize<'de> for Counted {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(serde::Deserialize)]
+        struct Raw {
+            sub: String,
+        }
+        COUNTED_PARSES.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Raw::deserialize(d).map(|raw| Counted { sub: raw.sub })
+    }
+}
+
+impl route_guard::TokenClaims for Counted {
+    fn clone_claims(&self) -> Option<Self> {
+        Some(self.clone())
+    }
+}
+
+/// Another type over the same token: what is kept for `Counted` must never answer for it.
+#[derive(route_guard::TokenClaims, Clone, Debug)]
+struct Audience {
+    aud: String,
+}
+
+fn parses() -> usize {
+    COUNTED_PARSES.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+#[tokio::test]
+async fn typed_claims_are_kept_per_type_with_the_cached_token_and_die_with_it() {
+    let app = start_with(|b| b).await;
+    app.auth.warm_up().await.expect("keys");
+    let token = app.issuer.token().sub("auth0|kept").sign();
+
+    // Seen once: parsed, not kept (most tokens seen once are never seen again).
+    let first = app.auth.verify(&token).await.expect("valid");
+    assert_eq!(first.claims::<Counted>().expect("claims").sub, "auth0|kept");
+    assert_eq!(parses(), 1);
+    // Seen again (from the cache): parsed once more and kept; from then on copied.
+    for _ in 0..5 {
+        let again = app.auth.verify(&token).await.expect("valid");
+        assert_eq!(again.claims::<Counted>().expect("claims").sub, "auth0|kept");
+    }
+    assert_eq!(parses(), 2);
+    assert_eq!(app.auth.stats().verified_from_cache(), 5);
+    // Kept per type: another type reads its own claims from the same cached token.
+    let again = app.auth.verify(&token).await.expect("valid");
+    assert_eq!(
+        again.claims::<Audience>().expect("claims").aud,
+        route_guard::testing::TEST_AUDIENCE
+    );
+    assert_eq!(again.claims::<Counted>().expect("claims").sub, "auth0|kept");
+    assert_eq!(parses(), 2);
+
+    // A new key set drops the cached entry, and its kept claims with it: the next request
+    // verifies in full and parses again.
+    let unknown = app.issuer.token().kid("not-yet-published").sign();
+    assert!(app.auth.verify(&unknown).await.is_err());
+    assert_eq!(
+        app.issuer.jwks_fetches(),
+        2,
+        "the refetch made a new key set"
+    );
+    let fresh = app.auth.verify(&token).await.expect("valid");
+    assert_eq!(fresh.claims::<Counted>().expect("claims").sub, "auth0|kept");
+    assert_eq!(parses(), 3);
+}
