@@ -40,12 +40,20 @@ struct Fixture {
 fn fixture() -> Fixture {
     let rt = support::runtime();
     let issuer = rt.block_on(TestIssuer::start()).expect("issuer");
+    // One key sends every proof of the run, far faster than any client: lift its replay-store
+    // quota (the default would refuse it after 45,000 live proofs, as it should a real client).
+    let quota = 900_000;
     let full = issuer
         .authenticator_builder()
         .verified_token_cache(0)
+        .dpop_replay_quota(quota)
         .build()
         .expect("authenticator");
-    let cached = issuer.authenticator().expect("authenticator");
+    let cached = issuer
+        .authenticator_builder()
+        .dpop_replay_quota(quota)
+        .build()
+        .expect("authenticator");
     rt.block_on(full.warm_up()).expect("keys");
     rt.block_on(cached.warm_up()).expect("keys");
     let key = DpopKey::generate().expect("key");
