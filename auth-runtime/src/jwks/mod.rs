@@ -146,6 +146,15 @@ impl JwksCache {
         self.current.load_full()
     }
 
+    /// The generation of the current key set, if any (no reference count taken), after
+    /// starting a background refresh if the keys are past their TTL: what a cached token is
+    /// checked against on every request.
+    pub(crate) fn current_generation(self: &Arc<Self>) -> Option<u64> {
+        let generation = self.current.load().as_ref()?.generation;
+        self.refresh_if_stale();
+        Some(generation)
+    }
+
     /// How many unknown `kid`s were refused since the last successful fetch (bounded): for
     /// diagnostics only; the cooldown alone decides whether a `kid` may cause a refetch.
     pub(crate) fn unknown_kids_remembered(&self) -> usize {

@@ -81,7 +81,9 @@ impl Authenticator {
         });
         if let Some(verified) = hit.map(|cached| cached.seen_again()) {
             // A resolver's answer may differ from request to request: ask it every time.
-            self.resolve_cache(verified.issuer(), context).await?;
+            if let Keys::Multi { .. } = &self.inner.keys {
+                self.resolve_cache(verified.issuer(), context).await?;
+            }
             self.inner.counters.cache_hit();
             return Ok(verified);
         }
@@ -104,14 +106,11 @@ impl Authenticator {
         if self.inner.hmac.is_some() {
             return Some(0);
         }
-        let cache = match &self.inner.keys {
-            Keys::Single(cache) => Arc::clone(cache),
-            Keys::Multi { caches, .. } => caches.get(issuer)?,
-        };
         // Cold: nothing can be cached yet, and an unchecked token must not cause a fetch.
-        let set = cache.current()?;
-        cache.refresh_if_stale();
-        Some(set.generation)
+        match &self.inner.keys {
+            Keys::Single(cache) => cache.current_generation(),
+            Keys::Multi { caches, .. } => caches.get(issuer)?.current_generation(),
+        }
     }
 
     /// The JWKS cache for a token claiming `issuer`, after checking that the issuer is accepted
