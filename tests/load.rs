@@ -73,16 +73,25 @@ async fn mixed_traffic_while_the_issuer_flaps() {
         let client = app.client.clone();
         let url = format!("{}/scoped", app.base);
         let (valid, expired, rest) = (valid.clone(), expired.clone(), rest.clone());
-        let (key, bound, replayed) = (key.clone(), bound.clone(), replayed.clone());
+        let (bound, replayed) = (bound.clone(), replayed.clone());
+        // Each worker is a client with a key of its own (one key for all would be one client
+        // minting proofs faster than any, held to its replay-store quota).
+        let own = route_guard::testing::DpopKey::generate().expect("key");
+        let own_bound = app
+            .issuer
+            .token()
+            .scopes("read:messages")
+            .dpop_bound(&own)
+            .sign();
         workers.spawn(async move {
             let mut statuses: BTreeMap<(u16, &'static str), u64> = BTreeMap::new();
             let mut i = 0u64;
             while Instant::now() < deadline {
                 i += 1;
-                let dpop = |proof: String| {
+                let dpop = |token: &str, proof: String| {
                     client
                         .get(&url)
-                        .header("authorization", format!("DPoP {bound}"))
+                        .header("authorization", format!("DPoP {token}"))
                         .header("dpop", proof)
                 };
                 let (kind, request) = match i % 6 {
@@ -97,8 +106,8 @@ async fn mixed_traffic_while_the_issuer_flaps() {
                         let token = format!("{}.{rest}", URL_SAFE_NO_PAD.encode(header));
                         ("random kid", client.get(&url).bearer_auth(token))
                     }
-                    4 => ("dpop", dpop(key.proof("GET", &url, &bound))),
-                    _ => ("dpop replay", dpop(replayed.clone())),
+                    4 => ("dpop", dpop(&own_bound, own.proof("GET", &url, &own_bound))),
+                    _ => ("dpop replay", dpop(&bound, replayed.clone())),
                 };
                 let status = match request.send().await {
                     Ok(response) => response.status().as_u16(),
@@ -174,6 +183,25 @@ async fn mixed_traffic_while_the_issuer_flaps() {
     assert!(stats.unknown_kids_remembered() <= 1024);
 }
 
+/// The status of one DPoP request with a fresh proof.
+async fn dpop_status(
+    app: &common::App,
+    key: &route_guard::testing::DpopKey,
+    token: &str,
+    target: &str,
+) -> u16 {
+    let proof = key.proof("GET", target, token);
+    common::send(
+        app.client
+            .get(target)
+            .header("authorization", format!("DPoP {token}"))
+            .header("dpop", proof),
+    )
+    .await
+    .status
+    .as_u16()
+}
+
 /// One client with one valid DPoP-bound token mints fresh proofs as fast as it can, next to
 /// honest clients each making a request every 10 ms. The in-memory replay store is small
 /// (20,000 proofs): without the per-key quota the flood would fill it within seconds and every
@@ -209,16 +237,7 @@ async fn one_abusive_dpop_client_cannot_deny_the_honest_ones() {
         flood.spawn(async move {
             let mut statuses = BTreeMap::<u16, u64>::new();
             while Instant::now() < deadline {
-                let proof = key.proof("GET", &target, &token);
-                let status = common::send(
-                    app.client
-                        .get(&target)
-                        .header("authorization", format!("DPoP {token}"))
-                        .header("dpop", proof),
-                )
-                .await
-                .status
-                .as_u16();
+                let status = dpop_status(&app, &key, &token, &target).await;
                 *statuses.entry(status).or_default() += 1;
             }
             statuses
@@ -234,16 +253,7 @@ async fn one_abusive_dpop_client_cannot_deny_the_honest_ones() {
             let mut tick = tokio::time::interval(Duration::from_millis(10));
             while Instant::now() < deadline {
                 tick.tick().await;
-                let proof = key.proof("GET", &target, &token);
-                let status = common::send(
-                    app.client
-                        .get(&target)
-                        .header("authorization", format!("DPoP {token}"))
-                        .header("dpop", proof),
-                )
-                .await
-                .status
-                .as_u16();
+                let status = dpop_status(&app, &key, &token, &target).await;
                 *statuses.entry(status).or_default() += 1;
             }
             statuses
