@@ -177,16 +177,18 @@ fn main() {
     println!("  server peak RSS: {:.1} MiB", peak_rss_kib as f64 / 1024.0);
 }
 
+/// Whether processes are pinned: `taskset` exists and `E2E_PIN` is not `0` (asked once).
 fn has_taskset() -> bool {
-    if std::env::var("E2E_PIN").as_deref() == Ok("0") {
-        return false;
-    }
-    Command::new("taskset")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
+    static PIN: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *PIN.get_or_init(|| {
+        std::env::var("E2E_PIN").as_deref() != Ok("0")
+            && Command::new("taskset")
+                .arg("--version")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+    })
 }
 
 /// `command` on `core` when `taskset` exists.

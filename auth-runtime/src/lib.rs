@@ -5,8 +5,9 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-// The layers, lowest first; each imports only from those above it in this list (and from the
-// leaves `stats` and `token_cache`). `tests/architecture.rs` holds the table and enforces it.
+// The layers, lowest first: config, store, jwks, verify, dpop, claims, policy, axum; each imports
+// only from the layers below it (and from the leaves `stats` and `token_cache`).
+// `tests/architecture.rs` holds the table and enforces it.
 mod axum;
 mod claims;
 mod config;

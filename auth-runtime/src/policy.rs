@@ -96,6 +96,22 @@ impl Insufficient {
             Kind::Role => &mut self.roles,
         }
     }
+
+    fn all(&mut self, kind: Kind, wanted: &[&str], has: impl Fn(&str) -> bool) {
+        let lacking = wanted.iter().filter(|w| !has(w)).map(|w| (*w).to_owned());
+        self.list_mut(kind).extend(lacking);
+    }
+
+    fn any(&mut self, kind: Kind, wanted: &[&str], has: impl Fn(&str) -> bool) {
+        if wanted.is_empty() || wanted.iter().any(|w| has(w)) {
+            return;
+        }
+        let names: Vec<String> = wanted.iter().map(|w| (*w).to_owned()).collect();
+        self.list_mut(kind).extend(names.iter().cloned());
+        if names.len() > 1 {
+            self.alternatives.push((kind, names));
+        }
+    }
 }
 
 impl fmt::Display for Insufficient {
@@ -317,24 +333,6 @@ impl<'a, T: TokenClaims> Check<'a, T> {
             Ok(())
         } else {
             Err(self.missing)
-        }
-    }
-}
-
-impl Insufficient {
-    fn all(&mut self, kind: Kind, wanted: &[&str], has: impl Fn(&str) -> bool) {
-        let lacking = wanted.iter().filter(|w| !has(w)).map(|w| (*w).to_owned());
-        self.list_mut(kind).extend(lacking);
-    }
-
-    fn any(&mut self, kind: Kind, wanted: &[&str], has: impl Fn(&str) -> bool) {
-        if wanted.is_empty() || wanted.iter().any(|w| has(w)) {
-            return;
-        }
-        let names: Vec<String> = wanted.iter().map(|w| (*w).to_owned()).collect();
-        self.list_mut(kind).extend(names.iter().cloned());
-        if names.len() > 1 {
-            self.alternatives.push((kind, names));
         }
     }
 }

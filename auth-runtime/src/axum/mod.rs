@@ -38,7 +38,6 @@ impl Authenticator {
             ChallengeParams {
                 realm: Arc::clone(&self.inner.realm),
                 algs: Arc::clone(&self.inner.dpop.algs),
-                keys_retry_after: retry_after_secs(self.inner.settings.jwks_retry_interval),
             },
             self.inner
                 .error_body
@@ -283,7 +282,6 @@ async fn authenticate(
             ChallengeParams {
                 realm: Arc::from("api"),
                 algs: Arc::from("ES256"),
-                keys_retry_after: 1,
             },
             None,
         ));
@@ -348,7 +346,7 @@ async fn check_credentials(
             };
             match auth.verify_with(token, context).await {
                 Ok(verified) => Ok((verified, Scheme::Bearer)),
-                Err(e) => Err(auth.rejection(token_error(e), Scheme::Bearer)),
+                Err(e) => Err(auth.rejection(token_error(auth, e), Scheme::Bearer)),
             }
         }
         Ok((Kind::Dpop, token)) => {
@@ -369,15 +367,15 @@ async fn check_credentials(
                 .await
             {
                 Ok(verified) => Ok((verified, Scheme::Dpop)),
-                Err(e) => Err(auth.rejection(dpop_error(e), Scheme::Dpop)),
+                Err(e) => Err(auth.rejection(dpop_error(auth, e), Scheme::Dpop)),
             }
         }
     }
 }
 
-fn dpop_error(error: DpopError) -> AuthError {
+fn dpop_error(auth: &Authenticator, error: DpopError) -> AuthError {
     match error {
-        DpopError::Token(e) => token_error(e),
+        DpopError::Token(e) => token_error(auth, e),
         DpopError::Proof(e) => AuthError::InvalidDpopProof(e),
         DpopError::UseNonce { nonce } => AuthError::UseDpopNonce(nonce),
         DpopError::ReplayStoreUnavailable => AuthError::ReplayStoreUnavailable,
@@ -388,22 +386,14 @@ fn dpop_error(error: DpopError) -> AuthError {
 /// A token failure. One rule for a dependency of ours that is down (a failed domain resolver,
 /// an issuer whose keys never loaded): the token was not judged, so it is our outage (503),
 /// not the token's.
-fn token_error(error: VerifyError) -> AuthError {
+fn token_error(auth: &Authenticator, error: VerifyError) -> AuthError {
     match error {
         VerifyError::ResolverUnavailable => AuthError::ResolverUnavailable,
-        VerifyError::KeysUnavailable => AuthError::KeysUnavailable,
+        VerifyError::KeysUnavailable => AuthError::KeysUnavailable {
+            retry_after: auth.inner.settings.jwks_retry_interval,
+        },
         e => AuthError::InvalidToken(e),
     }
-}
-
-/// Whole seconds, rounded up, at least one (`Retry-After` has no fractions).
-fn retry_after_secs(interval: std::time::Duration) -> u64 {
-    interval
-        .as_millis()
-        .div_ceil(1000)
-        .try_into()
-        .unwrap_or(u64::MAX)
-        .max(1)
 }
 
 /// The request's `Host` (HTTP/1) or URI authority (HTTP/2).

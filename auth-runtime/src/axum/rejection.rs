@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::http::header::{RETRY_AFTER, WWW_AUTHENTICATE};
 use axum::http::{HeaderValue, StatusCode};
@@ -52,7 +53,10 @@ pub enum AuthError {
     /// start-up): 503 `temporarily_unavailable` with `Retry-After`. The token was not judged, so
     /// `invalid_token` would make a client throw away a token that may be valid. Once a key set
     /// has loaded, an outage of the issuer changes nothing for clients (the last good keys stay).
-    KeysUnavailable,
+    KeysUnavailable {
+        /// The JWKS retry interval: a client's retry can be the one that finds the keys.
+        retry_after: std::time::Duration,
+    },
 }
 
 /// Which authentication scheme a challenge names.
@@ -70,9 +74,6 @@ pub(crate) struct ChallengeParams {
     pub(crate) realm: Arc<str>,
     /// The accepted DPoP proof algorithms, space-separated.
     pub(crate) algs: Arc<str>,
-    /// `Retry-After` seconds while the issuer's keys are unavailable: the JWKS retry interval,
-    /// so that a client's retry can be the one that finds the keys.
-    pub(crate) keys_retry_after: u64,
 }
 
 /// The rejection of route-guard's extractors; renders status, `WWW-Authenticate` and a JSON body
@@ -152,7 +153,7 @@ impl AuthRejection {
             AuthError::DpopRequired => Some(RejectionReason::DpopBinding),
             AuthError::ReplayStoreUnavailable => Some(RejectionReason::ReplayStoreUnavailable),
             AuthError::ResolverUnavailable => Some(RejectionReason::ResolverUnavailable),
-            AuthError::KeysUnavailable => Some(RejectionReason::KeysUnavailable),
+            AuthError::KeysUnavailable { .. } => Some(RejectionReason::KeysUnavailable),
             AuthError::DpopQuotaExceeded { .. } => Some(RejectionReason::DpopQuota),
         }
     }
@@ -172,7 +173,7 @@ impl AuthRejection {
             AuthError::DpopQuotaExceeded { .. } => StatusCode::TOO_MANY_REQUESTS,
             AuthError::ReplayStoreUnavailable
             | AuthError::ResolverUnavailable
-            | AuthError::KeysUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            | AuthError::KeysUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             AuthError::MissingAuthenticator => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -191,7 +192,7 @@ impl AuthRejection {
             AuthError::UseDpopNonce(_) => "use_dpop_nonce",
             AuthError::ReplayStoreUnavailable
             | AuthError::ResolverUnavailable
-            | AuthError::KeysUnavailable => "temporarily_unavailable",
+            | AuthError::KeysUnavailable { .. } => "temporarily_unavailable",
             AuthError::MissingAuthenticator => "server_error",
         }
     }
@@ -219,7 +220,7 @@ impl AuthRejection {
             AuthError::ReplayStoreUnavailable => "the DPoP replay store is unavailable; retry shortly".to_owned(),
             AuthError::ResolverUnavailable => "the token's issuer could not be checked right now; retry shortly".to_owned(),
             AuthError::DpopQuotaExceeded { .. } => "this DPoP key has too many recent proofs in the replay store; retry after the Retry-After delay".to_owned(),
-            AuthError::KeysUnavailable => "the issuer's signing keys are unavailable, so the token could not be checked; retry shortly".to_owned(),
+            AuthError::KeysUnavailable { .. } => "the issuer's signing keys are unavailable, so the token could not be checked; retry shortly".to_owned(),
             AuthError::InvalidRequest(why) => (*why).to_owned(),
             AuthError::InvalidToken(e) => e.to_string(),
             AuthError::InsufficientScope(missing) => missing.to_string(),
@@ -232,12 +233,12 @@ impl AuthRejection {
     /// scheme, `DPoP ... algs="..."` for the DPoP scheme (RFC 9449 §7.1), both for a request
     /// without credentials when DPoP is allowed.
     pub fn www_authenticate(&self) -> Option<HeaderValue> {
-        let ChallengeParams { realm, algs, .. } = &self.0.params;
+        let ChallengeParams { realm, algs } = &self.0.params;
         let params = match &self.0.error {
             AuthError::MissingAuthenticator
             | AuthError::ReplayStoreUnavailable
             | AuthError::ResolverUnavailable
-            | AuthError::KeysUnavailable
+            | AuthError::KeysUnavailable { .. }
             | AuthError::DpopQuotaExceeded { .. } => return None,
             AuthError::MissingToken => String::new(),
             AuthError::InsufficientScope(missing) if !missing.scopes.is_empty() => format!(
@@ -298,18 +299,23 @@ impl IntoResponse for AuthRejection {
             headers.insert(DPOP_NONCE, nonce);
         }
         let retry_after = match &self.0.error {
-            AuthError::KeysUnavailable => Some(self.0.params.keys_retry_after),
-            AuthError::DpopQuotaExceeded { retry_after } => {
-                Some(retry_after.as_millis().div_ceil(1000).max(1) as u64)
-            }
-            _ if self.status() == StatusCode::SERVICE_UNAVAILABLE => Some(1),
+            AuthError::KeysUnavailable { retry_after }
+            | AuthError::DpopQuotaExceeded { retry_after } => Some(*retry_after),
+            _ if self.status() == StatusCode::SERVICE_UNAVAILABLE => Some(Duration::from_secs(1)),
             _ => None,
         };
-        if let Some(seconds) = retry_after {
-            headers.insert(RETRY_AFTER, HeaderValue::from(seconds));
+        if let Some(retry_after) = retry_after {
+            headers.insert(RETRY_AFTER, HeaderValue::from(whole_seconds(retry_after)));
         }
         response
     }
+}
+
+/// Whole seconds, rounded up, at least one (`Retry-After` has no fractions).
+fn whole_seconds(delay: Duration) -> u64 {
+    u64::try_from(delay.as_millis().div_ceil(1000))
+        .unwrap_or(u64::MAX)
+        .max(1)
 }
 
 /// RFC 9449 §8.1.

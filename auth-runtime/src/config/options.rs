@@ -83,13 +83,19 @@ impl Algorithm {
         matches!(self, Algorithm::HS256)
     }
 
-    /// The algorithm a JOSE header's `alg` names, if `allowed` accepts it. RFC 9864: the
-    /// fully-specified `Ed25519` is accepted wherever the polymorphic `EdDSA` is.
+    /// The algorithm a JOSE header's `alg` names, if `allowed` accepts it.
     pub(crate) fn accepted(name: &str, allowed: &[Algorithm]) -> Option<Algorithm> {
-        let named = Algorithm::ALL.into_iter().find(|a| a.as_str() == name)?;
-        let ok = allowed.contains(&named)
-            || (named == Algorithm::Ed25519 && allowed.contains(&Algorithm::EdDSA));
-        ok.then_some(named)
+        Algorithm::ALL
+            .into_iter()
+            .find(|a| a.as_str() == name)
+            .filter(|a| a.allowed_by(allowed))
+    }
+
+    /// Whether `allowed` accepts this algorithm. RFC 9864: the fully-specified `Ed25519` is
+    /// accepted wherever the polymorphic `EdDSA` is.
+    pub(crate) fn allowed_by(self, allowed: &[Algorithm]) -> bool {
+        allowed.contains(&self)
+            || (self == Algorithm::Ed25519 && allowed.contains(&Algorithm::EdDSA))
     }
 
     /// Whether a key published for `self` (a JWK's `alg`) may verify `alg`: the same name, or

@@ -106,33 +106,26 @@ impl AuthenticatorBuilder {
                 return Err(invalid("roles_claim", "must not be empty"));
             }
         }
-        let dpop = DpopSettings {
-            mode: self.dpop_mode,
-            algorithms: dpop_algorithms(self.dpop_algorithms)?,
-            iat_leeway: self.dpop_iat_leeway,
-            iat_offset: self.dpop_iat_offset,
-            public_base_url: self
-                .public_base_url
-                .as_deref()
-                .map(public_base_url)
-                .transpose()?,
-            trust_forwarded_headers: self.trust_forwarded_headers,
-            nonce: match self.dpop_nonce_secret {
-                None => None,
-                Some(secret) if secret.0.len() < 32 => {
-                    return Err(invalid(
-                        "dpop_nonce",
-                        "the nonce secret must be at least 32 bytes",
-                    ))
-                }
-                Some(_) if self.dpop_nonce_step < Duration::from_secs(1) => {
-                    return Err(invalid("dpop_nonce_step", "must be at least one second"))
-                }
-                Some(secret) => Some((secret, self.dpop_nonce_step)),
-            },
-            replay_quota: 0, // set below, once the store is known
+        let proof_algorithms = dpop_algorithms(self.dpop_algorithms)?;
+        let base_url = self
+            .public_base_url
+            .as_deref()
+            .map(public_base_url)
+            .transpose()?;
+        let nonce = match self.dpop_nonce_secret {
+            None => None,
+            Some(secret) if secret.0.len() < 32 => {
+                return Err(invalid(
+                    "dpop_nonce",
+                    "the nonce secret must be at least 32 bytes",
+                ))
+            }
+            Some(_) if self.dpop_nonce_step < Duration::from_secs(1) => {
+                return Err(invalid("dpop_nonce_step", "must be at least one second"))
+            }
+            Some(secret) => Some((secret, self.dpop_nonce_step)),
         };
-        if dpop.iat_offset.is_zero() || dpop.iat_offset < dpop.iat_leeway {
+        if self.dpop_iat_offset.is_zero() || self.dpop_iat_offset < self.dpop_iat_leeway {
             return Err(invalid(
                 "dpop_iat_offset",
                 "the maximum proof age must be greater than zero and not shorter than dpop_iat_leeway",
@@ -159,8 +152,18 @@ impl AuthenticatorBuilder {
             }
             (None, None) => ReplayChoice::Memory(self.replay_capacity),
         };
-        let mut dpop = dpop;
-        dpop.replay_quota = replay_quota(self.replay_quota, &dpop, &replay)?;
+        // The longest a proof can stay in the store: its age limit and the leeway both ways.
+        let proof_window = self.dpop_iat_offset + 2 * self.dpop_iat_leeway;
+        let dpop = DpopSettings {
+            mode: self.dpop_mode,
+            algorithms: proof_algorithms,
+            iat_leeway: self.dpop_iat_leeway,
+            iat_offset: self.dpop_iat_offset,
+            public_base_url: base_url,
+            trust_forwarded_headers: self.trust_forwarded_headers,
+            nonce,
+            replay_quota: replay_quota(self.replay_quota, proof_window, &replay)?,
+        };
         if !self.allowed_organizations.is_empty() && self.organization != OrgPolicy::Required {
             return Err(invalid(
                 "allowed_organizations",
@@ -224,12 +227,12 @@ impl AuthenticatorBuilder {
     }
 }
 
-/// The per-proof-key quota: as configured, or 125 a second of the longest a proof can stay in
-/// the store (a client at one request per 10 ms holds at most 100 a second of it), never more
-/// than half an in-memory store.
+/// The per-proof-key quota: as configured, or 125 a second of `proof_window`, the longest a
+/// proof can stay in the store (a client at one request per 10 ms holds at most 100 a second of
+/// it), never more than half an in-memory store.
 fn replay_quota(
     configured: Option<usize>,
-    dpop: &DpopSettings,
+    proof_window: Duration,
     replay: &ReplayChoice,
 ) -> Result<usize, ConfigError> {
     let capacity = match replay {
@@ -247,8 +250,8 @@ fn replay_quota(
         )),
         Some(quota) => Ok(quota),
         None => {
-            let window = dpop.iat_offset + 2 * dpop.iat_leeway;
-            let derived = usize::try_from(window.as_secs().saturating_mul(125)).unwrap_or(usize::MAX);
+            let derived =
+                usize::try_from(proof_window.as_secs().saturating_mul(125)).unwrap_or(usize::MAX);
             Ok(match capacity {
                 Some(capacity) => derived.min((capacity / 2).max(1)),
                 None => derived,

@@ -89,7 +89,7 @@ pub(crate) fn parse_key(
     };
     let candidates: Vec<Algorithm> = Algorithm::ALL
         .into_iter()
-        .filter(|a| Algorithm::accepted(a.as_str(), allowed).is_some())
+        .filter(|a| a.allowed_by(allowed))
         .filter(|a| stated.is_none_or(|s| s.same_signature(*a)))
         .collect();
     let mut parsed = Vec::new();

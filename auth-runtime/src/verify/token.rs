@@ -129,10 +129,9 @@ impl VerifiedToken {
     pub(crate) fn keep_typed<T: Any + Send + Sync>(&self, claims: Arc<T>) {
         let typed = &self.inner.typed;
         let id = TypeId::of::<T>();
-        let shared: Shared = claims;
-        if typed.first.get().is_none() && typed.first.set((id, Arc::clone(&shared))).is_ok() {
+        let Err((_, shared)) = typed.first.set((id, claims as Shared)) else {
             return;
-        }
+        };
         if typed.first.get().is_some_and(|(first, _)| *first == id) {
             return;
         }
