@@ -192,7 +192,9 @@ impl JwksCache {
             return Ok(set);
         }
         match self.unknown_kid_plan(kid, just_loaded) {
-            UnknownKidPlan::Reject => return Err(KeyError::UnknownKid),
+            // No fetch; but a refetch may have completed since `set` was read, and the keys it
+            // brought are read below.
+            UnknownKidPlan::Reject => {}
             // Either this request claimed the one refetch, or it joins the refetch in flight:
             // both pass the same attempt number, so exactly one fetch happens.
             UnknownKidPlan::Refetch(seen) => self.refresh_from(seen).await,
@@ -200,7 +202,7 @@ impl JwksCache {
         if let Some(fresh) = self.current.load_full() {
             set = fresh;
         }
-        if set.has_kid(kid) {
+        if *set.issuer == *issuer && set.has_kid(kid) {
             Ok(set)
         } else {
             self.remember_unknown(kid);
