@@ -2,7 +2,9 @@
 //! route of the same run, and the limit the RS256 floor allows.
 //!
 //! Run: `cargo bench --bench e2e` (about two minutes; installs Debian's `wrk` if it is missing).
-//! `E2E_SECONDS` sets each measured run (default 8; each is preceded by a 2 s warm-up).
+//! Every pool goes to the public route and the private one, in `E2E_ROUNDS` rounds (default 3)
+//! that interleave the pairs, each run `E2E_SECONDS` long (default 4; the first round warms up
+//! each pair for 1 s); the table gives medians, and the range of the per-round ratios.
 //! `E2E_PIN=0` leaves both processes unpinned.
 //! `E2E_PERF=<dir>` records the server with `perf record -e cpu-clock -g` during each measured
 //! run, into `<dir>/<n>.data`, for `perf report`.
@@ -26,34 +28,16 @@ use route_guard::testing::{TestIssuer, TEST_AUDIENCE};
 
 const ROLES_CLAIM: &str = "https://myapp.com/roles";
 
-struct Scenario {
-    name: &'static str,
-    path: &'static str,
-    pool: usize,
-}
-
-const SCENARIOS: [Scenario; 4] = [
-    Scenario {
-        name: "public",
-        path: "/api/public",
-        pool: 1,
-    },
-    Scenario {
-        name: "private, 1 token",
-        path: "/api/private",
-        pool: 1,
-    },
-    Scenario {
-        name: "private, 2,000 tokens",
-        path: "/api/private",
-        pool: 2_000,
-    },
-    Scenario {
-        name: "private, 20,000 tokens",
-        path: "/api/private",
-        pool: 20_000,
-    },
+/// The token pools: 2,000 tokens fit the verified-token cache, 20,000 do not.
+const POOLS: [(usize, &str); 3] = [
+    (1, "1 token"),
+    (2_000, "2,000 tokens"),
+    (20_000, "20,000 tokens"),
 ];
+
+/// Each pool is sent to both: the public route is the baseline of the same pool, so the load
+/// generator's own cost (and the memory traffic of the pool) is the same on both sides.
+const ROUTES: [&str; 2] = ["/api/public", "/api/private"];
 
 /// Builds the request of each token once; `request()` only hands the next one out.
 const LUA: &str = r#"
@@ -70,20 +54,32 @@ request = function()
 end
 "#;
 
+#[derive(Clone, Copy)]
 struct Measured {
     rps: f64,
     p99_ms: f64,
     non_2xx: u64,
 }
 
+fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
+/// The median of a non-empty list.
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
 fn main() {
     if std::env::args().any(|a| a == "--list") {
         return; // `cargo bench -- --list` and test harness probing
     }
-    let seconds: u64 = std::env::var("E2E_SECONDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(8);
+    let seconds = env_number("E2E_SECONDS", 4);
+    let rounds = env_number("E2E_ROUNDS", 3).max(1);
     ensure_wrk();
     let quickstart = build_quickstart();
     let work = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("e2e");
@@ -110,44 +106,46 @@ fn main() {
     let floor_us = floor_us(&issuer);
 
     let (mut server, base, pid) = start_quickstart(&quickstart, issuer.issuer());
-    let mut results = Vec::new();
-    for scenario in &SCENARIOS {
-        let pool = &pools
-            .iter()
-            .find(|(size, _)| *size == scenario.pool)
-            .expect("pool")
-            .1;
-        let url = format!("{base}{}", scenario.path);
-        run_wrk(&script, pool, &url, 2); // warm-up: connections, caches, allocator
-        let perf = std::env::var("E2E_PERF").ok().map(|dir| {
-            let out = Path::new(&dir).join(format!("{}.data", results.len()));
-            Command::new("perf")
-                .args(["record", "-q", "-e", "cpu-clock", "-g", "-p"])
-                .arg(pid.to_string())
-                .arg("-o")
-                .arg(out)
-                .spawn()
-                .expect("perf runs")
-        });
-        let measured = run_wrk(&script, pool, &url, seconds);
-        if let Some(mut perf) = perf {
-            let _ = Command::new("kill")
-                .args(["-INT", &perf.id().to_string()])
-                .status();
-            let _ = perf.wait();
+    // runs[pool][route]: one measurement a round. Rounds interleave every pair, so a machine
+    // that drifts during the run drifts for the public route and the private one alike.
+    let mut runs = vec![[const { Vec::new() }; ROUTES.len()]; POOLS.len()];
+    let mut recorded = 0;
+    for round in 0..rounds {
+        for (p, (_, pool)) in pools.iter().enumerate() {
+            for (r, route) in ROUTES.iter().enumerate() {
+                let url = format!("{base}{route}");
+                if round == 0 {
+                    run_wrk(&script, pool, &url, 1); // warm-up: connections, caches, allocator
+                }
+                let perf = std::env::var("E2E_PERF").ok().map(|dir| {
+                    let out = Path::new(&dir).join(format!("{recorded}.data"));
+                    recorded += 1;
+                    Command::new("perf")
+                        .args(["record", "-q", "-e", "cpu-clock", "-g", "-p"])
+                        .arg(pid.to_string())
+                        .arg("-o")
+                        .arg(out)
+                        .spawn()
+                        .expect("perf runs")
+                });
+                let measured = run_wrk(&script, pool, &url, seconds);
+                if let Some(mut perf) = perf {
+                    let _ = Command::new("kill")
+                        .args(["-INT", &perf.id().to_string()])
+                        .status();
+                    let _ = perf.wait();
+                }
+                runs[p][r].push(measured);
+            }
         }
-        results.push((scenario, measured));
     }
     let peak_rss_kib = peak_rss_kib(pid);
     let _ = server.kill();
     let _ = server.wait();
     drop(issuer);
 
-    let public = results[0].1.rps;
-    let t_public_us = 1e6 / public;
-    let limit = t_public_us / (t_public_us + floor_us);
     println!(
-        "\ne2e: quickstart (release), wrk -t1 -c32 -d{seconds}s, {}",
+        "\ne2e: quickstart (release), wrk -t1 -c32, {rounds} rounds of {seconds} s, {}",
         if has_taskset() {
             "server and wrk pinned to a core each"
         } else {
@@ -155,20 +153,45 @@ fn main() {
         }
     );
     println!(
-        "  {:<24} {:>10} {:>9} {:>7} {:>9}",
-        "route", "rps", "p99 ms", "ratio", "non-2xx"
+        "  {:<14} {:>11} {:>12} {:>7} {:>8} {:>15} {:>8}",
+        "pool", "public rps", "private rps", "p99 ms", "p99 ms", "private/public", "non-2xx"
     );
-    for (scenario, m) in &results {
+    println!(
+        "  {:<14} {:>11} {:>12} {:>7} {:>8} {:>15} {:>8}",
+        "", "(median)", "(median)", "public", "private", "median (range)", ""
+    );
+    let mut ratios = Vec::new();
+    for ((_, name), runs) in POOLS.iter().zip(&runs) {
+        let [public, private] = runs;
+        let per_round: Vec<f64> = public
+            .iter()
+            .zip(private)
+            .map(|(public, private)| private.rps / public.rps)
+            .collect();
+        let (low, high) = per_round
+            .iter()
+            .fold((f64::MAX, f64::MIN), |(l, h), &r| (l.min(r), h.max(r)));
+        let ratio = median(per_round);
+        let rps = |runs: &[Measured]| median(runs.iter().map(|m| m.rps).collect());
+        let p99 = |runs: &[Measured]| median(runs.iter().map(|m| m.p99_ms).collect());
         println!(
-            "  {:<24} {:>10.0} {:>9.2} {:>7.3} {:>9}",
-            scenario.name,
-            m.rps,
-            m.p99_ms,
-            m.rps / public,
-            m.non_2xx
+            "  {:<14} {:>11.0} {:>12.0} {:>7.2} {:>8.2} {:>6.3} ({:.2}-{:.2}) {:>8}",
+            name,
+            rps(public),
+            rps(private),
+            p99(public),
+            p99(private),
+            ratio,
+            low,
+            high,
+            public.iter().chain(private).map(|m| m.non_2xx).sum::<u64>()
         );
+        ratios.push((ratio, rps(public)));
     }
-    let every_request_verifies = results[3].1.rps / public;
+    // Every request of the 20,000-token pool verifies: the floor bounds what it can reach.
+    let (every_request_verifies, public) = ratios[2];
+    let t_public_us = 1e6 / public;
+    let limit = t_public_us / (t_public_us + floor_us);
     println!(
         "  floor: RS256 verify {floor_us:.1} µs, public {t_public_us:.1} µs a request -> limit {limit:.3}; \
          20,000 tokens reach {:.2} of it",

@@ -176,12 +176,12 @@
 #![deny(missing_docs)]
 
 pub use auth_runtime::{
-    Actor, Algorithm, AuthError, AuthRejection, Authenticated, Authenticator, AuthenticatorBuilder,
-    Check, Claims, ClaimsContext, ConfigError, DpopError, DpopMode, Guard, HasPermissions,
-    HasRoles, HasScopes, Insufficient, IssuerRequest, KeysUnavailable, MemoryReplayStore,
-    OrgPolicy, ProofError, RejectionReason, ReplayFuture, ReplayStore, ReplayStoreError,
-    Requirement, ResolverError, ScopeSet, StandardClaims, Stats, StringSet, TokenClaims,
-    VerifiedToken, VerifyError,
+    Actor, Algorithm, AuthError, AuthLayer, AuthRejection, AuthService, Authenticated,
+    Authenticator, AuthenticatorBuilder, Check, Claims, ClaimsContext, ConfigError, DpopError,
+    DpopMode, Guard, HasPermissions, HasRoles, HasScopes, Insufficient, IssuerRequest,
+    KeysUnavailable, MemoryReplayStore, OrgPolicy, ProofError, RejectionReason, ReplayFuture,
+    ReplayStore, ReplayStoreError, Requirement, ResolverError, ScopeSet, StandardClaims, Stats,
+    StringSet, TokenClaims, VerifiedToken, VerifyError,
 };
 
 /// DPoP proofs remembered in Redis (feature `redis`).

@@ -602,6 +602,32 @@ async fn a_bound_token_is_never_accepted_as_bearer() {
     }
 }
 
+/// The verified-token cache holds a bound token once a DPoP request verified it: the Bearer
+/// path's lookup there still refuses it.
+#[tokio::test]
+async fn a_bound_token_seen_with_its_proof_is_still_refused_as_bearer() {
+    let app = app().await;
+    let key = key();
+    let token = app.issuer.token().dpop_bound(&key).sign();
+    for _ in 0..2 {
+        let proof = key.proof("GET", &url(&app, "/private"), &token);
+        assert_eq!(dpop_get(&app, "/private", &token, &proof).await.status, 200);
+    }
+    assert_eq!(app.auth.stats().verified_from_cache(), 1);
+    let reply = app.get("/private", Some(&token)).await;
+    reply.assert_rejected(401, "invalid_token");
+    assert!(
+        reply.description().contains("DPoP"),
+        "{}",
+        reply.description()
+    );
+    assert_eq!(
+        app.auth.stats().verified_from_cache(),
+        2,
+        "found, then refused"
+    );
+}
+
 #[tokio::test]
 async fn allowed_mode_takes_both_schemes_and_offers_both_challenges() {
     let app = app().await;

@@ -5,7 +5,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::start_with;
+use common::{send, start_with};
 use route_guard::VerifyError;
 
 #[tokio::test]
@@ -148,4 +148,80 @@ async fn typed_claims_are_kept_per_type_with_the_cached_token_and_die_with_it() 
     let fresh = app.auth.verify(&token).await.expect("valid");
     assert_eq!(fresh.claims::<Counted>().expect("claims").sub, "auth0|kept");
     assert_eq!(parses(), 3);
+}
+
+/// A token seen before is looked up before its header is scanned: every malformed shape around
+/// it is still refused as the first time, and the lookup never answers for one.
+#[tokio::test]
+async fn a_cached_token_in_a_malformed_header_is_refused_as_before() {
+    let app = start_with(|b| b).await;
+    let token = app.issuer.token().sign();
+    for _ in 0..2 {
+        assert_eq!(app.get("/private", Some(&token)).await.status, 200);
+    }
+    let hits = app.auth.stats().verified_from_cache();
+    assert_eq!(hits, 1);
+    // The scheme in any case, one space: found in the cache.
+    let reply = app
+        .get_with_header("/private", &format!("bEaReR {token}"))
+        .await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(app.auth.stats().verified_from_cache(), hits + 1);
+    // Two spaces: the careful path trims them (RFC 7235 allows 1*SP), then finds the entry.
+    let reply = app
+        .get_with_header("/private", &format!("Bearer  {token}"))
+        .await;
+    assert_eq!(reply.status, 200);
+    // Twice in one header, and in two headers: refused, 400 invalid_request.
+    app.get_with_header("/private", &format!("Bearer {token} {token}"))
+        .await
+        .assert_rejected(400, "invalid_request");
+    let reply = send(
+        app.client
+            .get(format!("{}/private", app.base))
+            .header("authorization", format!("Bearer {token}"))
+            .header("authorization", format!("Bearer {token}")),
+    )
+    .await;
+    reply.assert_rejected(400, "invalid_request");
+    assert!(
+        reply
+            .description()
+            .contains("more than one Authorization header"),
+        "{}",
+        reply.description()
+    );
+    // A character outside token68 after the cached token: refused, not found.
+    app.get_with_header("/private", &format!("Bearer {token}!"))
+        .await
+        .assert_rejected(400, "invalid_request");
+    // Another scheme carrying the same token is no token at all.
+    let reply = app
+        .get_with_header("/private", &format!("Basic {token}"))
+        .await;
+    reply.assert_rejected(401, "unauthorized");
+}
+
+/// The Authenticator installed as a bare `Extension`, as before `auth.layer()` had a type of its
+/// own: the extractors still find it and still verify once per request.
+#[tokio::test]
+async fn an_authenticator_installed_as_an_extension_still_guards() {
+    let issuer = route_guard::testing::TestIssuer::start()
+        .await
+        .expect("issuer");
+    let auth = issuer.authenticator_builder().build().expect("builds");
+    let app = common::routes().layer(axum::Extension(auth.clone()));
+    let (base, _server) = common::serve(app).await;
+    let token = issuer.token().scopes("read:messages").sign();
+    let reply = send(
+        common::client()
+            .get(format!("{base}/scoped"))
+            .bearer_auth(&token),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    // The guard and the handler's `Claims` shared one verification.
+    assert_eq!(auth.stats().verified(), 1);
+    let reply = send(common::client().get(format!("{base}/scoped"))).await;
+    reply.assert_rejected(401, "unauthorized");
 }

@@ -23,7 +23,7 @@ mod token_cache;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use crate::axum::{AuthError, AuthRejection, Claims, Guard};
+pub use crate::axum::{AuthError, AuthLayer, AuthRejection, AuthService, Claims, Guard};
 pub use claims::{
     Actor, HasPermissions, HasRoles, HasScopes, ScopeSet, StandardClaims, StringSet, TokenClaims,
 };

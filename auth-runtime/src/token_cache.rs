@@ -73,8 +73,7 @@ impl<T: Clone> TokenCache<T> {
 
     /// The hash a token is filed under: its length and last bytes, far cheaper than hashing
     /// a kilobyte per request.
-    pub(crate) fn key(&self, token: &str) -> Key {
-        let bytes = token.as_bytes();
+    pub(crate) fn key(&self, bytes: &[u8]) -> Key {
         let tail = &bytes[bytes.len().saturating_sub(HASHED_TAIL)..];
         self.hasher.hash_one((bytes.len(), tail))
     }
@@ -86,16 +85,17 @@ impl<T: Clone> TokenCache<T> {
 
     /// The cached value of exactly `token`, if it is still unexpired at `now` and `is_current`
     /// accepts the key-set generation that verified it (an entry that fails either is dropped).
+    /// Bytes, not `str`: a header value is looked up before anything scans it.
     pub(crate) fn get(
         &self,
         key: Key,
-        token: &str,
+        token: &[u8],
         now: f64,
         is_current: impl FnOnce(&T, u64) -> bool,
     ) -> Option<T> {
         let mut shard = self.shard(key).lock().ok()?;
         let entry = shard.get(&key)?;
-        if *entry.token != *token {
+        if entry.token.as_bytes() != token {
             // Another token with the same hash: not this one's entry.
             return None;
         }
@@ -153,18 +153,18 @@ mod tests {
     #[test]
     fn entries_expire_and_die_with_their_key_set() {
         let cache = TokenCache::new(64).expect("enabled"); // infallible: capacity > 0
-        let key = cache.key("a.b.c");
+        let key = cache.key(b"a.b.c");
         cache.insert(key, "a.b.c", 7u8, 100.0, 1, 0.0);
         let generation = |wanted: u64| move |_: &u8, g: u64| g == wanted;
-        assert_eq!(cache.get(key, "a.b.c", 99.0, generation(1)), Some(7));
+        assert_eq!(cache.get(key, b"a.b.c", 99.0, generation(1)), Some(7));
         assert_eq!(
-            cache.get(key, "a.b.c", 99.0, generation(2)),
+            cache.get(key, b"a.b.c", 99.0, generation(2)),
             None,
             "another key set"
         );
         cache.insert(key, "a.b.c", 7u8, 100.0, 1, 0.0);
         assert_eq!(
-            cache.get(key, "a.b.c", 100.0, generation(1)),
+            cache.get(key, b"a.b.c", 100.0, generation(1)),
             None,
             "expired"
         );
@@ -176,7 +176,7 @@ mod tests {
         let cache = TokenCache::new(160).expect("enabled"); // infallible: capacity > 0
         for i in 0..10_000 {
             let token = format!("token-{i}");
-            cache.insert(cache.key(&token), &token, i, 1e12, 1, 0.0);
+            cache.insert(cache.key(token.as_bytes()), &token, i, 1e12, 1, 0.0);
         }
         assert!(cache.len() <= 160, "{}", cache.len());
     }
@@ -187,13 +187,13 @@ mod tests {
         let real = "header.payload.signature-tail-0123456789abcdef0123456789abcdef";
         // Same length and the same last 32 bytes: the same hash, another token.
         let forged = "HEADER.PAYLOAD.signature-tail-0123456789abcdef0123456789abcdef";
-        let key = cache.key(real);
-        assert_eq!(cache.key(forged), key);
+        let key = cache.key(real.as_bytes());
+        assert_eq!(cache.key(forged.as_bytes()), key);
         cache.insert(key, real, 1u8, 1e12, 1, 0.0);
         let any = |_: &u8, _: u64| true;
-        assert_eq!(cache.get(key, forged, 0.0, any), None);
+        assert_eq!(cache.get(key, forged.as_bytes(), 0.0, any), None);
         // ... and looking it up does not evict the real one.
-        assert_eq!(cache.get(key, real, 0.0, any), Some(1));
+        assert_eq!(cache.get(key, real.as_bytes(), 0.0, any), Some(1));
     }
 
     #[test]

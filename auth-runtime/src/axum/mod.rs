@@ -1,6 +1,7 @@
 //! axum glue: the layer that installs the [`Authenticator`], the [`Claims`] and [`Guard`]
 //! extractors, and the [`AuthRejection`] they fail with.
 
+mod layer;
 mod rejection;
 
 use std::marker::PhantomData;
@@ -12,8 +13,9 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use axum::http::HeaderMap;
 use axum::response::Response;
-use axum::Extension;
 
+pub use layer::{AuthLayer, AuthService};
+use layer::{Outcome, RequestAuth};
 pub use rejection::{AuthError, AuthRejection};
 use rejection::{ChallengeParams, RenderBody, Scheme};
 
@@ -27,8 +29,8 @@ use crate::verify::{Authenticator, RequestContext, VerifiedToken, VerifyError};
 impl Authenticator {
     /// The layer that makes this Authenticator available to the extractors of every route
     /// below it: `Router::new().route(..).layer(auth.layer())`.
-    pub fn layer(&self) -> Extension<Authenticator> {
-        Extension(self.clone())
+    pub fn layer(&self) -> AuthLayer {
+        AuthLayer::new(self.clone())
     }
 
     fn rejection(&self, error: AuthError, scheme: Scheme) -> AuthRejection {
@@ -260,10 +262,6 @@ impl<T> Clone for ParsedClaims<T> {
     }
 }
 
-/// The outcome of the request's one verification, memoised in its extensions.
-#[derive(Clone)]
-struct Outcome(Result<(VerifiedToken, Scheme), AuthRejection>);
-
 fn claims_rejected(auth: &Authenticator, e: VerifyError, scheme: Scheme) -> AuthRejection {
     auth.inner.counters.rejected(e.reason());
     tracing::debug!(target: "route_guard", reason = %e.reason(), error = %e, "claims rejected");
@@ -274,7 +272,14 @@ fn claims_rejected(auth: &Authenticator, e: VerifyError, scheme: Scheme) -> Auth
 async fn authenticate(
     parts: &mut Parts,
 ) -> Result<(Authenticator, VerifiedToken, Scheme), AuthRejection> {
-    let Some(auth) = parts.extensions.get::<Authenticator>().cloned() else {
+    if parts.extensions.get::<RequestAuth>().is_none() {
+        // Installed as a bare `Extension(auth)` rather than with `auth.layer()`: the same slot.
+        if let Some(auth) = parts.extensions.get::<Authenticator>().cloned() {
+            parts.extensions.insert(RequestAuth::new(auth));
+        }
+    }
+    let parts: &Parts = parts;
+    let Some(slot) = parts.extensions.get::<RequestAuth>() else {
         tracing::error!(target: "route_guard", "a route-guard extractor ran without an Authenticator: add `.layer(auth.layer())` to the Router after the protected routes");
         return Err(AuthRejection::new(
             AuthError::MissingAuthenticator,
@@ -286,11 +291,16 @@ async fn authenticate(
             None,
         ));
     };
-    if let Some(Outcome(outcome)) = parts.extensions.get::<Outcome>() {
-        return outcome.clone().map(|(token, scheme)| (auth, token, scheme));
-    }
-    let outcome = check_credentials(&auth, parts).await;
-    parts.extensions.insert(Outcome(outcome.clone()));
+    let auth = slot.auth.clone();
+    let outcome: Outcome = match slot.outcome.get() {
+        Some(outcome) => outcome.clone(),
+        None => {
+            let outcome = check_credentials(&auth, parts).await;
+            // Only this request's extractors, one at a time, fill the slot.
+            let _ = slot.outcome.set(outcome.clone());
+            outcome
+        }
+    };
     outcome.map(|(token, scheme)| (auth, token, scheme))
 }
 
@@ -307,6 +317,21 @@ async fn check_credentials(
         DpopMode::Required => Scheme::Dpop,
         DpopMode::Disabled => Scheme::Bearer,
     };
+    // A Bearer token seen before is found in the verified-token cache before its syntax is
+    // scanned: it passed that scan when it was verified, and it is compared byte for byte.
+    if !has_proof && mode != DpopMode::Required {
+        if let Some(token) = bearer_bytes(&parts.headers) {
+            let context = RequestContext {
+                host: request_host(parts),
+                path: request_path(parts),
+            };
+            if let Some(outcome) = auth.verify_seen(token, context).await {
+                return outcome
+                    .map(|verified| (verified, Scheme::Bearer))
+                    .map_err(|e| auth.rejection(token_error(auth, e), Scheme::Bearer));
+            }
+        }
+    }
     match credentials(&parts.headers) {
         Err(AuthError::MissingToken) if has_proof => Err(auth.reject(
             AuthError::InvalidDpopProof(ProofError::WithoutDpopToken),
@@ -507,6 +532,17 @@ fn credentials(headers: &HeaderMap) -> Result<(Kind, &str), AuthError> {
         }));
     }
     Ok((kind, token))
+}
+
+/// The bytes after `Bearer ` in the request's one `Authorization` header, unscanned: only for
+/// a lookup in the verified-token cache, where nothing malformed can be found.
+fn bearer_bytes(headers: &HeaderMap) -> Option<&[u8]> {
+    let mut values = headers.get_all(AUTHORIZATION).iter();
+    let value = values.next()?.as_bytes();
+    if values.next().is_some() || value.len() < 7 || !value[..7].eq_ignore_ascii_case(b"bearer ") {
+        return None;
+    }
+    Some(&value[7..])
 }
 
 /// The shape of nearly every request, `Bearer <token68>` or `DPoP <token68>` with one space,

@@ -29,13 +29,32 @@ impl Authenticator {
         token: &str,
         context: RequestContext<'_>,
     ) -> Result<VerifiedToken, VerifyError> {
-        let outcome = self
-            .verify_inner(token, context)
-            .await
-            .and_then(|verified| match verified.dpop_thumbprint() {
-                Some(_) => Err(VerifyError::DpopBound),
-                None => Ok(verified),
-            });
+        let outcome = self.verify_inner(token, context).await;
+        self.bearer_outcome(outcome)
+    }
+
+    /// The Bearer path for a token found in the verified-token cache, `None` when it is not
+    /// there. The token is looked up as the header's bytes, before anything scans them: only a
+    /// token that passed every check was ever cached, and it is compared byte for byte.
+    pub(crate) async fn verify_seen(
+        &self,
+        token: &[u8],
+        context: RequestContext<'_>,
+    ) -> Option<Result<VerifiedToken, VerifyError>> {
+        let outcome = self.seen_before(token, context).await?;
+        Some(self.bearer_outcome(outcome))
+    }
+
+    /// A DPoP-bound token (`cnf.jkt`) is refused on the Bearer path; the outcome is counted and
+    /// logged.
+    fn bearer_outcome(
+        &self,
+        outcome: Result<VerifiedToken, VerifyError>,
+    ) -> Result<VerifiedToken, VerifyError> {
+        let outcome = outcome.and_then(|verified| match verified.dpop_thumbprint() {
+            Some(_) => Err(VerifyError::DpopBound),
+            None => Ok(verified),
+        });
         match outcome {
             Ok(verified) => {
                 self.inner.counters.verified();
@@ -63,6 +82,9 @@ impl Authenticator {
         token: &str,
         context: RequestContext<'_>,
     ) -> Result<VerifiedToken, VerifyError> {
+        if let Some(outcome) = self.seen_before(token.as_bytes(), context).await {
+            return outcome;
+        }
         let settings = &self.inner.settings;
         if token.len() > settings.max_token_bytes {
             return Err(VerifyError::TooLarge {
@@ -75,21 +97,9 @@ impl Authenticator {
                 .await
                 .map(|(v, _, _)| v);
         };
-        let key = cache.key(token);
-        let hit = cache.get(key, token, unix_now(), |verified, generation| {
-            self.key_set_generation(verified.issuer()) == Some(generation)
-        });
-        if let Some(verified) = hit.map(|cached| cached.seen_again()) {
-            // A resolver's answer may differ from request to request: ask it every time.
-            if let Keys::Multi { .. } = &self.inner.keys {
-                self.resolve_cache(verified.issuer(), context).await?;
-            }
-            self.inner.counters.cache_hit();
-            return Ok(verified);
-        }
         let (verified, valid_until, generation) = self.verify_uncached(token, context).await?;
         cache.insert(
-            key,
+            cache.key(token.as_bytes()),
             token,
             verified.clone(),
             valid_until,
@@ -97,6 +107,35 @@ impl Authenticator {
             unix_now(),
         );
         Ok(verified)
+    }
+
+    /// The verified-token cache's entry for exactly `token`, if it is still valid: unexpired,
+    /// verified by the key set in use now, and (several domains) its issuer still accepted for
+    /// this request. `None` when there is no such entry.
+    async fn seen_before(
+        &self,
+        token: &[u8],
+        context: RequestContext<'_>,
+    ) -> Option<Result<VerifiedToken, VerifyError>> {
+        let cache = self.inner.token_cache.as_ref()?;
+        if token.len() > self.inner.settings.max_token_bytes {
+            return None;
+        }
+        let hit = cache.get(
+            cache.key(token),
+            token,
+            unix_now(),
+            |verified, generation| self.key_set_generation(verified.issuer()) == Some(generation),
+        );
+        let verified = hit?.seen_again();
+        // A resolver's answer may differ from request to request: ask it every time.
+        if let Keys::Multi { .. } = &self.inner.keys {
+            if let Err(e) = self.resolve_cache(verified.issuer(), context).await {
+                return Some(Err(e));
+            }
+        }
+        self.inner.counters.cache_hit();
+        Some(Ok(verified))
     }
 
     /// The generation of the keys of `issuer` in use now (0 for HS256); `None` before any key
@@ -155,7 +194,10 @@ impl Authenticator {
             }
         }
     }
+}
 
+/// The full verification, behind the cache.
+impl Authenticator {
     /// The full check; also returns until when the token is valid (`exp` + leeway) and the
     /// generation of the key set that verified it.
     async fn verify_uncached(
