@@ -1,16 +1,56 @@
 //! A tracing subscriber that keeps route-guard's events, for assertions on logs.
+//!
+//! Tests install it per thread (`tracing::subscriber::set_default`), but `tracing` caches each
+//! callsite's interest for the whole process, computed on the thread that first reaches it: a
+//! sibling test without a subscriber would cache "never" and blind a collector on another
+//! thread. So creating a collector also installs, once, an inert global subscriber that answers
+//! "sometimes": every event is then asked about on the thread that emits it.
 
 use std::fmt::Write as _;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Once};
 
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
+use tracing::subscriber::Interest;
 use tracing::{Event, Metadata, Subscriber};
 
 /// route-guard's events as `LEVEL field=value ...` lines.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Collector {
     events: Arc<Mutex<Vec<String>>>,
+}
+
+impl Default for Collector {
+    fn default() -> Self {
+        static ANCHOR: Once = Once::new();
+        ANCHOR.call_once(|| {
+            // Fails only if a global subscriber exists already, which answers for itself.
+            let _ = tracing::subscriber::set_global_default(Anchor);
+        });
+        Collector {
+            events: Arc::default(),
+        }
+    }
+}
+
+/// The inert global subscriber: records nothing, keeps every callsite's interest open.
+struct Anchor;
+
+impl Subscriber for Anchor {
+    fn register_callsite(&self, _: &'static Metadata<'static>) -> Interest {
+        Interest::sometimes()
+    }
+    fn enabled(&self, _: &Metadata<'_>) -> bool {
+        false
+    }
+    fn new_span(&self, _: &Attributes<'_>) -> Id {
+        Id::from_u64(1)
+    }
+    fn record(&self, _: &Id, _: &Record<'_>) {}
+    fn record_follows_from(&self, _: &Id, _: &Id) {}
+    fn event(&self, _: &Event<'_>) {}
+    fn enter(&self, _: &Id) {}
+    fn exit(&self, _: &Id) {}
 }
 
 impl Collector {
@@ -47,6 +87,9 @@ impl Visit for Fields {
 }
 
 impl Subscriber for Collector {
+    fn register_callsite(&self, _: &'static Metadata<'static>) -> Interest {
+        Interest::sometimes()
+    }
     fn enabled(&self, _: &Metadata<'_>) -> bool {
         true
     }
