@@ -115,14 +115,10 @@ async fn extra_spaces_after_scheme_are_tolerated() {
 async fn repeated_authorization_header_is_400_invalid_request() {
     let app = start().await;
     let token = app.issuer.token().sign();
-    let reply = common::send(
-        app.client
-            .get(format!("{}/private", app.base))
-            .header("authorization", format!("Bearer {token}"))
-            .header("authorization", format!("Bearer {token}")),
-    )
-    .await;
-    reply.assert_rejected(400, "invalid_request");
+    let bearer = format!("Bearer {token}");
+    app.get_with_headers("/private", &[&bearer, &bearer])
+        .await
+        .assert_rejected(400, "invalid_request");
 }
 
 #[tokio::test]

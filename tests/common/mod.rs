@@ -259,6 +259,15 @@ impl App {
         results.into_iter().map(|r| r.map_or(0, |s| s)).collect()
     }
 
+    /// A GET with one `Authorization` header for each of `values`.
+    pub async fn get_with_headers(&self, path: &str, values: &[&str]) -> Reply {
+        let mut request = self.client.get(format!("{}{path}", self.base));
+        for value in values {
+            request = request.header("authorization", *value);
+        }
+        send(request).await
+    }
+
     pub async fn get_with_header(&self, path: &str, authorization: &str) -> Reply {
         send(
             self.client

@@ -8,8 +8,7 @@ use axum::http::Request;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::rejection::AuthRejection;
-use super::rejection::Scheme;
+use super::rejection::{AuthRejection, Scheme};
 use crate::verify::{Authenticator, VerifiedToken};
 
 /// The layer [`Authenticator::layer`] returns: every request below it carries the Authenticator

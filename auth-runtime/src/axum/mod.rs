@@ -1,6 +1,7 @@
 //! axum glue: the layer that installs the [`Authenticator`], the [`Claims`] and [`Guard`]
 //! extractors, and the [`AuthRejection`] they fail with.
 
+mod headers;
 mod layer;
 mod rejection;
 
@@ -11,9 +12,9 @@ use std::sync::Arc;
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use axum::http::HeaderMap;
 use axum::response::Response;
 
+use headers::{bearer_bytes, credentials, single_proof, Kind, DPOP};
 pub use layer::{AuthLayer, AuthService};
 use layer::{Outcome, RequestAuth};
 pub use rejection::{AuthError, AuthRejection};
@@ -321,10 +322,7 @@ async fn check_credentials(
     // scanned: it passed that scan when it was verified, and it is compared byte for byte.
     if !has_proof && mode != DpopMode::Required {
         if let Some(token) = bearer_bytes(&parts.headers) {
-            let context = RequestContext {
-                host: request_host(parts),
-                path: request_path(parts),
-            };
+            let context = request_context(parts);
             if let Some(outcome) = auth.verify_seen(token, context).await {
                 return outcome
                     .map(|verified| (verified, Scheme::Bearer))
@@ -365,10 +363,7 @@ async fn check_credentials(
             Err(auth.reject(AuthError::DpopRequired, Scheme::Dpop))
         }
         Ok((Kind::Bearer, token)) => {
-            let context = RequestContext {
-                host: request_host(parts),
-                path: request_path(parts),
-            };
+            let context = request_context(parts);
             match auth.verify_with(token, context).await {
                 Ok(verified) => Ok((verified, Scheme::Bearer)),
                 Err(e) => Err(auth.rejection(token_error(auth, e), Scheme::Bearer)),
@@ -379,10 +374,7 @@ async fn check_credentials(
                 Ok(proof) => proof,
                 Err(e) => return Err(auth.reject(AuthError::InvalidDpopProof(e), Scheme::Dpop)),
             };
-            let context = RequestContext {
-                host: request_host(parts),
-                path: request_path(parts),
-            };
+            let context = request_context(parts);
             let url = request_url(parts, context.host, context.path, &auth.inner.settings.dpop);
             let Some(url) = url else {
                 return Err(auth.reject(AuthError::InvalidDpopProof(ProofError::Url), Scheme::Dpop));
@@ -421,6 +413,14 @@ fn token_error(auth: &Authenticator, error: VerifyError) -> AuthError {
     }
 }
 
+/// What a domain resolver is told about the request.
+fn request_context(parts: &Parts) -> RequestContext<'_> {
+    RequestContext {
+        host: request_host(parts),
+        path: request_path(parts),
+    }
+}
+
 /// The request's `Host` (HTTP/1) or URI authority (HTTP/2).
 fn request_host(parts: &Parts) -> Option<&str> {
     match parts.headers.get(axum::http::header::HOST) {
@@ -435,156 +435,4 @@ fn request_path(parts: &Parts) -> &str {
         .extensions
         .get::<axum::extract::OriginalUri>()
         .map_or(parts.uri.path(), |original| original.0.path())
-}
-
-/// RFC 9449 §4.1.
-const DPOP: &str = "dpop";
-
-/// The one proof of the request: exactly one `DPoP` header with one value.
-fn single_proof(headers: &HeaderMap) -> Result<&str, ProofError> {
-    let mut values = headers.get_all(DPOP).iter();
-    let Some(value) = values.next() else {
-        return Err(ProofError::Missing);
-    };
-    if values.next().is_some() {
-        return Err(ProofError::Multiple);
-    }
-    let value = value
-        .to_str()
-        .map_err(|_| ProofError::Malformed("the DPoP header is not visible ASCII"))?
-        .trim();
-    // A JWS has no commas: one means two proofs folded into one header line.
-    if value.contains(',') {
-        return Err(ProofError::Multiple);
-    }
-    if value.is_empty() {
-        return Err(ProofError::Missing);
-    }
-    Ok(value)
-}
-
-/// The two schemes route-guard reads.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Bearer,
-    Dpop,
-}
-
-/// The scheme and token of `Authorization: Bearer <token>` or `Authorization: DPoP <token>`;
-/// nothing else is a source. Any other scheme is `MissingToken`.
-fn credentials(headers: &HeaderMap) -> Result<(Kind, &str), AuthError> {
-    let mut values = headers.get_all(AUTHORIZATION).iter();
-    let Some(value) = values.next() else {
-        return Err(AuthError::MissingToken);
-    };
-    if values.next().is_some() {
-        return Err(AuthError::InvalidRequest(
-            "the request has more than one Authorization header",
-        ));
-    }
-    if let Some(found) = well_formed(value.as_bytes()) {
-        return Ok(found);
-    }
-    // Anything else is worked out step by step, for the right refusal.
-    let Ok(value) = value.to_str() else {
-        return Err(AuthError::InvalidRequest(
-            "the Authorization header holds characters that are not visible ASCII",
-        ));
-    };
-    let (scheme, rest) = match value.find([' ', '\t']) {
-        Some(i) => (&value[..i], &value[i..]),
-        None => (value, ""),
-    };
-    let kind = if scheme.eq_ignore_ascii_case("bearer") {
-        Kind::Bearer
-    } else if scheme.eq_ignore_ascii_case("dpop") {
-        Kind::Dpop
-    } else {
-        // Another scheme (Basic, ...) is no token at all: a plain challenge.
-        return Err(AuthError::MissingToken);
-    };
-    let pick = |bearer: &'static str, dpop: &'static str| match kind {
-        Kind::Bearer => bearer,
-        Kind::Dpop => dpop,
-    };
-    if rest.starts_with('\t') {
-        return Err(AuthError::InvalidRequest(pick(
-            "separate the Bearer scheme from the token with a space",
-            "separate the DPoP scheme from the token with a space",
-        )));
-    }
-    let token = rest.trim_start_matches(' ');
-    if token.is_empty() {
-        return Err(AuthError::InvalidRequest(pick(
-            "the Bearer scheme is not followed by a token",
-            "the DPoP scheme is not followed by a token",
-        )));
-    }
-    if !is_token68(token) {
-        // One pass decides the common case; which rule failed is worked out only for a refusal.
-        return Err(AuthError::InvalidRequest(if token.contains([' ', '\t']) {
-            "the Authorization header holds more than one token"
-        } else {
-            pick(
-                "the bearer token holds characters outside the token68 syntax",
-                "the DPoP token holds characters outside the token68 syntax",
-            )
-        }));
-    }
-    Ok((kind, token))
-}
-
-/// The bytes after `Bearer ` in the request's one `Authorization` header, unscanned: only for
-/// a lookup in the verified-token cache, where nothing malformed can be found.
-fn bearer_bytes(headers: &HeaderMap) -> Option<&[u8]> {
-    let mut values = headers.get_all(AUTHORIZATION).iter();
-    let value = values.next()?.as_bytes();
-    if values.next().is_some() || value.len() < 7 || !value[..7].eq_ignore_ascii_case(b"bearer ") {
-        return None;
-    }
-    Some(&value[7..])
-}
-
-/// The shape of nearly every request, `Bearer <token68>` or `DPoP <token68>` with one space,
-/// recognised in one pass over the bytes; `None` sends anything else down the careful path.
-fn well_formed(value: &[u8]) -> Option<(Kind, &str)> {
-    let space = value.iter().position(|&b| b == b' ')?;
-    let (scheme, token) = (&value[..space], &value[space + 1..]);
-    let kind = if scheme.eq_ignore_ascii_case(b"bearer") {
-        Kind::Bearer
-    } else if scheme.eq_ignore_ascii_case(b"dpop") {
-        Kind::Dpop
-    } else {
-        return None;
-    };
-    // token68 is ASCII, so the bytes are valid UTF-8 once it passed.
-    let token = std::str::from_utf8(token).ok()?;
-    is_token68(token).then_some((kind, token))
-}
-
-/// RFC 7235 token68: `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
-///
-/// Every request with a token pays this scan of ~1 KiB, so it has no early exit and no
-/// branches per byte: the compiler turns it into vector compares.
-fn is_token68(token: &str) -> bool {
-    let body = token.trim_end_matches('=');
-    !body.is_empty()
-        && body
-            .as_bytes()
-            .chunks(64)
-            .all(|chunk| chunk.iter().fold(true, |ok, &b| ok & is_token68_byte(b)))
-}
-
-#[inline(always)]
-fn is_token68_byte(b: u8) -> bool {
-    // `| 0x20` lowercases ASCII letters and maps no other byte into `a..=z`.
-    let lower = b | 0x20;
-    lower.is_ascii_lowercase()
-        | b.is_ascii_digit()
-        | (b == b'-')
-        | (b == b'.')
-        | (b == b'_')
-        | (b == b'~')
-        | (b == b'+')
-        | (b == b'/')
 }
