@@ -29,7 +29,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use route_guard::testing::{DpopKey, TestIssuer};
 use route_guard::{
-    require_auth, require_permissions, require_role, require_scopes, Authenticator,
+    layer, require_auth, require_permissions, require_role, require_scopes, Authenticator,
     AuthenticatorBuilder, Claims, StandardClaims, TokenClaims,
 };
 use serde_json::{json, Value};
@@ -134,6 +134,16 @@ async fn reports(claims: Claims<ApiClaims>) -> Json<Value> {
     }))
 }
 
+/// Under `/api/audit`, guarded as a group by a route layer rather than an attribute: every route
+/// of the nested router needs the `admin` role (FastAPI's `dependencies=[...]`, express's
+/// `router.use(...)`).
+async fn audit_events(claims: Claims<ApiClaims>) -> Json<Value> {
+    Json(json!({
+        "events": [ { "action": "login", "actor": "auth0|someone" } ],
+        "requested_by": claims.sub,
+    }))
+}
+
 async fn feed(claims: Option<Claims<ApiClaims>>) -> Json<Value> {
     match claims {
         Some(claims) => Json(
@@ -151,6 +161,9 @@ async fn not_found() -> (StatusCode, Json<Value>) {
 }
 
 fn app(auth: &Authenticator, cors: Option<CorsLayer>) -> Router {
+    let audit = Router::new()
+        .route("/events", get(audit_events))
+        .route_layer(layer::require_role("admin"));
     let router = Router::new()
         .route("/api/public", get(public))
         .route("/api/private", get(private))
@@ -160,6 +173,7 @@ fn app(auth: &Authenticator, cors: Option<CorsLayer>) -> Router {
         .route("/api/admin", get(admin))
         .route("/api/reports", get(reports))
         .route("/api/feed", get(feed))
+        .nest("/api/audit", audit)
         .fallback(not_found)
         .with_state(AppState::default())
         .layer(auth.layer())
@@ -169,6 +183,7 @@ fn app(auth: &Authenticator, cors: Option<CorsLayer>) -> Router {
                 .on_request(())
                 .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
         );
+    // Outermost, so a browser's preflight (no credentials) is answered before any guard.
     match cors {
         Some(cors) => router.layer(cors),
         None => router,
@@ -349,6 +364,12 @@ fn print_dev_mode(issuer: &TestIssuer, base: &str) {
         403,
         "/api/admin",
         Some(&manager),
+    );
+    line(
+        "an admin on the /api/audit router (guarded by a route layer)",
+        200,
+        "/api/audit/events",
+        Some(&admin),
     );
     line("an expired token", 401, "/api/private", Some(&expired));
     if let Some((token, proof)) = dpop {

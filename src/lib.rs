@@ -184,6 +184,8 @@ pub use auth_runtime::{
     StringSet, TokenClaims, VerifiedToken, VerifyError,
 };
 
+pub use auth_runtime::layer;
+
 /// DPoP proofs remembered in Redis (feature `redis`).
 #[cfg(feature = "redis")]
 pub use auth_runtime::RedisReplayStore;

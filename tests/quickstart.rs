@@ -179,6 +179,17 @@ async fn every_route_answers_as_its_table_says() {
         .await
         .assert_rejected(403, "insufficient_scope");
 
+    // A nested router guarded by a route layer.
+    let audit = get(&base, "/api/audit/events", Some(&admin)).await;
+    assert_eq!(audit.status, 200);
+    assert_eq!(audit.body["requested_by"], "auth0|admin");
+    get(&base, "/api/audit/events", Some(&manager))
+        .await
+        .assert_rejected(403, "insufficient_scope");
+    get(&base, "/api/audit/events", None)
+        .await
+        .assert_rejected(401, "unauthorized");
+
     let guest = get(&base, "/api/feed", None).await;
     assert!(guest.body["message"]
         .as_str()
@@ -321,27 +332,32 @@ async fn cors_origins_enable_cors_and_ctrl_c_shuts_down_cleanly() {
     ])
     .await;
     let client = common::client();
-    let preflight = client
-        .request(
-            reqwest::Method::OPTIONS,
-            format!("{}/api/private", app.base),
-        )
-        .header("origin", "https://app.example.com")
-        .header("access-control-request-method", "GET")
-        .header("access-control-request-headers", "authorization")
-        .send()
-        .await
-        .expect("preflight answered");
-    assert!(preflight.status().is_success(), "{}", preflight.status());
-    let headers = preflight.headers();
-    assert_eq!(
-        headers["access-control-allow-origin"],
-        "https://app.example.com"
-    );
-    assert!(headers["access-control-allow-headers"]
-        .to_str()
-        .unwrap_or_default()
-        .contains("authorization"));
+    // Without a token, on a route guarded by an attribute and on one guarded by a route layer.
+    for path in ["/api/private", "/api/audit/events"] {
+        let preflight = client
+            .request(reqwest::Method::OPTIONS, format!("{}{path}", app.base))
+            .header("origin", "https://app.example.com")
+            .header("access-control-request-method", "GET")
+            .header("access-control-request-headers", "authorization")
+            .send()
+            .await
+            .expect("preflight answered");
+        assert!(
+            preflight.status().is_success(),
+            "{path}: {}",
+            preflight.status()
+        );
+        assert!(preflight.headers().get("www-authenticate").is_none());
+        let headers = preflight.headers();
+        assert_eq!(
+            headers["access-control-allow-origin"],
+            "https://app.example.com"
+        );
+        assert!(headers["access-control-allow-headers"]
+            .to_str()
+            .unwrap_or_default()
+            .contains("authorization"));
+    }
 
     let denied = client
         .get(format!("{}/api/private", app.base))

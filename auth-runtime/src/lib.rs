@@ -23,6 +23,33 @@ mod token_cache;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+/// Route layers: protect every route of a router at once, with the attributes' vocabulary
+/// built at run time.
+///
+/// ```
+/// # extern crate auth_runtime as route_guard;
+/// use axum::{routing::get, Router};
+/// use route_guard::{layer, Authenticator};
+///
+/// # fn app(auth: Authenticator) -> Router {
+/// let reports = Router::new()
+///     .route("/daily", get(|| async { "daily" }))
+///     .route_layer(layer::require_scopes(layer::any(["read:reports", "admin:reports"])));
+/// Router::new().nest("/reports", reports).layer(auth.layer())
+/// # }
+/// ```
+///
+/// A CORS preflight (`OPTIONS` without credentials) must be answered before these layers: put
+/// the CORS layer outside the guarded router (`.layer(cors)` after `.layer(auth.layer())`).
+pub mod layer {
+    pub use crate::axum::{
+        guard, require, require_actor, require_auth, require_claim_equals, require_claim_includes,
+        require_org, require_permissions, require_role, require_scopes, RequireLayer,
+        RequireService,
+    };
+    pub use crate::policy::{all, any, Names, Require};
+}
+
 pub use crate::axum::{AuthError, AuthLayer, AuthRejection, AuthService, Claims, Guard};
 pub use claims::{
     Actor, HasPermissions, HasRoles, HasScopes, ScopeSet, StandardClaims, StringSet, TokenClaims,

@@ -4,6 +4,7 @@
 mod headers;
 mod layer;
 mod rejection;
+mod route;
 
 use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
@@ -12,6 +13,7 @@ use std::sync::Arc;
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
+use axum::http::Extensions;
 use axum::response::Response;
 
 use headers::{bearer_bytes, credentials, single_proof, Kind, DPOP};
@@ -19,11 +21,15 @@ pub use layer::{AuthLayer, AuthService};
 use layer::{Outcome, RequestAuth};
 pub use rejection::{AuthError, AuthRejection};
 use rejection::{ChallengeParams, RenderBody, Scheme};
+pub use route::{
+    guard, require, require_actor, require_auth, require_claim_equals, require_claim_includes,
+    require_org, require_permissions, require_role, require_scopes, RequireLayer, RequireService,
+};
 
 use crate::claims::{StandardClaims, TokenClaims};
 use crate::config::{AuthenticatorBuilder, DpopMode, ErrorBody};
 use crate::dpop::{request_url, DpopError, ProofError};
-use crate::policy::Requirement;
+use crate::policy::{Insufficient, Requirement};
 use crate::stats::RejectionReason;
 use crate::verify::{Authenticator, RequestContext, VerifiedToken, VerifyError};
 
@@ -234,24 +240,61 @@ impl<S: Send + Sync, R: Requirement> FromRequestParts<S> for Guard<R> {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let (auth, token, scheme) = authenticate(parts).await?;
-        if R::READS_CLAIMS {
-            let claims: Arc<R::Claims> = token
-                .shared_claims()
-                .map_err(|e| claims_rejected(&auth, e, scheme))?;
-            if let Err(missing) = R::check(&claims, &token) {
-                auth.inner
-                    .counters
-                    .rejected(RejectionReason::InsufficientScope);
-                tracing::debug!(target: "route_guard", reason = %RejectionReason::InsufficientScope, %missing, "request rejected");
-                return Err(auth.rejection(AuthError::InsufficientScope(missing), scheme));
-            }
-            // Claims kept with the token are found there again; others are handed over.
-            if Arc::strong_count(&claims) == 1 {
-                parts.extensions.insert(ParsedClaims(claims));
-            }
-        }
+        enforce::<R>(&auth, &token, scheme, &mut parts.extensions)?;
         Ok(Guard(PhantomData))
     }
+}
+
+/// Checks `R` for a request whose token was verified: what [`Guard<R>`] and the route layer
+/// [`guard`](crate::layer::guard) share.
+fn enforce<R: Requirement>(
+    auth: &Authenticator,
+    token: &VerifiedToken,
+    scheme: Scheme,
+    extensions: &mut Extensions,
+) -> Result<(), AuthRejection> {
+    if R::READS_CLAIMS {
+        let claims: Arc<R::Claims> = claims_for(auth, token, scheme, extensions)?;
+        if let Err(missing) = R::check(&claims, token) {
+            return Err(insufficient(auth, missing, scheme));
+        }
+        hand_over(extensions, claims);
+    }
+    Ok(())
+}
+
+/// The claims a check reads: handed over by an earlier guard of the same request, kept with
+/// the token, or parsed now.
+fn claims_for<T: TokenClaims>(
+    auth: &Authenticator,
+    token: &VerifiedToken,
+    scheme: Scheme,
+    extensions: &Extensions,
+) -> Result<Arc<T>, AuthRejection> {
+    if let Some(ParsedClaims(parsed)) = extensions.get::<ParsedClaims<T>>() {
+        return Ok(Arc::clone(parsed));
+    }
+    token
+        .shared_claims()
+        .map_err(|e| claims_rejected(auth, e, scheme))
+}
+
+/// Claims kept with the token are found there again; others (and none already handed over)
+/// are handed over to the next guard and the handler's own `Claims<T>`.
+fn hand_over<T: TokenClaims>(extensions: &mut Extensions, claims: Arc<T>) {
+    if Arc::strong_count(&claims) == 1 {
+        extensions.insert(ParsedClaims(claims));
+    }
+}
+
+/// A valid token that lacks what the route requires: 403 `insufficient_scope`, counted and
+/// logged.
+fn insufficient(auth: &Authenticator, missing: Insufficient, scheme: Scheme) -> AuthRejection {
+    auth.inner
+        .counters
+        .rejected(RejectionReason::InsufficientScope);
+    tracing::debug!(target: "route_guard", reason = %RejectionReason::InsufficientScope, %missing, "request rejected");
+    auth.rejection(AuthError::InsufficientScope(missing), scheme)
 }
 
 /// Claims a guard parsed, kept for the handler's own `Claims<T>`.

@@ -2,11 +2,16 @@
 //! predicates), and their check.
 //!
 //! The attribute macros generate [`Requirement`] impls; by hand, implement it on a unit struct and
-//! use [`Guard<R>`](crate::Guard) as an extractor.
+//! use [`Guard<R>`](crate::Guard) as an extractor. Route layers enforce a [`Require`], built at
+//! run time.
+
+mod require;
 
 use std::fmt;
 
 use serde_json::Value;
+
+pub use require::{all, any, Names, Require};
 
 use crate::claims::{StandardClaims, TokenClaims};
 use crate::verify::VerifiedToken;
@@ -97,16 +102,20 @@ impl Insufficient {
         }
     }
 
-    fn all(&mut self, kind: Kind, wanted: &[&str], has: impl Fn(&str) -> bool) {
-        let lacking = wanted.iter().filter(|w| !has(w)).map(|w| (*w).to_owned());
+    fn all<S: AsRef<str>>(&mut self, kind: Kind, wanted: &[S], has: impl Fn(&str) -> bool) {
+        let lacking = wanted
+            .iter()
+            .map(AsRef::as_ref)
+            .filter(|w| !has(w))
+            .map(str::to_owned);
         self.list_mut(kind).extend(lacking);
     }
 
-    fn any(&mut self, kind: Kind, wanted: &[&str], has: impl Fn(&str) -> bool) {
-        if wanted.is_empty() || wanted.iter().any(|w| has(w)) {
+    fn any<S: AsRef<str>>(&mut self, kind: Kind, wanted: &[S], has: impl Fn(&str) -> bool) {
+        if wanted.is_empty() || wanted.iter().any(|w| has(w.as_ref())) {
             return;
         }
-        let names: Vec<String> = wanted.iter().map(|w| (*w).to_owned()).collect();
+        let names: Vec<String> = wanted.iter().map(|w| w.as_ref().to_owned()).collect();
         self.list_mut(kind).extend(names.iter().cloned());
         if names.len() > 1 {
             self.alternatives.push((kind, names));
@@ -187,7 +196,7 @@ impl<'a, T: TokenClaims> Check<'a, T> {
     }
 
     /// Every one of `scopes` must be granted.
-    pub fn scopes_all(mut self, scopes: &[&str]) -> Self {
+    pub fn scopes_all<S: AsRef<str>>(mut self, scopes: &[S]) -> Self {
         let claims = self.claims;
         self.missing
             .all(Kind::Scope, scopes, |s| claims.has_scope(s));
@@ -195,7 +204,7 @@ impl<'a, T: TokenClaims> Check<'a, T> {
     }
 
     /// At least one of `scopes` must be granted.
-    pub fn scopes_any(mut self, scopes: &[&str]) -> Self {
+    pub fn scopes_any<S: AsRef<str>>(mut self, scopes: &[S]) -> Self {
         let claims = self.claims;
         self.missing
             .any(Kind::Scope, scopes, |s| claims.has_scope(s));
@@ -203,7 +212,7 @@ impl<'a, T: TokenClaims> Check<'a, T> {
     }
 
     /// Every one of `permissions` must be present.
-    pub fn permissions_all(mut self, permissions: &[&str]) -> Self {
+    pub fn permissions_all<S: AsRef<str>>(mut self, permissions: &[S]) -> Self {
         let claims = self.claims;
         self.missing
             .all(Kind::Permission, permissions, |p| claims.has_permission(p));
@@ -211,7 +220,7 @@ impl<'a, T: TokenClaims> Check<'a, T> {
     }
 
     /// At least one of `permissions` must be present.
-    pub fn permissions_any(mut self, permissions: &[&str]) -> Self {
+    pub fn permissions_any<S: AsRef<str>>(mut self, permissions: &[S]) -> Self {
         let claims = self.claims;
         self.missing
             .any(Kind::Permission, permissions, |p| claims.has_permission(p));
@@ -219,14 +228,14 @@ impl<'a, T: TokenClaims> Check<'a, T> {
     }
 
     /// Every one of `roles` must be held.
-    pub fn roles_all(mut self, roles: &[&str]) -> Self {
+    pub fn roles_all<S: AsRef<str>>(mut self, roles: &[S]) -> Self {
         let claims = self.claims;
         self.missing.all(Kind::Role, roles, |r| claims.has_role(r));
         self
     }
 
     /// At least one of `roles` must be held.
-    pub fn roles_any(mut self, roles: &[&str]) -> Self {
+    pub fn roles_any<S: AsRef<str>>(mut self, roles: &[S]) -> Self {
         let claims = self.claims;
         self.missing.any(Kind::Role, roles, |r| claims.has_role(r));
         self
@@ -252,13 +261,22 @@ impl<'a, T: TokenClaims> Check<'a, T> {
 
     /// The claim `name` must include every one of `values`: an array holding them, or a
     /// space-separated string (express-oauth2-jwt-bearer's `claimIncludes`).
-    pub fn claim_includes(mut self, token: &VerifiedToken, name: &str, values: &[&str]) -> Self {
+    pub fn claim_includes<S: AsRef<str>>(
+        mut self,
+        token: &VerifiedToken,
+        name: &str,
+        values: &[S],
+    ) -> Self {
         let held = |v: &str| match token.claim(name) {
             Some(Value::Array(items)) => items.iter().any(|i| i.as_str() == Some(v)),
             Some(Value::String(s)) => s.split(' ').any(|w| w == v),
             _ => false,
         };
-        let lacking: Vec<&str> = values.iter().copied().filter(|v| !held(v)).collect();
+        let lacking: Vec<&str> = values
+            .iter()
+            .map(AsRef::as_ref)
+            .filter(|v| !held(v))
+            .collect();
         if !lacking.is_empty() {
             self.missing
                 .claims
