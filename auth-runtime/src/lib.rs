@@ -5,7 +5,8 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-// The layers, lowest first: config, store, jwks, verify, dpop, claims, policy, axum; each imports
+// The layers, lowest first: config, store, jwks / ratelimit, verify, dpop, claims, policy, axum;
+// each imports
 // only from the layers below it (and from the leaves `stats` and `token_cache`).
 // `tests/architecture.rs` holds the table and enforces it.
 mod axum;
@@ -14,6 +15,7 @@ mod config;
 mod dpop;
 mod jwks;
 mod policy;
+mod ratelimit;
 mod store;
 mod verify;
 
@@ -43,11 +45,12 @@ pub mod testing;
 /// the CORS layer outside the guarded router (`.layer(cors)` after `.layer(auth.layer())`).
 pub mod layer {
     pub use crate::axum::{
-        guard, require, require_actor, require_auth, require_claim_equals, require_claim_includes,
-        require_org, require_permissions, require_role, require_scopes, RequireLayer,
-        RequireService,
+        guard, rate_limit, require, require_actor, require_auth, require_claim_equals,
+        require_claim_includes, require_org, require_permissions, require_role, require_scopes,
+        RateLimitLayer, RateLimitService, RequireLayer, RequireService,
     };
     pub use crate::policy::{all, any, Names, Require};
+    pub use crate::ratelimit::{Quota, QuotaError};
 }
 
 pub use crate::axum::{AuthError, AuthLayer, AuthRejection, AuthService, Claims, Guard};

@@ -46,10 +46,14 @@ pub enum RejectionReason {
     ReplayStoreUnavailable,
     /// The domain resolver failed: the request was answered 503.
     ResolverUnavailable,
+    /// The caller spent its rate-limit budget: answered 429 with `Retry-After`.
+    RateLimited,
+    /// The rate limit store did not answer and the policy is to fail closed: answered 503.
+    RateLimitUnavailable,
 }
 
 impl RejectionReason {
-    const COUNT: usize = 18;
+    const COUNT: usize = 20;
 
     /// Every reason, in declaration order.
     pub const ALL: [RejectionReason; Self::COUNT] = [
@@ -71,6 +75,8 @@ impl RejectionReason {
         RejectionReason::DpopQuota,
         RejectionReason::ReplayStoreUnavailable,
         RejectionReason::ResolverUnavailable,
+        RejectionReason::RateLimited,
+        RejectionReason::RateLimitUnavailable,
     ];
 
     /// A short snake_case name, used in logs.
@@ -94,6 +100,8 @@ impl RejectionReason {
             RejectionReason::DpopQuota => "dpop_quota",
             RejectionReason::ReplayStoreUnavailable => "replay_store_unavailable",
             RejectionReason::ResolverUnavailable => "resolver_unavailable",
+            RejectionReason::RateLimited => "rate_limited",
+            RejectionReason::RateLimitUnavailable => "rate_limit_unavailable",
         }
     }
 
@@ -117,9 +125,14 @@ pub(crate) struct Counters {
     rejected: [AtomicU64; RejectionReason::COUNT],
     jwks_fetches: AtomicU64,
     jwks_failures: AtomicU64,
+    rate_limit_store_failures: AtomicU64,
 }
 
 impl Counters {
+    pub(crate) fn rate_limit_store_failure(&self) {
+        self.rate_limit_store_failures.fetch_add(1, Relaxed);
+    }
+
     pub(crate) fn verified(&self) {
         self.verified.fetch_add(1, Relaxed);
     }
@@ -143,7 +156,7 @@ impl Counters {
         }
     }
 
-    pub(crate) fn snapshot(&self, unknown_kids: usize) -> Stats {
+    pub(crate) fn snapshot(&self, unknown_kids: usize, rate_limit_callers: usize) -> Stats {
         let mut rejected = [0; RejectionReason::COUNT];
         for (out, counter) in rejected.iter_mut().zip(&self.rejected) {
             *out = counter.load(Relaxed);
@@ -156,6 +169,8 @@ impl Counters {
             jwks_fetches: self.jwks_fetches.load(Relaxed),
             jwks_failures: self.jwks_failures.load(Relaxed),
             unknown_kids,
+            rate_limit_store_failures: self.rate_limit_store_failures.load(Relaxed),
+            rate_limit_callers,
         }
     }
 }
@@ -181,6 +196,8 @@ pub struct Stats {
     jwks_fetches: u64,
     jwks_failures: u64,
     unknown_kids: usize,
+    rate_limit_store_failures: u64,
+    rate_limit_callers: usize,
 }
 
 impl Stats {
@@ -225,5 +242,17 @@ impl Stats {
     /// grow memory).
     pub fn unknown_kids_remembered(&self) -> usize {
         self.unknown_kids
+    }
+
+    /// Rate-limit checks the store (Redis) could not answer, passed or refused as configured
+    /// with [`rate_limit_fail_closed`](crate::AuthenticatorBuilder::rate_limit_fail_closed).
+    pub fn rate_limit_store_failures(&self) -> u64 {
+        self.rate_limit_store_failures
+    }
+
+    /// Callers the in-memory rate limits track now, every limit together (each limit holds at
+    /// most [`rate_limit_max_callers`](crate::AuthenticatorBuilder::rate_limit_max_callers)).
+    pub fn rate_limit_callers(&self) -> usize {
+        self.rate_limit_callers
     }
 }

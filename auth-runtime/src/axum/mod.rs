@@ -3,6 +3,7 @@
 
 mod headers;
 mod layer;
+mod ratelimit;
 mod rejection;
 mod route;
 
@@ -19,6 +20,7 @@ use axum::response::Response;
 use headers::{bearer_bytes, credentials, single_proof, Kind, DPOP};
 pub use layer::{AuthLayer, AuthService};
 use layer::{Outcome, RequestAuth};
+pub use ratelimit::{rate_limit, RateLimitLayer, RateLimitService};
 pub use rejection::{AuthError, AuthRejection};
 use rejection::{ChallengeParams, RenderBody, Scheme};
 pub use route::{

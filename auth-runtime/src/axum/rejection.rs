@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::dpop::ProofError;
 use crate::policy::Insufficient;
+use crate::ratelimit::Quota;
 use crate::stats::RejectionReason;
 use crate::verify::VerifyError;
 
@@ -57,6 +58,19 @@ pub enum AuthError {
         /// The JWKS retry interval: a client's retry can be the one that finds the keys.
         retry_after: std::time::Duration,
     },
+    /// The caller spent its budget under a rate limit: 429 `rate_limited` with `Retry-After`
+    /// and the RateLimit fields, no challenge (the credentials are fine).
+    RateLimited {
+        /// The limit's name, as its `RateLimit-Policy` names it.
+        policy: Arc<str>,
+        /// The limit.
+        quota: Quota,
+        /// When the caller's next request may pass.
+        retry_after: std::time::Duration,
+    },
+    /// The rate limit store did not answer and rate limits fail closed: 503
+    /// `temporarily_unavailable` with `Retry-After`.
+    RateLimitUnavailable,
 }
 
 /// Which authentication scheme a challenge names.
@@ -155,6 +169,8 @@ impl AuthRejection {
             AuthError::ResolverUnavailable => Some(RejectionReason::ResolverUnavailable),
             AuthError::KeysUnavailable { .. } => Some(RejectionReason::KeysUnavailable),
             AuthError::DpopQuotaExceeded { .. } => Some(RejectionReason::DpopQuota),
+            AuthError::RateLimited { .. } => Some(RejectionReason::RateLimited),
+            AuthError::RateLimitUnavailable => Some(RejectionReason::RateLimitUnavailable),
         }
     }
 
@@ -170,8 +186,11 @@ impl AuthRejection {
             | AuthError::DpopRequired => StatusCode::UNAUTHORIZED,
             AuthError::InvalidRequest(_) => StatusCode::BAD_REQUEST,
             AuthError::InsufficientScope(_) => StatusCode::FORBIDDEN,
-            AuthError::DpopQuotaExceeded { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AuthError::DpopQuotaExceeded { .. } | AuthError::RateLimited { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             AuthError::ReplayStoreUnavailable
+            | AuthError::RateLimitUnavailable
             | AuthError::ResolverUnavailable
             | AuthError::KeysUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             AuthError::MissingAuthenticator => StatusCode::INTERNAL_SERVER_ERROR,
@@ -180,7 +199,7 @@ impl AuthRejection {
 
     /// The body's `error`: `unauthorized`, `invalid_request`, `invalid_token`,
     /// `insufficient_scope`, `invalid_dpop_proof`, `use_dpop_nonce`, `too_many_requests`,
-    /// `temporarily_unavailable` or `server_error`.
+    /// `rate_limited`, `temporarily_unavailable` or `server_error`.
     pub fn error_code(&self) -> &'static str {
         match &self.0.error {
             AuthError::MissingToken => "unauthorized",
@@ -188,10 +207,12 @@ impl AuthRejection {
             AuthError::InvalidToken(_) | AuthError::DpopRequired => "invalid_token",
             AuthError::InsufficientScope(_) => "insufficient_scope",
             AuthError::DpopQuotaExceeded { .. } => "too_many_requests",
+            AuthError::RateLimited { .. } => "rate_limited",
             AuthError::InvalidDpopProof(_) => "invalid_dpop_proof",
             AuthError::UseDpopNonce(_) => "use_dpop_nonce",
             AuthError::ReplayStoreUnavailable
             | AuthError::ResolverUnavailable
+            | AuthError::RateLimitUnavailable
             | AuthError::KeysUnavailable { .. } => "temporarily_unavailable",
             AuthError::MissingAuthenticator => "server_error",
         }
@@ -221,6 +242,11 @@ impl AuthRejection {
             AuthError::ResolverUnavailable => "the token's issuer could not be checked right now; retry shortly".to_owned(),
             AuthError::DpopQuotaExceeded { .. } => "this DPoP key has too many recent proofs in the replay store; retry after the Retry-After delay".to_owned(),
             AuthError::KeysUnavailable { .. } => "the issuer's signing keys are unavailable, so the token could not be checked; retry shortly".to_owned(),
+            AuthError::RateLimited { quota, retry_after, .. } => format!(
+                "too many requests: this route allows {quota} per caller; retry in {} s",
+                whole_seconds(*retry_after)
+            ),
+            AuthError::RateLimitUnavailable => "the rate limit store is unavailable; retry shortly".to_owned(),
             AuthError::InvalidRequest(why) => (*why).to_owned(),
             AuthError::InvalidToken(e) => e.to_string(),
             AuthError::InsufficientScope(missing) => missing.to_string(),
@@ -237,6 +263,8 @@ impl AuthRejection {
         let params = match &self.0.error {
             AuthError::MissingAuthenticator
             | AuthError::ReplayStoreUnavailable
+            | AuthError::RateLimited { .. }
+            | AuthError::RateLimitUnavailable
             | AuthError::ResolverUnavailable
             | AuthError::KeysUnavailable { .. }
             | AuthError::DpopQuotaExceeded { .. } => return None,
@@ -300,19 +328,28 @@ impl IntoResponse for AuthRejection {
         }
         let retry_after = match &self.0.error {
             AuthError::KeysUnavailable { retry_after }
-            | AuthError::DpopQuotaExceeded { retry_after } => Some(*retry_after),
+            | AuthError::DpopQuotaExceeded { retry_after }
+            | AuthError::RateLimited { retry_after, .. } => Some(*retry_after),
             _ if self.status() == StatusCode::SERVICE_UNAVAILABLE => Some(Duration::from_secs(1)),
             _ => None,
         };
         if let Some(retry_after) = retry_after {
             headers.insert(RETRY_AFTER, HeaderValue::from(whole_seconds(retry_after)));
         }
+        if let AuthError::RateLimited {
+            policy,
+            quota,
+            retry_after,
+        } = &self.0.error
+        {
+            super::ratelimit::append_fields(headers, policy, *quota, 0, *retry_after);
+        }
         response
     }
 }
 
 /// Whole seconds, rounded up, at least one (`Retry-After` has no fractions).
-fn whole_seconds(delay: Duration) -> u64 {
+pub(super) fn whole_seconds(delay: Duration) -> u64 {
     u64::try_from(delay.as_millis().div_ceil(1000))
         .unwrap_or(u64::MAX)
         .max(1)
@@ -324,7 +361,7 @@ const DPOP_NONCE: &str = "dpop-nonce";
 /// RFC 6750 §3: `error_description` and `scope` may hold only %x20-21 / %x23-5B / %x5D-7E.
 /// Anything else (quotes, backslashes, control or non-ASCII characters) becomes `?`, and the
 /// text is capped so no claim value can blow up a header.
-fn quotable(text: &str) -> String {
+pub(super) fn quotable(text: &str) -> String {
     const MAX: usize = 256;
     text.chars()
         .take(MAX)

@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::error::ConfigError;
 use super::hooks::{ErrorBody, Resolver};
 use super::options::{Algorithm, DpopMode, OrgPolicy};
-use super::settings::{ReplayChoice, Secret};
+use super::settings::{RateLimitSettings, ReplayChoice, Secret};
 
 /// Builds an [`Authenticator`](crate::Authenticator); every setting is checked once, in [`build`](Self::build).
 ///
@@ -66,6 +66,7 @@ pub struct AuthenticatorBuilder {
     pub(super) required_claims: Vec<String>,
     pub(super) max_delegation_depth: usize,
     pub(super) reject_anonymous: bool,
+    pub(super) rate_limits: RateLimitSettings,
     /// Set by `error_body` (in the axum module, which owns rendering); carried to the
     /// Authenticator untouched.
     pub(crate) error_body: Option<ErrorBody>,
@@ -113,6 +114,7 @@ impl Default for AuthenticatorBuilder {
             required_claims: Vec::new(),
             max_delegation_depth: 5,
             reject_anonymous: false,
+            rate_limits: RateLimitSettings::default(),
             error_body: None,
         }
     }

@@ -11,6 +11,7 @@ mod env;
 mod error;
 mod hooks;
 mod options;
+mod ratelimit;
 mod settings;
 mod validate;
 
@@ -23,4 +24,6 @@ pub use hooks::{
 };
 pub(crate) use hooks::{ErrorBody, Resolver};
 pub use options::{Algorithm, DpopMode, OrgPolicy};
-pub(crate) use settings::{DpopSettings, IssuerSource, ReplayChoice, Settings, Validated};
+pub(crate) use settings::{
+    DpopSettings, IssuerSource, RateLimitSettings, ReplayChoice, Settings, Validated,
+};

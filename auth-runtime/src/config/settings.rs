@@ -48,6 +48,27 @@ pub(crate) struct Settings {
     pub(crate) required_claims: Vec<String>,
     pub(crate) max_delegation_depth: usize,
     pub(crate) reject_anonymous: bool,
+    pub(crate) rate_limits: RateLimitSettings,
+}
+
+/// Where rate-limit budgets live and what happens when that store fails.
+#[derive(Clone)]
+pub(crate) struct RateLimitSettings {
+    pub(crate) redis_url: Option<String>,
+    pub(crate) redis_prefix: String,
+    pub(crate) fail_closed: bool,
+    pub(crate) max_callers: usize,
+}
+
+impl fmt::Debug for RateLimitSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The URL may hold a password.
+        f.debug_struct("RateLimitSettings")
+            .field("redis", &self.redis_url.is_some())
+            .field("fail_closed", &self.fail_closed)
+            .field("max_callers", &self.max_callers)
+            .finish()
+    }
 }
 
 /// The validated DPoP settings.

@@ -186,6 +186,15 @@ impl AuthenticatorBuilder {
         if self.max_issuers == 0 {
             return Err(invalid("max_issuers", "must be at least 1"));
         }
+        if self.rate_limits.max_callers == 0 {
+            return Err(invalid("rate_limit_max_callers", "must be at least 1"));
+        }
+        if self.rate_limits.redis_url.is_some() && !cfg!(feature = "redis") {
+            return Err(invalid(
+                "rate_limit_redis",
+                "route-guard was built without the `redis` feature: enable it, or keep rate limits in memory",
+            ));
+        }
         let settings = Settings {
             source,
             audiences: self.audiences,
@@ -217,6 +226,7 @@ impl AuthenticatorBuilder {
             required_claims: self.required_claims,
             max_delegation_depth: self.max_delegation_depth,
             reject_anonymous: self.reject_anonymous,
+            rate_limits: self.rate_limits,
         };
         Ok(Validated {
             settings,

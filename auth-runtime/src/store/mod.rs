@@ -12,3 +12,5 @@ mod redis;
 pub use memory::MemoryReplayStore;
 #[cfg(feature = "redis")]
 pub use redis::RedisReplayStore;
+#[cfg(feature = "redis")]
+pub(crate) use redis::{RedisConnection, Script};

@@ -2,6 +2,7 @@
 //! the replay check, the proof key's live count in a sorted set, the `SET ... PX <ttl>`), so
 //! instances sharing one Redis accept each proof once between them and bound each client alike.
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -56,10 +57,8 @@ return {1, 0}
 /// # Ok::<(), route_guard::ConfigError>(())
 /// ```
 pub struct RedisReplayStore {
-    client: redis::Client,
-    manager: OnceCell<ConnectionManager>,
+    redis: RedisConnection,
     prefix: String,
-    timeout: Duration,
 }
 
 impl std::fmt::Debug for RedisReplayStore {
@@ -67,7 +66,7 @@ impl std::fmt::Debug for RedisReplayStore {
         // The URL may hold a password: show neither.
         f.debug_struct("RedisReplayStore")
             .field("prefix", &self.prefix)
-            .field("timeout", &self.timeout)
+            .field("timeout", &self.redis.timeout)
             .finish_non_exhaustive()
     }
 }
@@ -76,16 +75,9 @@ impl RedisReplayStore {
     /// A store for the Redis at `url` (`redis://[:password@]host:port[/db]` or `rediss://`).
     /// Nothing is connected until the first DPoP request.
     pub fn new(url: &str) -> Result<Self, ConfigError> {
-        // The parse error may quote the URL, password included: say only what to write.
-        let client = redis::Client::open(url.trim()).map_err(|_| ConfigError::InvalidSetting {
-            setting: "AUTH0_DPOP_REPLAY_REDIS_URL",
-            reason: "not a valid Redis URL: use redis://[:password@]host:port[/db]".to_owned(),
-        })?;
         Ok(RedisReplayStore {
-            client,
-            manager: OnceCell::new(),
+            redis: RedisConnection::new(url, "AUTH0_DPOP_REPLAY_REDIS_URL")?,
             prefix: "route-guard:dpop:jti:".to_owned(),
-            timeout: Duration::from_secs(1),
         })
     }
 
@@ -97,29 +89,12 @@ impl RedisReplayStore {
 
     /// The longest a command may take before the request fails closed (default 1 s).
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
+        self.redis.timeout = timeout;
         self
     }
 
-    async fn connection(&self) -> Result<ConnectionManager, ReplayStoreError> {
-        let manager = self
-            .manager
-            .get_or_try_init(|| async {
-                let config = ConnectionManagerConfig::new()
-                    .set_connection_timeout(Some(self.timeout))
-                    .set_response_timeout(Some(self.timeout))
-                    .set_number_of_retries(1)
-                    .set_min_delay(Duration::from_millis(20))
-                    .set_max_delay(Duration::from_millis(200));
-                ConnectionManager::new_lazy_with_config(self.client.clone(), config)
-            })
-            .await
-            .map_err(|e| ReplayStoreError(format!("Redis connection failed: {e}")))?;
-        Ok(manager.clone())
-    }
-
     async fn set_nx(&self, key: &str, ttl: Duration) -> Result<bool, ReplayStoreError> {
-        let mut connection = self.connection().await?;
+        let mut connection = self.redis.connection().await.map_err(ReplayStoreError)?;
         let mut command = redis::cmd("SET");
         command
             .arg(format!("{}{key}", self.prefix))
@@ -127,12 +102,13 @@ impl RedisReplayStore {
             .arg("NX")
             .arg("PX")
             .arg(millis(ttl));
+        let timeout = self.redis.timeout;
         let reply = tokio::time::timeout(
-            self.timeout,
+            timeout,
             command.query_async::<Option<String>>(&mut connection),
         )
         .await
-        .map_err(|_| ReplayStoreError(format!("Redis did not answer within {:?}", self.timeout)))?
+        .map_err(|_| ReplayStoreError(format!("Redis did not answer within {timeout:?}")))?
         .map_err(|e| ReplayStoreError(format!("Redis SET NX failed: {e}")))?;
         // `OK` when the key was set, nil when it already existed.
         Ok(reply.is_some())
@@ -145,31 +121,16 @@ impl RedisReplayStore {
         ttl: Duration,
         quota: usize,
     ) -> Result<Recorded, ReplayStoreError> {
-        let connection = self.connection().await?;
         let keys = [
             format!("{}{{{owner}}}:{key}", self.prefix),
             format!("{}{{{owner}}}:live", self.prefix),
         ];
-        let script = |command: &str, body: &str| {
-            let mut cmd = redis::cmd(command);
-            cmd.arg(body).arg(2).arg(&keys).arg(millis(ttl)).arg(quota);
-            cmd
-        };
-        let run = |cmd: redis::Cmd, mut connection: ConnectionManager| async move {
-            tokio::time::timeout(self.timeout, cmd.query_async::<Vec<i64>>(&mut connection))
-                .await
-                .map_err(|_| {
-                    ReplayStoreError(format!("Redis did not answer within {:?}", self.timeout))
-                })
-        };
-        // The script is cached by Redis under its SHA-1; sent whole only when it is not.
-        let reply = match run(script("EVALSHA", &script_sha1()), connection.clone()).await? {
-            Err(e) if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) => {
-                run(script("EVAL", BOUNDED_INSERT), connection.clone()).await?
-            }
-            other => other,
-        }
-        .map_err(|e| ReplayStoreError(format!("Redis replay script failed: {e}")))?;
+        let args = [millis(ttl), quota as u64];
+        let reply = self
+            .redis
+            .script(&BOUNDED, &keys, &args)
+            .await
+            .map_err(ReplayStoreError)?;
         match reply.as_slice() {
             [1, _] => Ok(Recorded::First),
             [0, _] => Ok(Recorded::Replayed),
@@ -204,12 +165,103 @@ fn millis(ttl: Duration) -> u64 {
     ttl.as_millis().clamp(1, u128::from(u64::MAX)) as u64
 }
 
-/// The SHA-1 of [`BOUNDED_INSERT`] in hex, as `EVALSHA` names it (a name, not a security
-/// measure).
-fn script_sha1() -> String {
-    let digest = aws_lc_rs::digest::digest(
-        &aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY,
-        BOUNDED_INSERT.as_bytes(),
-    );
-    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+static BOUNDED: Script = Script::new("replay", BOUNDED_INSERT);
+
+/// A Lua script run with `EVALSHA` (sent whole with `EVAL` only when Redis does not have it
+/// cached), its SHA-1 computed once.
+pub(crate) struct Script {
+    name: &'static str,
+    body: &'static str,
+    sha1: OnceLock<String>,
+}
+
+impl Script {
+    pub(crate) const fn new(name: &'static str, body: &'static str) -> Self {
+        Script {
+            name,
+            body,
+            sha1: OnceLock::new(),
+        }
+    }
+
+    /// The SHA-1 of the body in hex, as `EVALSHA` names it (a name, not a security measure).
+    fn sha1(&self) -> &str {
+        self.sha1.get_or_init(|| {
+            let digest = aws_lc_rs::digest::digest(
+                &aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY,
+                self.body.as_bytes(),
+            );
+            digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+        })
+    }
+}
+
+/// A lazily made, self-healing connection to one Redis (redis' connection manager), with a
+/// timeout on every command: what the DPoP replay store and the rate limiter share.
+pub(crate) struct RedisConnection {
+    client: redis::Client,
+    manager: OnceCell<ConnectionManager>,
+    pub(crate) timeout: Duration,
+}
+
+impl RedisConnection {
+    /// A connection to `url`, made on first use; `setting` names the URL's setting in the
+    /// error.
+    pub(crate) fn new(url: &str, setting: &'static str) -> Result<Self, ConfigError> {
+        // The parse error may quote the URL, password included: say only what to write.
+        let client = redis::Client::open(url.trim()).map_err(|_| ConfigError::InvalidSetting {
+            setting,
+            reason: "not a valid Redis URL: use redis://[:password@]host:port[/db]".to_owned(),
+        })?;
+        Ok(RedisConnection {
+            client,
+            manager: OnceCell::new(),
+            timeout: Duration::from_secs(1),
+        })
+    }
+
+    async fn connection(&self) -> Result<ConnectionManager, String> {
+        let manager = self
+            .manager
+            .get_or_try_init(|| async {
+                let config = ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(self.timeout))
+                    .set_response_timeout(Some(self.timeout))
+                    .set_number_of_retries(1)
+                    .set_min_delay(Duration::from_millis(20))
+                    .set_max_delay(Duration::from_millis(200));
+                ConnectionManager::new_lazy_with_config(self.client.clone(), config)
+            })
+            .await
+            .map_err(|e| format!("Redis connection failed: {e}"))?;
+        Ok(manager.clone())
+    }
+
+    /// Runs `script` atomically over `keys` with `args`; its integer array reply.
+    pub(crate) async fn script(
+        &self,
+        script: &Script,
+        keys: &[String],
+        args: &[u64],
+    ) -> Result<Vec<i64>, String> {
+        let connection = self.connection().await?;
+        let command = |name: &str, body: &str| {
+            let mut cmd = redis::cmd(name);
+            cmd.arg(body).arg(keys.len()).arg(keys).arg(args);
+            cmd
+        };
+        let timeout = self.timeout;
+        let run = |cmd: redis::Cmd, mut connection: ConnectionManager| async move {
+            tokio::time::timeout(timeout, cmd.query_async::<Vec<i64>>(&mut connection))
+                .await
+                .map_err(|_| format!("Redis did not answer within {timeout:?}"))
+        };
+        match run(command("EVALSHA", script.sha1()), connection.clone()).await? {
+            Err(e) if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) => {
+                run(command("EVAL", script.body), connection).await?
+            }
+            other => other,
+        }
+        .map_err(|e| format!("Redis {} script failed: {e}", script.name))
+    }
 }

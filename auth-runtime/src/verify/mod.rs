@@ -26,6 +26,7 @@ use crate::config::{
     Resolver, Settings, Validated,
 };
 use crate::jwks::{self, IssuerCaches, JwksCache};
+use crate::ratelimit::RateLimits;
 use crate::stats::{Counters, Stats};
 use crate::store::MemoryReplayStore;
 use crate::token_cache::TokenCache;
@@ -86,6 +87,7 @@ pub(crate) struct Inner {
     pub(crate) error_body: Option<ErrorBody>,
     token_cache: Option<TokenCache<VerifiedToken>>,
     pub(crate) dpop: DpopState,
+    pub(crate) rate_limits: RateLimits,
 }
 
 impl fmt::Debug for Authenticator {
@@ -181,6 +183,7 @@ impl Authenticator {
                 realm: Arc::from(settings.realm.as_str()),
                 token_cache: TokenCache::new(settings.verified_token_cache),
                 dpop: DpopState::new(&settings, replay)?,
+                rate_limits: RateLimits::new(settings.rate_limits.clone(), Arc::clone(&counters))?,
                 settings,
                 keys,
                 hmac,
@@ -248,14 +251,16 @@ impl Authenticator {
 
     /// Counters since this Authenticator was built.
     pub fn stats(&self) -> Stats {
-        self.inner.counters.snapshot(match &self.inner.keys {
+        let unknown_kids = match &self.inner.keys {
             Keys::Single(cache) => cache.unknown_kids_remembered(),
             Keys::Multi { caches, .. } => caches
                 .all()
                 .iter()
                 .map(|c| c.unknown_kids_remembered())
                 .sum(),
-        })
+        };
+        let callers = self.inner.rate_limits.tracked_callers();
+        self.inner.counters.snapshot(unknown_kids, callers)
     }
 }
 

@@ -1,0 +1,327 @@
+//! Rate limits over HTTP: the [`RateLimitLayer`], who the caller is (the verified `sub`, or the
+//! client's address without a valid token), and the RateLimit fields of
+//! draft-ietf-httpapi-ratelimit-headers (the `RateLimit-Policy` / `RateLimit` syntax of drafts
+//! -09 and -10) on limited and successful responses.
+
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::extract::ConnectInfo;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Request};
+use axum::response::{IntoResponse, Response};
+use tower_layer::Layer;
+use tower_service::Service;
+
+use super::layer::RequestAuth;
+use super::rejection::{quotable, whole_seconds, AuthError, Scheme};
+use super::{authenticate, AuthRejection};
+use crate::ratelimit::{Decision, Quota, Verdict};
+use crate::verify::{Authenticator, VerifiedToken};
+
+const RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
+const RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
+
+/// A key of your own for a verified caller (e.g. per organization); `None` falls back to `sub`.
+type KeyFn = Arc<dyn Fn(&VerifiedToken) -> Option<String> + Send + Sync>;
+
+/// A tower layer that limits each caller to a [`Quota`]: 429 `rate_limited` with `Retry-After`
+/// once a caller has spent it, the RateLimit fields on every response of the limited routes.
+///
+/// The caller is who the token says: its `sub` (Auth0 client-credentials tokens carry
+/// `{client_id}@clients`), or your [`key`](Self::key) over the verified token; a refreshed token
+/// of the same `sub` spends the same budget. A request without a valid token is keyed by the
+/// client's address: the peer address (serve with
+/// `into_make_service_with_connect_info::<SocketAddr>()`), or the address your proxy added to
+/// `Forwarded` / `X-Forwarded-For` with
+/// [`trust_forwarded_headers(true)`](crate::AuthenticatorBuilder::trust_forwarded_headers);
+/// IPv6 addresses by their /64. The token is verified once per request for this and every
+/// guard below.
+///
+/// Budgets live in memory, or in Redis with
+/// [`rate_limit_redis`](crate::AuthenticatorBuilder::rate_limit_redis). Limits with the same
+/// name and quota share one budget per caller; the default name is the quota (`100/minute`).
+///
+/// ```
+/// # extern crate auth_runtime as route_guard;
+/// use axum::{routing::get, Router};
+/// use route_guard::layer::{self, Quota};
+/// use route_guard::Authenticator;
+///
+/// # fn app(auth: Authenticator) -> Router {
+/// Router::new()
+///     .route("/api/messages", get(|| async { "[]" }))
+///     .route_layer(layer::rate_limit(Quota::per_minute(100)))
+///     .layer(auth.layer())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct RateLimitLayer {
+    quota: Quota,
+    name: Arc<str>,
+    key: Option<KeyFn>,
+}
+
+impl std::fmt::Debug for RateLimitLayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RateLimitLayer")
+            .field("quota", &self.quota)
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The layer limiting each caller to `quota` (see [`RateLimitLayer`]).
+pub fn rate_limit(quota: Quota) -> RateLimitLayer {
+    RateLimitLayer {
+        quota,
+        name: Arc::from(quota.to_string()),
+        key: None,
+    }
+}
+
+impl RateLimitLayer {
+    /// The limit's name: its budgets' identity (in Redis too) and the name its
+    /// `RateLimit-Policy` field gives it.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Arc::from(name.into());
+        self
+    }
+
+    /// Keys verified callers by `key` instead of `sub`, e.g. one budget per organization:
+    /// `.key(|token| token.claim("org_id").and_then(|v| v.as_str()).map(str::to_owned))`.
+    /// `None` falls back to `sub`.
+    pub fn key(
+        mut self,
+        key: impl Fn(&VerifiedToken) -> Option<String> + Send + Sync + 'static,
+    ) -> Self {
+        self.key = Some(Arc::new(key));
+        self
+    }
+}
+
+impl<S> Layer<S> for RateLimitLayer {
+    type Service = RateLimitService<S>;
+
+    fn layer(&self, inner: S) -> RateLimitService<S> {
+        RateLimitService {
+            inner,
+            limit: self.clone(),
+        }
+    }
+}
+
+/// The service [`RateLimitLayer`] wraps around each route.
+#[derive(Clone)]
+pub struct RateLimitService<S> {
+    inner: S,
+    limit: RateLimitLayer,
+}
+
+impl<S> std::fmt::Debug for RateLimitService<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("RateLimitService")
+            .field(&self.limit)
+            .finish()
+    }
+}
+
+impl<S, B> Service<Request<B>> for RateLimitService<S>
+where
+    S: Service<Request<B>, Response = Response> + Clone + Send + 'static,
+    S::Future: Send,
+    B: Send + 'static,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let limit = self.limit.clone();
+        Box::pin(async move {
+            let (mut parts, body) = request.into_parts();
+            let outcome = authenticate(&mut parts).await;
+            let Some(auth) = parts
+                .extensions
+                .get::<RequestAuth>()
+                .map(|s| s.auth.clone())
+            else {
+                // No Authenticator: the same 500 every guard gives.
+                return Ok(outcome
+                    .err()
+                    .map(IntoResponse::into_response)
+                    .unwrap_or_default());
+            };
+            let verified = outcome.ok().map(|(_, token, _)| token);
+            let caller = match &verified {
+                Some(token) => verified_caller(token, limit.key.as_ref()),
+                None => None,
+            }
+            .or_else(|| address_caller(&auth, &parts));
+            let Some(caller) = caller else {
+                return inner.call(Request::from_parts(parts, body)).await;
+            };
+            match check(&auth, &limit.name, limit.quota, &caller).await {
+                Err(rejection) => Ok(rejection.into_response()),
+                Ok(decision) => {
+                    let mut response = inner.call(Request::from_parts(parts, body)).await?;
+                    if let Some(d) = decision {
+                        append_fields(
+                            response.headers_mut(),
+                            &limit.name,
+                            d.quota,
+                            d.remaining,
+                            d.reset,
+                        );
+                    }
+                    Ok(response)
+                }
+            }
+        })
+    }
+}
+
+/// Spends one request of `caller` under the limit: the decision for the RateLimit fields
+/// (none when the store failed open), or the 429 / 503 rejection.
+pub(super) async fn check(
+    auth: &Authenticator,
+    name: &Arc<str>,
+    quota: Quota,
+    caller: &str,
+) -> Result<Option<Decision>, AuthRejection> {
+    match auth.inner.rate_limits.check(name, quota, caller).await {
+        Verdict::Pass(decision) => Ok(decision),
+        Verdict::Limited(decision) => Err(auth.rejection(
+            AuthError::RateLimited {
+                policy: Arc::clone(name),
+                quota,
+                retry_after: decision.retry_after,
+            },
+            Scheme::Bearer,
+        )),
+        Verdict::Unavailable => {
+            Err(auth.rejection(AuthError::RateLimitUnavailable, Scheme::Bearer))
+        }
+    }
+}
+
+/// `sub:<sub>` for a verified caller, or `key:<your key>`.
+pub(super) fn verified_caller(token: &VerifiedToken, key: Option<&KeyFn>) -> Option<String> {
+    if let Some(own) = key.and_then(|key| key(token)) {
+        return Some(format!("key:{own}"));
+    }
+    let sub = token.claim("sub").and_then(|v| v.as_str())?;
+    Some(format!("sub:{sub}"))
+}
+
+/// `ip:<address>` of a caller without a valid token, or `None` when the address is unknown
+/// (such requests pass unlimited; logged once).
+pub(super) fn address_caller(auth: &Authenticator, parts: &Parts) -> Option<String> {
+    static UNKNOWN_LOGGED: AtomicBool = AtomicBool::new(false);
+    let forwarded = match auth.inner.settings.dpop.trust_forwarded_headers {
+        true => forwarded_for(&parts.headers),
+        false => None,
+    };
+    let peer = || {
+        parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip())
+    };
+    let Some(ip) = forwarded.or_else(peer) else {
+        if !UNKNOWN_LOGGED.swap(true, Relaxed) {
+            tracing::warn!(target: "route_guard", "a rate limit met a request without a valid token and without a client address: such requests pass unlimited; serve with `into_make_service_with_connect_info::<SocketAddr>()`, or enable trust_forwarded_headers behind a proxy");
+        }
+        return None;
+    };
+    Some(match ip {
+        IpAddr::V4(v4) => format!("ip:{v4}"),
+        // One client usually holds a whole /64.
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => format!("ip:{v4}"),
+            None => {
+                let s = v6.segments();
+                format!("ip:{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+    })
+}
+
+/// The address the nearest proxy recorded: the last `for=` of `Forwarded`, else the last entry
+/// of `X-Forwarded-For` (the ones before it are whatever the client claimed).
+fn forwarded_for(headers: &HeaderMap) -> Option<IpAddr> {
+    let last = |name: &str, split: fn(&str) -> Option<&str>| {
+        headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .next_back()
+            .and_then(split)
+            .map(|v| v.trim().trim_matches('"'))
+            .and_then(parse_node)
+    };
+    last("forwarded", |v| {
+        v.rsplit(',').next().and_then(|element| {
+            element.split(';').find_map(|pair| {
+                pair.trim()
+                    .strip_prefix("for=")
+                    .or_else(|| pair.trim().strip_prefix("For="))
+            })
+        })
+    })
+    .or_else(|| last("x-forwarded-for", |v| v.rsplit(',').next()))
+}
+
+/// `203.0.113.7`, `203.0.113.7:4711`, `[2001:db8::1]` or `[2001:db8::1]:4711`.
+fn parse_node(node: &str) -> Option<IpAddr> {
+    if let Ok(ip) = node.parse() {
+        return Some(ip);
+    }
+    if let Ok(addr) = node.parse::<SocketAddr>() {
+        return Some(addr.ip());
+    }
+    node.strip_prefix('[')
+        .and_then(|rest| rest.split(']').next())
+        .and_then(|ip| ip.parse().ok())
+}
+
+/// Appends this limit's `RateLimit-Policy` and `RateLimit` fields (several limits on one route
+/// give one list member each).
+pub(crate) fn append_fields(
+    headers: &mut HeaderMap,
+    name: &str,
+    quota: Quota,
+    remaining: u32,
+    reset: Duration,
+) {
+    let name = quotable(name);
+    let reset = if remaining == 0 || !reset.is_zero() {
+        whole_seconds(reset)
+    } else {
+        0
+    };
+    let policy = format!(
+        "\"{name}\";q={};w={}",
+        quota.requests(),
+        quota.window().as_secs()
+    );
+    let state = format!("\"{name}\";r={remaining};t={reset}");
+    if let (Ok(policy), Ok(state)) = (
+        HeaderValue::from_str(&policy),
+        HeaderValue::from_str(&state),
+    ) {
+        headers.append(RATELIMIT_POLICY, policy);
+        headers.append(RATELIMIT, state);
+    }
+}

@@ -1,0 +1,292 @@
+//! Rate limits keyed by the verified caller (`route_guard::layer::rate_limit`, in memory), over
+//! real HTTP against a `TestIssuer`; the Redis store is in `tests/rate_limits_redis.rs`.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::Request;
+use axum::routing::get;
+use axum::{Json, Router};
+use common::Reply;
+use route_guard::layer::{self, Quota};
+use route_guard::testing::TestIssuer;
+use route_guard::{AuthenticatorBuilder, Claims, RejectionReason};
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+async fn whoami(claims: Option<Claims>) -> Json<Value> {
+    Json(json!({ "sub": claims.and_then(|c| c.sub.clone()) }))
+}
+
+fn routes() -> Router {
+    Router::new()
+        .route("/limited", get(whoami))
+        .route_layer(layer::rate_limit(Quota::per_minute(3)))
+        .route(
+            "/per-org",
+            get(whoami).route_layer(layer::rate_limit(Quota::per_minute(2)).name("per-org").key(
+                |token| {
+                    token
+                        .claim("org_id")
+                        .and_then(|v| v.as_str())
+                        .map(str::to_owned)
+                },
+            )),
+        )
+        .route("/free", get(whoami))
+}
+
+struct App {
+    issuer: TestIssuer,
+    auth: route_guard::Authenticator,
+    base: String,
+    client: reqwest::Client,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+/// Served with the peer address, as the layer's docs say.
+async fn app_with(configure: impl FnOnce(AuthenticatorBuilder) -> AuthenticatorBuilder) -> App {
+    let issuer = TestIssuer::start().await.expect("issuer");
+    let auth = configure(issuer.authenticator_builder())
+        .build()
+        .expect("builds");
+    let app = routes().layer(auth.layer());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let server = tokio::spawn(async move {
+        let service = app.into_make_service_with_connect_info::<SocketAddr>();
+        let _ = axum::serve(listener, service).await;
+    });
+    App {
+        issuer,
+        auth,
+        base,
+        client: common::client(),
+        server,
+    }
+}
+
+impl App {
+    async fn get(&self, path: &str, token: Option<&str>, headers: &[(&str, &str)]) -> Reply {
+        let mut request = self.client.get(format!("{}{path}", self.base));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        common::send(request).await
+    }
+}
+
+fn assert_limited(reply: &Reply, policy: &str) {
+    assert_eq!(reply.status.as_u16(), 429, "body: {}", reply.body);
+    assert_eq!(reply.error(), "rate_limited");
+    assert!(
+        reply
+            .description()
+            .starts_with("too many requests: this route allows 3/minute per caller; retry in "),
+        "{}",
+        reply.description()
+    );
+    let retry_after: u64 = reply.header("retry-after").parse().expect("whole seconds");
+    assert!((1..=20).contains(&retry_after), "Retry-After {retry_after}");
+    assert_eq!(reply.header("ratelimit-policy"), policy);
+    assert_eq!(
+        reply.header("ratelimit"),
+        format!("\"3/minute\";r=0;t={retry_after}")
+    );
+    assert_eq!(reply.www_authenticate, None, "the credentials are fine");
+}
+
+#[tokio::test]
+async fn a_caller_spends_its_own_budget_and_a_refreshed_token_shares_it() {
+    let app = app_with(|b| b).await;
+    let alice = app.issuer.token().sub("auth0|alice").sign();
+    let bob = app.issuer.token().sub("auth0|bob").sign();
+    for remaining in [2, 1, 0] {
+        let reply = app.get("/limited", Some(&alice), &[]).await;
+        assert_eq!(reply.status, 200);
+        assert_eq!(reply.body["sub"], "auth0|alice");
+        // The fields on a successful response too.
+        assert_eq!(reply.header("ratelimit-policy"), "\"3/minute\";q=3;w=60");
+        let state = reply.header("ratelimit");
+        assert!(
+            state.starts_with(&format!("\"3/minute\";r={remaining};t=")),
+            "{state}"
+        );
+    }
+    let limited = app.get("/limited", Some(&alice), &[]).await;
+    assert_limited(&limited, "\"3/minute\";q=3;w=60");
+
+    // Another caller is untouched.
+    assert_eq!(app.get("/limited", Some(&bob), &[]).await.status, 200);
+    // A new token of the same `sub` (a refresh) spends the same budget.
+    let refreshed = app
+        .issuer
+        .token()
+        .sub("auth0|alice")
+        .expires_in(Duration::from_secs(7200))
+        .sign();
+    assert_ne!(refreshed, alice);
+    assert_limited(
+        &app.get("/limited", Some(&refreshed), &[]).await,
+        "\"3/minute\";q=3;w=60",
+    );
+    // Routes without the layer are not limited.
+    assert_eq!(app.get("/free", Some(&alice), &[]).await.status, 200);
+    assert!(app
+        .get("/free", Some(&alice), &[])
+        .await
+        .header("ratelimit")
+        .is_empty());
+    let stats = app.auth.stats();
+    assert_eq!(stats.rejected(RejectionReason::RateLimited), 2);
+    assert_eq!(stats.rate_limit_callers(), 2);
+}
+
+#[tokio::test]
+async fn callers_without_a_valid_token_are_keyed_by_address() {
+    let app = app_with(|b| b).await;
+    for _ in 0..3 {
+        assert_eq!(app.get("/limited", None, &[]).await.status, 200);
+    }
+    let limited = app.get("/limited", None, &[]).await;
+    assert_limited(&limited, "\"3/minute\";q=3;w=60");
+    // A bad token is no identity: the same address budget.
+    assert_limited(
+        &app.get("/limited", Some("a.b.c"), &[]).await,
+        "\"3/minute\";q=3;w=60",
+    );
+    // Untrusted forwarding headers change nothing.
+    let spoofed = app
+        .get("/limited", None, &[("x-forwarded-for", "198.51.100.1")])
+        .await;
+    assert_eq!(spoofed.status, 429);
+    // A verified caller from the same address has its own budget.
+    let carol = app.issuer.token().sub("auth0|carol").sign();
+    assert_eq!(app.get("/limited", Some(&carol), &[]).await.status, 200);
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_forwarded_address_is_the_caller() {
+    let app = app_with(|b| b.trust_forwarded_headers(true)).await;
+    let from = |ip: &'static str| [("x-forwarded-for", ip)];
+    for _ in 0..3 {
+        let reply = app
+            .get("/limited", None, &from("203.0.113.9, 198.51.100.1"))
+            .await;
+        assert_eq!(reply.status, 200);
+    }
+    // The proxy's entry (the last) is the caller; what the client claimed before it is not.
+    let limited = app
+        .get("/limited", None, &from("192.0.2.1, 198.51.100.1"))
+        .await;
+    assert_eq!(limited.status, 429);
+    let other = app.get("/limited", None, &from("198.51.100.2")).await;
+    assert_eq!(other.status, 200);
+    let forwarded = app
+        .get(
+            "/limited",
+            None,
+            &[(
+                "forwarded",
+                "for=192.0.2.60;proto=https, for=\"[2001:db8::17]:4711\"",
+            )],
+        )
+        .await;
+    assert_eq!(forwarded.status, 200);
+    assert_eq!(app.auth.stats().rate_limit_callers(), 3);
+}
+
+#[tokio::test]
+async fn a_key_function_shares_one_budget_per_organization() {
+    let app = app_with(|b| b).await;
+    let token = |sub: &str, org: &str| app.issuer.token().sub(sub).claim("org_id", org).sign();
+    let (a1, a2, b1) = (
+        token("auth0|1", "org_a"),
+        token("auth0|2", "org_a"),
+        token("auth0|3", "org_b"),
+    );
+    assert_eq!(app.get("/per-org", Some(&a1), &[]).await.status, 200);
+    let second = app.get("/per-org", Some(&a2), &[]).await;
+    assert_eq!(second.status, 200);
+    assert_eq!(second.header("ratelimit"), "\"per-org\";r=0;t=60");
+    assert_eq!(app.get("/per-org", Some(&a1), &[]).await.status, 429);
+    assert_eq!(app.get("/per-org", Some(&b1), &[]).await.status, 200);
+}
+
+#[tokio::test]
+async fn the_429_goes_through_the_error_body_hook() {
+    use axum::response::IntoResponse;
+    let app = app_with(|b| {
+        b.error_body(|rejection| {
+            Json(json!({ "code": rejection.error_code(), "status": rejection.status().as_u16() }))
+                .into_response()
+        })
+    })
+    .await;
+    for _ in 0..3 {
+        app.get("/limited", None, &[]).await;
+    }
+    let limited = app.get("/limited", None, &[]).await;
+    assert_eq!(limited.status, 429);
+    assert_eq!(
+        limited.body,
+        json!({ "code": "rate_limited", "status": 429 })
+    );
+    assert!(!limited.header("retry-after").is_empty());
+    assert!(!limited.header("ratelimit").is_empty());
+}
+
+/// 100,000 distinct callers through a limit that may track 2,000: the table stays bounded, the
+/// callers beyond it pass (untracked), and a tracked caller's limit still holds.
+#[tokio::test]
+async fn memory_stays_bounded_under_a_hundred_thousand_callers() {
+    let issuer = TestIssuer::start().await.expect("issuer");
+    let auth = issuer
+        .authenticator_builder()
+        .trust_forwarded_headers(true)
+        .rate_limit_max_callers(2_000)
+        .build()
+        .expect("builds");
+    let app = routes().layer(auth.layer());
+    let request = |ip: String| {
+        Request::get("/limited")
+            .header("x-forwarded-for", ip)
+            .body(Body::empty())
+            .expect("request")
+    };
+    // One caller spends its whole budget first.
+    for _ in 0..3 {
+        let response = app.clone().oneshot(request("10.255.255.255".into())).await;
+        assert_eq!(response.expect("infallible").status(), 200);
+    }
+    let mut passed = 0;
+    for i in 0..100_000u32 {
+        let ip = format!("10.{}.{}.{}", i >> 16, (i >> 8) & 0xff, i & 0xff);
+        let response = app.clone().oneshot(request(ip)).await.expect("infallible");
+        passed += usize::from(response.status() == 200);
+    }
+    assert_eq!(passed, 100_000, "new callers are never locked out");
+    let tracked = auth.stats().rate_limit_callers();
+    assert!((1_000..=2_000).contains(&tracked), "tracked {tracked}");
+    // The caller tracked before the flood is still limited.
+    let response = app
+        .clone()
+        .oneshot(request("10.255.255.255".into()))
+        .await
+        .expect("infallible");
+    assert_eq!(response.status(), 429);
+}
