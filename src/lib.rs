@@ -176,12 +176,12 @@
 #![deny(missing_docs)]
 
 pub use auth_runtime::{
-    Actor, Algorithm, AuthError, AuthLayer, AuthRejection, AuthService, Authenticated,
+    Actor, Algorithm, AuthError, AuthFuture, AuthLayer, AuthRejection, AuthService, Authenticated,
     Authenticator, AuthenticatorBuilder, Check, Claims, ClaimsContext, ConfigError, DpopError,
     DpopMode, Guard, HasPermissions, HasRoles, HasScopes, Insufficient, IssuerRequest,
     KeysUnavailable, MemoryReplayStore, OrgPolicy, ProofError, RejectionReason, ReplayFuture,
-    ReplayStore, ReplayStoreError, Requirement, ResolverError, ScopeSet, StandardClaims, Stats,
-    StringSet, TokenClaims, VerifiedToken, VerifyError,
+    ReplayStore, ReplayStoreError, Requirement, ResolverError, RouteLimit, ScopeSet,
+    StandardClaims, Stats, StringSet, TokenClaims, VerifiedToken, VerifyError,
 };
 
 pub use auth_runtime::layer;
@@ -214,6 +214,14 @@ pub use auth_macros::require_org;
 /// (`#[require_actor("billing-service")]`), or any actor. 403 otherwise. See the
 /// [crate docs](crate#macros).
 pub use auth_macros::require_actor;
+
+/// Limits each caller of the handler to a quota: `#[rate_limit("10/minute")]` (per `second`,
+/// `minute`, `hour` or `day`). The handler requires a valid token (as with `#[require_auth]`);
+/// the limit is checked after its other attributes, so a refused token spends nothing, and the
+/// caller is the token's `sub`. Over it: 429 `rate_limited` with `Retry-After`; the RateLimit
+/// fields on every response. A malformed quota does not compile. See
+/// [`layer::rate_limit`] for whole routers and anonymous callers.
+pub use auth_macros::rate_limit;
 
 /// Derives `Deserialize` and [`TokenClaims`]. See the [crate docs](crate#macros).
 pub use auth_macros::TokenClaims;

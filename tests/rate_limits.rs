@@ -13,7 +13,7 @@ use axum::{Json, Router};
 use common::Reply;
 use route_guard::layer::{self, Quota};
 use route_guard::testing::TestIssuer;
-use route_guard::{AuthenticatorBuilder, Claims, RejectionReason};
+use route_guard::{rate_limit, require_scopes, AuthenticatorBuilder, Claims, RejectionReason};
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
@@ -21,10 +21,23 @@ async fn whoami(claims: Option<Claims>) -> Json<Value> {
     Json(json!({ "sub": claims.and_then(|c| c.sub.clone()) }))
 }
 
+#[require_scopes("run:reports")]
+#[rate_limit("2/minute")]
+async fn expensive(claims: Claims) -> Json<Value> {
+    Json(json!({ "result": "expensive operation result", "sub": claims.sub }))
+}
+
 fn routes() -> Router {
-    Router::new()
+    let api = Router::new()
+        .route("/api/expensive", get(expensive))
+        .route("/api/cheap", get(whoami))
+        .route_layer(layer::rate_limit(Quota::per_minute(10)).name("api"));
+    let limited = Router::new()
         .route("/limited", get(whoami))
-        .route_layer(layer::rate_limit(Quota::per_minute(3)))
+        .route_layer(layer::rate_limit(Quota::per_minute(3)));
+    Router::new()
+        .merge(api)
+        .merge(limited)
         .route(
             "/per-org",
             get(whoami).route_layer(layer::rate_limit(Quota::per_minute(2)).name("per-org").key(
@@ -289,4 +302,69 @@ async fn memory_stays_bounded_under_a_hundred_thousand_callers() {
         .await
         .expect("infallible");
     assert_eq!(response.status(), 429);
+}
+
+#[tokio::test]
+async fn a_route_limit_beside_the_router_limit_spends_nothing_for_refused_tokens() {
+    let app = app_with(|b| b).await;
+    let runner = |sub: &str| app.issuer.token().sub(sub).scopes("run:reports").sign();
+    let dave = runner("auth0|dave");
+    let before = app.auth.stats();
+    for remaining in [1, 0] {
+        let reply = app.get("/api/expensive", Some(&dave), &[]).await;
+        assert_eq!(reply.status, 200, "body: {}", reply.body);
+        assert_eq!(reply.body["result"], "expensive operation result");
+        // Both limits speak: the router's and the route's own.
+        let policies: Vec<&str> = reply
+            .headers
+            .get_all("ratelimit-policy")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        assert_eq!(
+            policies,
+            ["\"api\";q=10;w=60", "\"rate_limits::expensive\";q=2;w=60"]
+        );
+        let states: Vec<&str> = reply
+            .headers
+            .get_all("ratelimit")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        assert!(
+            states[1].starts_with(&format!("\"rate_limits::expensive\";r={remaining};t=")),
+            "{states:?}"
+        );
+    }
+    // One verification per request, however many limits and guards.
+    assert_eq!(app.auth.stats().verified(), before.verified() + 2);
+
+    let limited = app.get("/api/expensive", Some(&dave), &[]).await;
+    assert_eq!(limited.status.as_u16(), 429, "body: {}", limited.body);
+    assert_eq!(limited.error(), "rate_limited");
+    assert!(limited
+        .description()
+        .starts_with("too many requests: this route allows 2/minute per caller"));
+    assert!(limited
+        .header("ratelimit")
+        .starts_with("\"rate_limits::expensive\";r=0;t="));
+    // The router's limit is separate and larger: the cheap route still answers.
+    assert_eq!(app.get("/api/cheap", Some(&dave), &[]).await.status, 200);
+
+    // A token refused by the requirement spends nothing of the route's budget.
+    let eve_without_scope = app.issuer.token().sub("auth0|eve").sign();
+    for _ in 0..3 {
+        let refused = app
+            .get("/api/expensive", Some(&eve_without_scope), &[])
+            .await;
+        assert_eq!(refused.status, 403);
+        assert!(
+            !refused.header("ratelimit").contains("expensive"),
+            "{}",
+            refused.header("ratelimit")
+        );
+    }
+    let eve = runner("auth0|eve");
+    assert_eq!(app.get("/api/expensive", Some(&eve), &[]).await.status, 200);
+    assert_eq!(app.get("/api/expensive", None, &[]).await.status, 401);
 }

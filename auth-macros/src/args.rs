@@ -15,6 +15,7 @@ pub enum Kind {
     Claim,
     Org,
     Actor,
+    RateLimit,
 }
 
 impl Kind {
@@ -27,6 +28,7 @@ impl Kind {
             "require_claim" => Kind::Claim,
             "require_org" => Kind::Org,
             "require_actor" => Kind::Actor,
+            "rate_limit" => Kind::RateLimit,
             _ => return None,
         })
     }
@@ -40,6 +42,7 @@ impl Kind {
             Kind::Claim => "require_claim",
             Kind::Org => "require_org",
             Kind::Actor => "require_actor",
+            Kind::RateLimit => "rate_limit",
         }
     }
 
@@ -51,6 +54,7 @@ impl Kind {
             Kind::Roles => "role",
             Kind::Org => "organization",
             Kind::Actor => "actor",
+            Kind::RateLimit => "quota",
             Kind::Auth | Kind::Claim => "value",
         }
     }
@@ -65,6 +69,7 @@ impl Kind {
             Kind::Claim => "#[require_claim(org_id = \"org_123\")]",
             Kind::Org => "#[require_org(\"org_abc123\")]",
             Kind::Actor => "#[require_actor(\"billing-service\")]",
+            Kind::RateLimit => "#[rate_limit(\"10/minute\")]",
         }
     }
 }

@@ -66,7 +66,13 @@ fn expand_inner(kind: Kind, args: TokenStream, item: TokenStream) -> syn::Result
     let krate = requirement::krate(&requirement);
     let name = requirement::type_name(&func.sig.ident);
     let claims = claims_type(&func);
-    let requirement_tokens = requirement::expand(&requirement, &func.vis, &name, claims.as_ref());
+    let requirement_tokens = requirement::expand(
+        &requirement,
+        &func.vis,
+        &name,
+        &func.sig.ident,
+        claims.as_ref(),
+    );
     func.sig
         .inputs
         .insert(0, parse_quote!(_: #krate::__private::Guard<#name>));

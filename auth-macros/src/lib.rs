@@ -62,6 +62,13 @@ pub fn require_actor(args: TokenStream, item: TokenStream) -> TokenStream {
     handler::expand(Kind::Actor, args.into(), item.into()).into()
 }
 
+/// Limits each caller of the handler to a quota (`"10/minute"`), checked after the requirement
+/// of the handler's other attributes.
+#[proc_macro_attribute]
+pub fn rate_limit(args: TokenStream, item: TokenStream) -> TokenStream {
+    handler::expand(Kind::RateLimit, args.into(), item.into()).into()
+}
+
 /// Implements `Deserialize` and `TokenClaims` for a struct of claims.
 // `serde` is a helper only so that a stray `#[serde(..)]` gets the derive's pointed error
 // rather than rustc's "cannot find attribute".

@@ -19,6 +19,9 @@ pub struct Attr {
 pub struct Requirement {
     pub krate: Option<Path>,
     pub steps: Vec<Step>,
+    /// `#[rate_limit("10/minute")]`: the quota's text (checked by the compiler's const
+    /// evaluation of route-guard's own parser, so there is one grammar).
+    pub rate_limit: Option<LitStr>,
 }
 
 pub enum Step {
@@ -41,8 +44,13 @@ pub fn validate(attrs: Vec<Attr>) -> syn::Result<Requirement> {
     let mut errors: Vec<syn::Error> = Vec::new();
     let mut krate = None;
     let mut steps = Vec::new();
+    let mut rate_limit: Option<LitStr> = None;
     for attr in attrs {
         let Attr { kind, span, args } = attr;
+        if kind == Kind::RateLimit {
+            validate_rate_limit(span, args, &mut krate, &mut rate_limit, &mut errors);
+            continue;
+        }
         let errors_before = errors.len();
         let mut loose: Vec<LitStr> = Vec::new();
         let mut counted = 0usize;
@@ -170,7 +178,48 @@ pub fn validate(attrs: Vec<Attr>) -> syn::Result<Requirement> {
         }
     }
     combine(errors)?;
-    Ok(Requirement { krate, steps })
+    Ok(Requirement {
+        krate,
+        steps,
+        rate_limit,
+    })
+}
+
+/// `#[rate_limit("10/minute")]`: one quota string (and `crate = ".."`), once per handler.
+fn validate_rate_limit(
+    span: Span,
+    args: Args,
+    krate: &mut Option<Path>,
+    rate_limit: &mut Option<LitStr>,
+    errors: &mut Vec<syn::Error>,
+) {
+    const TAKES: &str = "`#[rate_limit]` takes one quota: `#[rate_limit(\"10/minute\")]` (per second, minute, hour or day)";
+    let mut quotas = Vec::new();
+    for item in args.items {
+        match item {
+            Arg::Crate(path) => {
+                krate.get_or_insert(path);
+            }
+            Arg::Value(value) => quotas.push(value),
+            Arg::NotAString(lit) => errors.push(syn::Error::new(lit.span(), TAKES)),
+            Arg::List(list) => errors.push(syn::Error::new(list.span, TAKES)),
+            Arg::Unknown(ident) => errors.push(syn::Error::new(ident.span(), TAKES)),
+            Arg::Claim(cond) => errors.push(syn::Error::new(cond_span(&cond), TAKES)),
+            Arg::Merged(span) => errors.push(syn::Error::new(
+                span,
+                "`__merged` is internal to route-guard; remove it",
+            )),
+        }
+    }
+    match (quotas.len(), rate_limit.is_some()) {
+        (0, _) => errors.push(syn::Error::new(span, TAKES)),
+        (1, false) => *rate_limit = quotas.pop(),
+        (1, true) => errors.push(syn::Error::new(
+            span,
+            "one `#[rate_limit]` per handler: keep the stricter one, or put a router-wide limit in a layer (`route_guard::layer::rate_limit`)",
+        )),
+        _ => errors.push(syn::Error::new(quotas[1].span(), TAKES)),
+    }
 }
 
 fn is_one_of_kind(kind: Kind) -> bool {
@@ -293,6 +342,7 @@ pub fn expand(
     requirement: &Requirement,
     vis: &Visibility,
     name: &Ident,
+    handler: &Ident,
     claims: Option<&Type>,
 ) -> TokenStream {
     let krate = krate(requirement);
@@ -305,14 +355,35 @@ pub fn expand(
         .steps
         .iter()
         .map(|step| expand_step(&krate, step));
+    let (rate_limit, quota_check) = match &requirement.rate_limit {
+        None => (quote!(), quote!()),
+        Some(quota) => {
+            // Evaluated while compiling: a malformed quota fails the build at its literal.
+            let parsed = quote_spanned!(quota.span()=> #krate::__private::route_quota(#quota));
+            let handler = syn::ext::IdentExt::unraw(handler).to_string();
+            (
+                quote! {
+                    const RATE_LIMIT: ::core::option::Option<#krate::__private::RouteLimit> =
+                        ::core::option::Option::Some(#krate::__private::RouteLimit::new(
+                            ::core::concat!(::core::module_path!(), "::", #handler),
+                            #parsed,
+                        ));
+                },
+                quote!(const _: () = { let _ = #parsed; };),
+            )
+        }
+    };
     quote! {
         #[doc(hidden)]
         #[allow(non_camel_case_types)]
         #vis struct #name;
 
+        #quota_check
+
         impl #krate::__private::Requirement for #name {
             type Claims = #claims;
             const READS_CLAIMS: bool = #reads;
+            #rate_limit
 
             fn check(
                 claims: &#claims,

@@ -53,7 +53,9 @@ pub mod layer {
     pub use crate::ratelimit::{Quota, QuotaError};
 }
 
-pub use crate::axum::{AuthError, AuthLayer, AuthRejection, AuthService, Claims, Guard};
+pub use crate::axum::{
+    AuthError, AuthFuture, AuthLayer, AuthRejection, AuthService, Claims, Guard,
+};
 pub use claims::{
     Actor, HasPermissions, HasRoles, HasScopes, ScopeSet, StandardClaims, StringSet, TokenClaims,
 };
@@ -62,7 +64,7 @@ pub use config::{
     OrgPolicy, Recorded, ReplayFuture, ReplayStore, ReplayStoreError, ResolverError,
 };
 pub use dpop::{DpopError, ProofError};
-pub use policy::{Authenticated, Check, Insufficient, Requirement};
+pub use policy::{Authenticated, Check, Insufficient, Requirement, RouteLimit};
 pub use stats::{RejectionReason, Stats};
 pub use store::MemoryReplayStore;
 #[cfg(feature = "redis")]
@@ -77,7 +79,9 @@ pub mod __private {
         de_claim, de_scope_set, de_string_set, HasPermissions, HasRoles, HasScopes, ScopeSet,
         StandardClaims, StringSet, TokenClaims,
     };
-    pub use crate::policy::{Authenticated, Check, Insufficient, Requirement};
+    pub use crate::policy::{
+        route_quota, Authenticated, Check, Insufficient, Requirement, RouteLimit,
+    };
     pub use crate::verify::VerifiedToken;
     pub use serde;
 

@@ -18,7 +18,7 @@ use axum::http::Extensions;
 use axum::response::Response;
 
 use headers::{bearer_bytes, credentials, single_proof, Kind, DPOP};
-pub use layer::{AuthLayer, AuthService};
+pub use layer::{AuthFuture, AuthLayer, AuthService};
 use layer::{Outcome, RequestAuth};
 pub use ratelimit::{rate_limit, RateLimitLayer, RateLimitService};
 pub use rejection::{AuthError, AuthRejection};
@@ -241,10 +241,20 @@ impl<S: Send + Sync, R: Requirement> FromRequestParts<S> for Guard<R> {
     type Rejection = AuthRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let (auth, token, scheme) = authenticate(parts).await?;
-        enforce::<R>(&auth, &token, scheme, &mut parts.extensions)?;
+        guard_request::<R>(parts).await?;
         Ok(Guard(PhantomData))
     }
+}
+
+/// What [`Guard<R>`] and the route layer [`guard`](crate::layer::guard) do: authenticate (once
+/// per request), check `R`, then spend the caller's budget under `R`'s rate limit, if any.
+async fn guard_request<R: Requirement>(parts: &mut Parts) -> Result<(), AuthRejection> {
+    let (auth, token, scheme) = authenticate(parts).await?;
+    enforce::<R>(&auth, &token, scheme, &mut parts.extensions)?;
+    if let Some(limit) = R::RATE_LIMIT {
+        ratelimit::route_limit(&auth, &token, parts, limit).await?;
+    }
+    Ok(())
 }
 
 /// Checks `R` for a request whose token was verified: what [`Guard<R>`] and the route layer

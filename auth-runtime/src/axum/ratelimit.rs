@@ -21,6 +21,7 @@ use tower_service::Service;
 use super::layer::RequestAuth;
 use super::rejection::{quotable, whole_seconds, AuthError, Scheme};
 use super::{authenticate, AuthRejection};
+use crate::policy::RouteLimit;
 use crate::ratelimit::{Decision, Quota, Verdict};
 use crate::verify::{Authenticator, VerifiedToken};
 
@@ -196,7 +197,7 @@ where
 /// (none when the store failed open), or the 429 / 503 rejection.
 pub(super) async fn check(
     auth: &Authenticator,
-    name: &Arc<str>,
+    name: &str,
     quota: Quota,
     caller: &str,
 ) -> Result<Option<Decision>, AuthRejection> {
@@ -204,7 +205,7 @@ pub(super) async fn check(
         Verdict::Pass(decision) => Ok(decision),
         Verdict::Limited(decision) => Err(auth.rejection(
             AuthError::RateLimited {
-                policy: Arc::clone(name),
+                policy: Arc::from(name),
                 quota,
                 retry_after: decision.retry_after,
             },
@@ -214,6 +215,26 @@ pub(super) async fn check(
             Err(auth.rejection(AuthError::RateLimitUnavailable, Scheme::Bearer))
         }
     }
+}
+
+/// A handler's own limit (`#[rate_limit]`), after its requirement passed: the caller's budget
+/// is spent, and the RateLimit fields are left for the Authenticator's layer to add to the
+/// response.
+pub(super) async fn route_limit(
+    auth: &Authenticator,
+    token: &VerifiedToken,
+    parts: &Parts,
+    limit: RouteLimit,
+) -> Result<(), AuthRejection> {
+    let Some(caller) = verified_caller(token, None).or_else(|| address_caller(auth, parts)) else {
+        return Ok(());
+    };
+    if let Some(decision) = check(auth, limit.name, limit.quota, &caller).await? {
+        if let Some(slot) = parts.extensions.get::<RequestAuth>() {
+            let _ = slot.limit.set((limit.name, decision));
+        }
+    }
+    Ok(())
 }
 
 /// `sub:<sub>` for a verified caller, or `key:<your key>`.

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::{authenticate, claims_for, enforce, hand_over, insufficient, AuthRejection};
+use super::{authenticate, claims_for, guard_request, hand_over, insufficient, AuthRejection};
 use crate::claims::StandardClaims;
 use crate::config::ConfigError;
 use crate::policy::{Names, Require, Requirement};
@@ -55,13 +55,10 @@ enum Rule {
     Typed(Enforce),
 }
 
-/// `enforce::<R>` for the `R` of [`guard`].
-type Enforce = fn(
-    &crate::verify::Authenticator,
-    &crate::verify::VerifiedToken,
-    super::Scheme,
-    &mut axum::http::Extensions,
-) -> Result<(), AuthRejection>;
+/// `guard_request::<R>` for the `R` of [`guard`].
+type Enforce = for<'a> fn(
+    &'a mut Parts,
+) -> Pin<Box<dyn Future<Output = Result<(), AuthRejection>> + Send + 'a>>;
 
 impl std::fmt::Debug for RequireLayer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -204,7 +201,7 @@ pub fn require_actor(actors: impl IntoIterator<Item = impl Into<String>>) -> Req
 /// ```
 pub fn guard<R: Requirement>() -> RequireLayer {
     RequireLayer {
-        rule: Rule::Typed(enforce::<R>),
+        rule: Rule::Typed(|parts| Box::pin(guard_request::<R>(parts))),
     }
 }
 
@@ -212,26 +209,25 @@ impl Rule {
     /// Authenticates the request (once: the outcome is memoised for every later guard) and
     /// checks the requirement.
     async fn apply(&self, parts: &mut Parts) -> Result<(), AuthRejection> {
+        let require = match self {
+            Rule::Typed(guard) => return guard(parts).await,
+            Rule::Runtime(require) => require,
+        };
         let (auth, token, scheme) = authenticate(parts).await?;
         let extensions = &mut parts.extensions;
-        match self {
-            Rule::Typed(enforce) => enforce(&auth, &token, scheme, extensions),
-            Rule::Runtime(require) => {
-                let claims = match require.reads_claims() {
-                    true => Some(claims_for::<StandardClaims>(
-                        &auth, &token, scheme, extensions,
-                    )?),
-                    false => None,
-                };
-                if let Err(missing) = require.check(claims.as_deref(), &token) {
-                    return Err(insufficient(&auth, missing, scheme));
-                }
-                if let Some(claims) = claims {
-                    hand_over(extensions, claims);
-                }
-                Ok(())
-            }
+        let claims = match require.reads_claims() {
+            true => Some(claims_for::<StandardClaims>(
+                &auth, &token, scheme, extensions,
+            )?),
+            false => None,
+        };
+        if let Err(missing) = require.check(claims.as_deref(), &token) {
+            return Err(insufficient(&auth, missing, scheme));
         }
+        if let Some(claims) = claims {
+            hand_over(extensions, claims);
+        }
+        Ok(())
     }
 }
 

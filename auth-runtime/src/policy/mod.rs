@@ -14,6 +14,7 @@ use serde_json::Value;
 pub use require::{all, any, Names, Require};
 
 use crate::claims::{StandardClaims, TokenClaims};
+use crate::ratelimit::Quota;
 use crate::verify::VerifiedToken;
 
 /// What a route requires of a verified token, checked against the claims type `Claims`.
@@ -39,9 +40,56 @@ pub trait Requirement: Send + Sync + 'static {
     /// parsing them.
     const READS_CLAIMS: bool = true;
 
+    /// A rate limit per caller, checked after the requirement passed (so a refused token spends
+    /// nothing): what `#[rate_limit("10/minute")]` sets. None by default.
+    const RATE_LIMIT: Option<RouteLimit> = None;
+
     /// `Ok` when the token satisfies the requirement, otherwise everything that is missing.
     /// `token` gives access to any claim as JSON ([`VerifiedToken::claim`]).
     fn check(claims: &Self::Claims, token: &VerifiedToken) -> Result<(), Insufficient>;
+}
+
+/// A route's own rate limit ([`Requirement::RATE_LIMIT`]): its name (its budgets' identity, in
+/// Redis too, and the name its `RateLimit-Policy` field gives it) and its quota.
+///
+/// ```
+/// # extern crate auth_runtime as route_guard;
+/// use route_guard::layer::Quota;
+/// use route_guard::{Insufficient, Requirement, RouteLimit, StandardClaims, VerifiedToken};
+///
+/// struct Expensive;
+/// impl Requirement for Expensive {
+///     type Claims = StandardClaims;
+///     const READS_CLAIMS: bool = false;
+///     const RATE_LIMIT: Option<RouteLimit> =
+///         Some(RouteLimit::new("expensive", Quota::per_minute(10)));
+///     fn check(_: &StandardClaims, _: &VerifiedToken) -> Result<(), Insufficient> {
+///         Ok(())
+///     }
+/// }
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RouteLimit {
+    /// The limit's name.
+    pub name: &'static str,
+    /// The requests each caller may make per window.
+    pub quota: Quota,
+}
+
+impl RouteLimit {
+    /// A limit named `name`.
+    pub const fn new(name: &'static str, quota: Quota) -> Self {
+        RouteLimit { name, quota }
+    }
+}
+
+/// `#[rate_limit("..")]`'s quota, checked while compiling: a malformed one fails the build.
+#[doc(hidden)]
+pub const fn route_quota(text: &str) -> Quota {
+    match Quota::parse_const(text) {
+        Some(quota) => quota,
+        None => panic!("`#[rate_limit]` takes \"<requests>/<second|minute|hour|day>\", e.g. \"10/minute\", with at least 1 request"),
+    }
 }
 
 /// The requirement of `#[require_auth]`: any valid token.

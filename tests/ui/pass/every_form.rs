@@ -69,8 +69,17 @@ pub async fn stacked(_claims: Option<Claims<StandardClaims>>) {}
 #[require_auth]
 async fn r#type() {}
 
+#[route_guard::rate_limit("10/minute")]
+async fn rate_limited_alone() {}
+
+#[route_guard::require_scopes("run:reports")]
+#[route_guard::rate_limit(" 3 / Hour ", crate = "::route_guard")]
+async fn rate_limited_and_scoped() {}
+
 fn main() {
     let _: Router = Router::new()
+        .route("/q", get(rate_limited_alone))
+        .route("/r", get(rate_limited_and_scoped))
         .route("/a", get(auth))
         .route("/b", get(auth_with_crate))
         .route("/c", get(one_scope))
