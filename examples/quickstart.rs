@@ -15,6 +15,11 @@
 //! default); `AUTH0_DPOP=required` accepts only them, `AUTH0_DPOP_REPLAY_REDIS_URL` shares the
 //! proof replay store between instances (feature `redis`).
 //!
+//! Rate limits (per caller: the token's `sub`, or the address without a token): `RATE_LIMIT`
+//! (e.g. `100/minute`; unset, no global limit) covers every `/api` route, `GET /api/expensive`
+//! always has its own (`10/minute`); `RATE_LIMIT_REDIS_URL` shares the budgets between instances
+//! (feature `redis`).
+//!
 //! `PORT` (default 3001, `0` for any free port), `HOST` (default 127.0.0.1), `RUST_LOG`, and
 //! `CORS_ORIGINS` (comma-separated origins) complete the configuration.
 
@@ -27,10 +32,11 @@ use axum::extract::State;
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::routing::get;
 use axum::{Json, Router};
+use route_guard::layer::Quota;
 use route_guard::testing::{DpopKey, TestIssuer};
 use route_guard::{
-    layer, require_auth, require_permissions, require_role, require_scopes, Authenticator,
-    AuthenticatorBuilder, Claims, StandardClaims, TokenClaims,
+    layer, rate_limit, require_auth, require_permissions, require_role, require_scopes,
+    Authenticator, AuthenticatorBuilder, Claims, StandardClaims, TokenClaims,
 };
 use serde_json::{json, Value};
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -134,6 +140,13 @@ async fn reports(claims: Claims<ApiClaims>) -> Json<Value> {
     }))
 }
 
+/// The Fastify guide's "expensive" route: its own limit per caller, beside any global one.
+#[require_auth]
+#[rate_limit("10/minute")]
+async fn expensive() -> Json<Value> {
+    Json(json!({ "result": "expensive operation result" }))
+}
+
 /// Under `/api/audit`, guarded as a group by a route layer rather than an attribute: every route
 /// of the nested router needs the `admin` role (FastAPI's `dependencies=[...]`, express's
 /// `router.use(...)`).
@@ -160,11 +173,11 @@ async fn not_found() -> (StatusCode, Json<Value>) {
     )
 }
 
-fn app(auth: &Authenticator, cors: Option<CorsLayer>) -> Router {
+fn app(auth: &Authenticator, cors: Option<CorsLayer>, limit: Option<Quota>) -> Router {
     let audit = Router::new()
         .route("/events", get(audit_events))
         .route_layer(layer::require_role("admin"));
-    let router = Router::new()
+    let api = Router::new()
         .route("/api/public", get(public))
         .route("/api/private", get(private))
         .route("/api/private-scoped", get(private_scoped))
@@ -173,7 +186,15 @@ fn app(auth: &Authenticator, cors: Option<CorsLayer>) -> Router {
         .route("/api/admin", get(admin))
         .route("/api/reports", get(reports))
         .route("/api/feed", get(feed))
-        .nest("/api/audit", audit)
+        .route("/api/expensive", get(expensive))
+        .nest("/api/audit", audit);
+    // RATE_LIMIT: one budget per caller (its `sub`, or its address without a token) across
+    // every /api route.
+    let api = match limit {
+        Some(quota) => api.route_layer(layer::rate_limit(quota).name("api")),
+        None => api,
+    };
+    let router = api
         .fallback(not_found)
         .with_state(AppState::default())
         .layer(auth.layer())
@@ -228,14 +249,22 @@ async fn run() -> Result<(), String> {
                 .map_err(|e| format!("the development issuer could not start: {e}"))?,
         )
     };
-    let auth = match &dev_issuer {
-        Some(issuer) => issuer
-            .authenticator_builder()
-            .roles_claim(ROLES_CLAIM)
-            .build(),
-        None => builder.roles_claim(ROLES_CLAIM).build(),
+    let limit = env("RATE_LIMIT")
+        .map(|text| {
+            text.parse::<Quota>()
+                .map_err(|e| format!("RATE_LIMIT: {e}"))
+        })
+        .transpose()?;
+    let builder = match &dev_issuer {
+        Some(issuer) => issuer.authenticator_builder(),
+        None => builder,
     }
-    .map_err(|e| e.to_string())?;
+    .roles_claim(ROLES_CLAIM);
+    let builder = match env("RATE_LIMIT_REDIS_URL") {
+        Some(url) => builder.rate_limit_redis(url),
+        None => builder,
+    };
+    let auth = builder.build().map_err(|e| e.to_string())?;
     if let Err(e) = auth.warm_up().await {
         // Not fatal: protected routes answer 503 (`temporarily_unavailable`, `Retry-After`)
         // until the keys load, and the cache keeps retrying.
@@ -273,7 +302,9 @@ async fn run() -> Result<(), String> {
     }
     println!("listening on {base}");
 
-    axum::serve(listener, app(&auth, cors))
+    // The peer address keys the rate limits of callers without a token.
+    let service = app(&auth, cors, limit).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, service)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
             println!("shutting down");
@@ -370,6 +401,12 @@ fn print_dev_mode(issuer: &TestIssuer, base: &str) {
         200,
         "/api/audit/events",
         Some(&admin),
+    );
+    line(
+        "an expensive operation (its own limit: 10 a minute per caller, then 429)",
+        200,
+        "/api/expensive",
+        Some(&user),
     );
     line("an expired token", 401, "/api/private", Some(&expired));
     if let Some((token, proof)) = dpop {

@@ -3,71 +3,20 @@
 //! while Bearer keeps working; DPoP recovers by itself when Redis is back.
 //!
 //! The test starts its own `redis-server` on a free loopback port. `.ci/run` installs Debian's
-//! `redis-server` package; without the binary the test prints that it was not run.
+//! `redis-server` package; without the binary the test prints that it was not run, and fails
+//! under `CI=true` (a green CI must mean it ran).
 #![cfg(feature = "redis")]
 
 mod common;
 
-use std::path::PathBuf;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use common::redis::{free_port, redis_server_binary, start_redis};
 use common::{send, Reply};
 use route_guard::testing::{DpopKey, TestIssuer};
 use route_guard::{Authenticator, RejectionReason};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::process::{Child, Command};
 
 const PUBLIC: &str = "https://api.example.com";
-
-fn redis_server_binary() -> Option<PathBuf> {
-    let mut candidates: Vec<PathBuf> = std::env::var_os("PATH")
-        .map(|path| {
-            std::env::split_paths(&path)
-                .map(|d| d.join("redis-server"))
-                .collect()
-        })
-        .unwrap_or_default();
-    candidates.push("/usr/bin/redis-server".into());
-    candidates.push("/usr/local/bin/redis-server".into());
-    candidates.into_iter().find(|p| p.is_file())
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
-}
-
-async fn start_redis(binary: &PathBuf, port: u16) -> Child {
-    let child = Command::new(binary)
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-        .args(["--save", "", "--appendonly", "no"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("redis-server starts");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if ping(port).await {
-            return child;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("redis-server did not answer PING on port {port} within 10 s");
-}
-
-async fn ping(port: u16) -> bool {
-    let Ok(mut stream) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else {
-        return false;
-    };
-    let mut reply = [0u8; 7];
-    stream.write_all(b"PING\r\n").await.is_ok()
-        && stream.read_exact(&mut reply).await.is_ok()
-        && &reply == b"+PONG\r\n"
-}
 
 /// One instance of the API: its own Authenticator and server, the shared public URL.
 async fn instance(issuer: &TestIssuer, redis: Option<&str>) -> (Authenticator, String) {
@@ -101,9 +50,6 @@ async fn dpop_get(base: &str, token: &str, proof: &str) -> Reply {
 #[tokio::test]
 async fn two_instances_share_one_redis_and_fail_closed_without_it() {
     let Some(binary) = redis_server_binary() else {
-        eprintln!(
-            "NOT RUN: redis-server was not found (install Debian's redis-server package; .ci/run does)"
-        );
         return;
     };
     let collector = common::logs::Collector::default();
@@ -192,9 +138,6 @@ async fn two_instances_share_one_redis_and_fail_closed_without_it() {
 #[tokio::test]
 async fn the_per_key_quota_holds_across_instances_sharing_redis() {
     let Some(binary) = redis_server_binary() else {
-        eprintln!(
-            "NOT RUN: redis-server was not found (install Debian's redis-server package; .ci/run does)"
-        );
         return;
     };
     let port = free_port();

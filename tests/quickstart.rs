@@ -179,6 +179,18 @@ async fn every_route_answers_as_its_table_says() {
         .await
         .assert_rejected(403, "insufficient_scope");
 
+    let expensive = get(&base, "/api/expensive", Some(&user)).await;
+    assert_eq!(
+        expensive.body,
+        json!({ "result": "expensive operation result" })
+    );
+    assert!(expensive
+        .header("ratelimit-policy")
+        .ends_with("::expensive\";q=10;w=60"));
+    get(&base, "/api/expensive", None)
+        .await
+        .assert_rejected(401, "unauthorized");
+
     // A nested router guarded by a route layer.
     let audit = get(&base, "/api/audit/events", Some(&admin)).await;
     assert_eq!(audit.status, 200);
@@ -291,6 +303,66 @@ async fn an_issuer_unreachable_since_start_up_is_503_until_it_answers() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     app.child.kill().await.expect("stops");
+}
+
+#[tokio::test]
+async fn rate_limit_limits_every_api_route_per_caller_beside_the_expensive_routes_own() {
+    let issuer = TestIssuer::start().await.expect("issuer");
+    let mut app = start(&[
+        ("AUTH0_ISSUER_BASE_URL", issuer.issuer()),
+        ("AUTH0_AUDIENCE", TEST_AUDIENCE),
+        ("RATE_LIMIT", "12/minute"),
+    ])
+    .await;
+    let base = app.base.clone();
+    // Without a token the caller is its address: 12 requests, then 429.
+    for _ in 0..12 {
+        let reply = get(&base, "/api/public", None).await;
+        assert_eq!(reply.status, 200);
+        assert_eq!(reply.header("ratelimit-policy"), "\"api\";q=12;w=60");
+    }
+    let limited = get(&base, "/api/public", None).await;
+    assert_eq!(limited.status.as_u16(), 429);
+    assert_eq!(limited.error(), "rate_limited");
+    assert!(!limited.header("retry-after").is_empty());
+    // A verified caller has its own budget; the expensive route's own limit (10) bites first.
+    let user = issuer.token().sub("auth0|busy").sign();
+    for _ in 0..10 {
+        assert_eq!(get(&base, "/api/expensive", Some(&user)).await.status, 200);
+    }
+    let expensive = get(&base, "/api/expensive", Some(&user)).await;
+    assert_eq!(expensive.status.as_u16(), 429);
+    assert!(expensive
+        .description()
+        .starts_with("too many requests: this route allows 10/minute per caller"));
+    // The global budget (12) still has one request for this caller, then it is spent too.
+    assert_eq!(get(&base, "/api/private", Some(&user)).await.status, 200);
+    assert_eq!(
+        get(&base, "/api/private", Some(&user))
+            .await
+            .status
+            .as_u16(),
+        429
+    );
+    app.child.kill().await.expect("stops");
+}
+
+#[tokio::test]
+async fn a_malformed_rate_limit_stops_start_up_naming_the_variable() {
+    let output = Command::new(quickstart_binary())
+        .env_clear()
+        .env("RATE_LIMIT", "lots")
+        .current_dir(std::env::temp_dir())
+        .output()
+        .await
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("RATE_LIMIT: `lots` is not a rate limit"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
 #[tokio::test]

@@ -2,6 +2,8 @@
 #![allow(dead_code)]
 
 pub mod logs;
+#[cfg(feature = "redis")]
+pub mod redis;
 
 use axum::routing::get;
 use axum::{Json, Router};

@@ -109,10 +109,8 @@ where
         let this = self.project();
         let mut response = std::task::ready!(this.inner.poll(cx));
         if let (Ok(response), Some((name, decision))) = (&mut response, this.limit.get()) {
-            super::ratelimit::append_fields(
+            super::ratelimit::Fields::new(name, decision.quota).append(
                 response.headers_mut(),
-                name,
-                decision.quota,
                 decision.remaining,
                 decision.reset,
             );

@@ -7,7 +7,7 @@ use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock, Weak};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -22,8 +22,8 @@ use super::layer::RequestAuth;
 use super::rejection::{quotable, whole_seconds, AuthError, Scheme};
 use super::{authenticate, AuthRejection};
 use crate::policy::RouteLimit;
-use crate::ratelimit::{Decision, Quota, Verdict};
-use crate::verify::{Authenticator, VerifiedToken};
+use crate::ratelimit::{Decision, LimiterRef, Quota, Verdict};
+use crate::verify::{Authenticator, Inner, VerifiedToken};
 
 const RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
 const RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
@@ -63,16 +63,97 @@ type KeyFn = Arc<dyn Fn(&VerifiedToken) -> Option<String> + Send + Sync>;
 /// ```
 #[derive(Clone)]
 pub struct RateLimitLayer {
+    spec: Arc<Spec>,
+}
+
+struct Spec {
     quota: Quota,
     name: Arc<str>,
     key: Option<KeyFn>,
+    /// This limit's `RateLimit-Policy` member and quoted name, made once.
+    fields: Fields,
+    /// The limiter of the first Authenticator the layer met (nearly always the only one).
+    limiter: OnceLock<(Weak<Inner>, LimiterRef)>,
+}
+
+impl Spec {
+    fn new(quota: Quota, name: String, key: Option<KeyFn>) -> Arc<Spec> {
+        Arc::new(Spec {
+            quota,
+            fields: Fields::new(&name, quota),
+            name: Arc::from(name),
+            key,
+            limiter: OnceLock::new(),
+        })
+    }
+
+    fn limiter(&self, auth: &Authenticator) -> LimiterRef {
+        let limits = &auth.inner.rate_limits;
+        let (owner, limiter) = self.limiter.get_or_init(|| {
+            (
+                Arc::downgrade(&auth.inner),
+                limits.limiter(&self.name, self.quota),
+            )
+        });
+        // A Weak keeps its allocation: no other Authenticator can reuse the address.
+        match std::ptr::eq(owner.as_ptr(), Arc::as_ptr(&auth.inner)) {
+            true => limiter.clone(),
+            false => limits.limiter(&self.name, self.quota),
+        }
+    }
+}
+
+/// A limit's name as its RateLimit fields quote it, and its `RateLimit-Policy` member.
+#[derive(Clone, Debug)]
+pub(super) struct Fields {
+    quoted: Arc<str>,
+    policy: HeaderValue,
+}
+
+impl Fields {
+    pub(super) fn new(name: &str, quota: Quota) -> Self {
+        let quoted = quotable(name);
+        let policy = format!(
+            "\"{quoted}\";q={};w={}",
+            quota.requests(),
+            quota.window().as_secs()
+        );
+        Fields {
+            policy: HeaderValue::try_from(policy).unwrap_or(HeaderValue::from_static("")),
+            quoted: Arc::from(quoted),
+        }
+    }
+
+    /// Appends the `RateLimit-Policy` and `RateLimit` members for a caller with `remaining`
+    /// requests and a full budget again in `reset` (several limits on one route give one member
+    /// each).
+    pub(super) fn append(&self, headers: &mut HeaderMap, remaining: u32, reset: Duration) {
+        let reset = if remaining == 0 || !reset.is_zero() {
+            whole_seconds(reset)
+        } else {
+            0
+        };
+        // Written by hand into a stack buffer: `format!` and a second allocation cost more than
+        // the limit check itself.
+        let mut state = Buffer::default();
+        state.push(b"\"");
+        state.push(self.quoted.as_bytes());
+        state.push(b"\";r=");
+        state.number(u64::from(remaining));
+        state.push(b";t=");
+        state.number(reset);
+        if let Ok(state) = HeaderValue::from_bytes(state.bytes()) {
+            headers.append(RATELIMIT_POLICY, self.policy.clone());
+            headers.append(RATELIMIT, state);
+        }
+    }
 }
 
 impl std::fmt::Debug for RateLimitLayer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RateLimitLayer")
-            .field("quota", &self.quota)
-            .field("name", &self.name)
+            .field("quota", &self.spec.quota)
+            .field("name", &self.spec.name)
             .finish_non_exhaustive()
     }
 }
@@ -80,29 +161,30 @@ impl std::fmt::Debug for RateLimitLayer {
 /// The layer limiting each caller to `quota` (see [`RateLimitLayer`]).
 pub fn rate_limit(quota: Quota) -> RateLimitLayer {
     RateLimitLayer {
-        quota,
-        name: Arc::from(quota.to_string()),
-        key: None,
+        spec: Spec::new(quota, quota.to_string(), None),
     }
 }
 
 impl RateLimitLayer {
     /// The limit's name: its budgets' identity (in Redis too) and the name its
     /// `RateLimit-Policy` field gives it.
-    pub fn name(mut self, name: impl Into<String>) -> Self {
-        self.name = Arc::from(name.into());
-        self
+    pub fn name(self, name: impl Into<String>) -> Self {
+        RateLimitLayer {
+            spec: Spec::new(self.spec.quota, name.into(), self.spec.key.clone()),
+        }
     }
 
     /// Keys verified callers by `key` instead of `sub`, e.g. one budget per organization:
     /// `.key(|token| token.claim("org_id").and_then(|v| v.as_str()).map(str::to_owned))`.
     /// `None` falls back to `sub`.
     pub fn key(
-        mut self,
+        self,
         key: impl Fn(&VerifiedToken) -> Option<String> + Send + Sync + 'static,
     ) -> Self {
-        self.key = Some(Arc::new(key));
-        self
+        let key: KeyFn = Arc::new(key);
+        RateLimitLayer {
+            spec: Spec::new(self.spec.quota, self.spec.name.to_string(), Some(key)),
+        }
     }
 }
 
@@ -149,7 +231,7 @@ where
     fn call(&mut self, request: Request<B>) -> Self::Future {
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        let limit = self.limit.clone();
+        let limit = Arc::clone(&self.limit.spec);
         Box::pin(async move {
             let (mut parts, body) = request.into_parts();
             let outcome = authenticate(&mut parts).await;
@@ -173,23 +255,53 @@ where
             let Some(caller) = caller else {
                 return inner.call(Request::from_parts(parts, body)).await;
             };
-            match check(&auth, &limit.name, limit.quota, &caller).await {
+            let limiter = limit.limiter(&auth);
+            let verdict = auth
+                .inner
+                .rate_limits
+                .check_on(&limiter, &limit.name, &caller)
+                .await;
+            match verdict_result(&auth, &limit.name, limit.quota, verdict) {
                 Err(rejection) => Ok(rejection.into_response()),
                 Ok(decision) => {
                     let mut response = inner.call(Request::from_parts(parts, body)).await?;
                     if let Some(d) = decision {
-                        append_fields(
-                            response.headers_mut(),
-                            &limit.name,
-                            d.quota,
-                            d.remaining,
-                            d.reset,
-                        );
+                        limit
+                            .fields
+                            .append(response.headers_mut(), d.remaining, d.reset);
                     }
                     Ok(response)
                 }
             }
         })
+    }
+}
+
+impl Authenticator {
+    /// Spends one request of `caller` (any key: `"sub:auth0|42"`, an organization, a tenant)
+    /// under the limit `name`, in this Authenticator's store (memory, or Redis with
+    /// [`rate_limit_redis`](crate::AuthenticatorBuilder::rate_limit_redis)): for limits the
+    /// layer and the attribute do not express, such as one per WebSocket message.
+    /// `Err` is the 429 `rate_limited` (or, when the store fails closed, the 503) to answer with.
+    ///
+    /// ```
+    /// # extern crate auth_runtime as route_guard;
+    /// use route_guard::layer::Quota;
+    /// # async fn f(auth: route_guard::Authenticator) {
+    /// let quota = Quota::per_minute(2);
+    /// assert!(auth.rate_limit("messages", quota, "sub:auth0|42").await.is_ok());
+    /// assert!(auth.rate_limit("messages", quota, "sub:auth0|42").await.is_ok());
+    /// let refused = auth.rate_limit("messages", quota, "sub:auth0|42").await.unwrap_err();
+    /// assert_eq!(refused.status(), 429);
+    /// # }
+    /// ```
+    pub async fn rate_limit(
+        &self,
+        name: &str,
+        quota: Quota,
+        caller: &str,
+    ) -> Result<(), AuthRejection> {
+        check(self, name, quota, &caller.to_owned()).await.map(drop)
     }
 }
 
@@ -199,9 +311,19 @@ pub(super) async fn check(
     auth: &Authenticator,
     name: &str,
     quota: Quota,
-    caller: &str,
+    caller: &String,
 ) -> Result<Option<Decision>, AuthRejection> {
-    match auth.inner.rate_limits.check(name, quota, caller).await {
+    let verdict = auth.inner.rate_limits.check(name, quota, caller).await;
+    verdict_result(auth, name, quota, verdict)
+}
+
+fn verdict_result(
+    auth: &Authenticator,
+    name: &str,
+    quota: Quota,
+    verdict: Verdict,
+) -> Result<Option<Decision>, AuthRejection> {
+    match verdict {
         Verdict::Pass(decision) => Ok(decision),
         Verdict::Limited(decision) => Err(auth.rejection(
             AuthError::RateLimited {
@@ -237,13 +359,68 @@ pub(super) async fn route_limit(
     Ok(())
 }
 
+/// Up to 160 bytes on the stack, then on the heap.
+struct Buffer {
+    stack: [u8; 160],
+    len: usize,
+    heap: Vec<u8>,
+}
+
+impl Default for Buffer {
+    fn default() -> Self {
+        Buffer {
+            stack: [0; 160],
+            len: 0,
+            heap: Vec::new(),
+        }
+    }
+}
+
+impl Buffer {
+    fn push(&mut self, bytes: &[u8]) {
+        if self.heap.is_empty() && self.len + bytes.len() <= self.stack.len() {
+            self.stack[self.len..self.len + bytes.len()].copy_from_slice(bytes);
+            self.len += bytes.len();
+        } else {
+            if self.heap.is_empty() {
+                self.heap.extend_from_slice(&self.stack[..self.len]);
+            }
+            self.heap.extend_from_slice(bytes);
+        }
+    }
+
+    fn number(&mut self, mut n: u64) {
+        let mut digits = [0u8; 20];
+        let mut at = digits.len();
+        loop {
+            at -= 1;
+            digits[at] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        self.push(&digits[at..]);
+    }
+
+    fn bytes(&self) -> &[u8] {
+        match self.heap.is_empty() {
+            true => &self.stack[..self.len],
+            false => &self.heap,
+        }
+    }
+}
+
 /// `sub:<sub>` for a verified caller, or `key:<your key>`.
 pub(super) fn verified_caller(token: &VerifiedToken, key: Option<&KeyFn>) -> Option<String> {
     if let Some(own) = key.and_then(|key| key(token)) {
         return Some(format!("key:{own}"));
     }
     let sub = token.claim("sub").and_then(|v| v.as_str())?;
-    Some(format!("sub:{sub}"))
+    let mut caller = String::with_capacity(sub.len() + 4);
+    caller.push_str("sub:");
+    caller.push_str(sub);
+    Some(caller)
 }
 
 /// `ip:<address>` of a caller without a valid token, or `None` when the address is unknown
@@ -315,34 +492,4 @@ fn parse_node(node: &str) -> Option<IpAddr> {
     node.strip_prefix('[')
         .and_then(|rest| rest.split(']').next())
         .and_then(|ip| ip.parse().ok())
-}
-
-/// Appends this limit's `RateLimit-Policy` and `RateLimit` fields (several limits on one route
-/// give one list member each).
-pub(crate) fn append_fields(
-    headers: &mut HeaderMap,
-    name: &str,
-    quota: Quota,
-    remaining: u32,
-    reset: Duration,
-) {
-    let name = quotable(name);
-    let reset = if remaining == 0 || !reset.is_zero() {
-        whole_seconds(reset)
-    } else {
-        0
-    };
-    let policy = format!(
-        "\"{name}\";q={};w={}",
-        quota.requests(),
-        quota.window().as_secs()
-    );
-    let state = format!("\"{name}\";r={remaining};t={reset}");
-    if let (Ok(policy), Ok(state)) = (
-        HeaderValue::from_str(&policy),
-        HeaderValue::from_str(&state),
-    ) {
-        headers.append(RATELIMIT_POLICY, policy);
-        headers.append(RATELIMIT, state);
-    }
 }

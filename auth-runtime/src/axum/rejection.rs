@@ -342,7 +342,7 @@ impl IntoResponse for AuthRejection {
             retry_after,
         } = &self.0.error
         {
-            super::ratelimit::append_fields(headers, policy, *quota, 0, *retry_after);
+            super::ratelimit::Fields::new(policy, *quota).append(headers, 0, *retry_after);
         }
         response
     }

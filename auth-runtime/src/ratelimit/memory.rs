@@ -54,8 +54,8 @@ impl MemoryLimiter {
     }
 
     /// One request of `caller`.
-    pub(super) fn check(&self, caller: &str) -> Decision {
-        match self.limiter.check_key(&caller.to_owned()) {
+    pub(super) fn check(&self, caller: &String) -> Decision {
+        match self.limiter.check_key(caller) {
             Ok(snapshot) => {
                 let remaining = snapshot.remaining_burst_capacity();
                 let used = self.quota.requests().saturating_sub(remaining);

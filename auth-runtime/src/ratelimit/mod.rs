@@ -45,6 +45,10 @@ pub(crate) enum Verdict {
     Unavailable,
 }
 
+/// A limiter of the registry, kept by a route layer.
+#[derive(Clone)]
+pub(crate) struct LimiterRef(Arc<Limiter>);
+
 enum Limiter {
     Memory(MemoryLimiter),
     #[cfg(feature = "redis")]
@@ -57,7 +61,8 @@ pub(crate) struct RateLimits {
     settings: RateLimitSettings,
     #[cfg(feature = "redis")]
     redis: Option<Arc<crate::store::RedisConnection>>,
-    limiters: RwLock<HashMap<(String, Quota), Arc<Limiter>>>,
+    /// By name, then quota (a name is nearly always used with one quota).
+    limiters: RwLock<ByName>,
     /// When each limited caller was last logged, so a caller hammering a limit is logged once
     /// per window, not once per request.
     logged: Mutex<HashMap<String, Instant>>,
@@ -65,6 +70,9 @@ pub(crate) struct RateLimits {
     failing: AtomicBool,
     counters: Arc<Counters>,
 }
+
+/// The limiters by name, then quota.
+type ByName = HashMap<Box<str>, Vec<(Quota, Arc<Limiter>)>>;
 
 /// Callers remembered for log suppression at most; beyond it the oldest are forgotten.
 const MAX_LOGGED: usize = 10_000;
@@ -98,7 +106,8 @@ impl RateLimits {
         let limiters = self.limiters.read().unwrap_or_else(|p| p.into_inner());
         limiters
             .values()
-            .map(|limiter| match &**limiter {
+            .flatten()
+            .map(|(_, limiter)| match &**limiter {
                 Limiter::Memory(memory) => memory.tracked(),
                 #[cfg(feature = "redis")]
                 Limiter::Redis(_) => 0,
@@ -106,39 +115,64 @@ impl RateLimits {
             .sum()
     }
 
-    fn limiter(&self, name: &str, quota: Quota) -> Arc<Limiter> {
-        let key = (name.to_owned(), quota);
-        if let Some(found) = self
-            .limiters
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&key)
-        {
-            return Arc::clone(found);
+    /// The limiter of the limit `name`, made on first use: a route layer keeps it, so its
+    /// requests skip this look-up.
+    pub(crate) fn limiter(&self, name: &str, quota: Quota) -> LimiterRef {
+        LimiterRef(self.find_or_make(name, quota))
+    }
+
+    fn find_or_make(&self, name: &str, quota: Quota) -> Arc<Limiter> {
+        let find = |limiters: &ByName| {
+            limiters.get(name).and_then(|by_quota| {
+                by_quota
+                    .iter()
+                    .find(|(q, _)| *q == quota)
+                    .map(|(_, limiter)| Arc::clone(limiter))
+            })
+        };
+        if let Some(found) = find(&self.limiters.read().unwrap_or_else(|p| p.into_inner())) {
+            return found;
         }
         let mut limiters = self.limiters.write().unwrap_or_else(|p| p.into_inner());
-        let made = limiters.entry(key).or_insert_with(|| {
-            #[cfg(feature = "redis")]
-            if let Some(redis) = &self.redis {
-                return Arc::new(Limiter::Redis(redis::RedisLimiter::new(
-                    Arc::clone(redis),
-                    &self.settings.redis_prefix,
-                    name,
-                    quota,
-                )));
-            }
-            Arc::new(Limiter::Memory(MemoryLimiter::new(
+        if let Some(found) = find(&limiters) {
+            return found;
+        }
+        let made = Arc::new(self.make(name, quota));
+        limiters
+            .entry(Box::from(name))
+            .or_default()
+            .push((quota, Arc::clone(&made)));
+        made
+    }
+
+    fn make(&self, name: &str, quota: Quota) -> Limiter {
+        #[cfg(feature = "redis")]
+        if let Some(redis) = &self.redis {
+            return Limiter::Redis(redis::RedisLimiter::new(
+                Arc::clone(redis),
+                &self.settings.redis_prefix,
+                name,
                 quota,
-                self.settings.max_callers,
-            )))
-        });
-        Arc::clone(made)
+            ));
+        }
+        let _ = name;
+        Limiter::Memory(MemoryLimiter::new(quota, self.settings.max_callers))
     }
 
     /// One request of `caller` against the limit `name`.
-    pub(crate) async fn check(&self, name: &str, quota: Quota, caller: &str) -> Verdict {
+    pub(crate) async fn check(&self, name: &str, quota: Quota, caller: &String) -> Verdict {
         let limiter = self.limiter(name, quota);
-        let decision: Result<Decision, String> = match &*limiter {
+        self.check_on(&limiter, name, caller).await
+    }
+
+    /// One request of `caller` on `limiter` (of the limit `name`).
+    pub(crate) async fn check_on(
+        &self,
+        limiter: &LimiterRef,
+        name: &str,
+        caller: &String,
+    ) -> Verdict {
+        let decision: Result<Decision, String> = match &*limiter.0 {
             Limiter::Memory(memory) => {
                 let decision = memory.check(caller);
                 if memory.first_overflow() {
@@ -151,7 +185,8 @@ impl RateLimits {
         };
         match decision {
             Ok(decision) => {
-                if self.failing.swap(false, Relaxed) {
+                // Read first: a write on every request would bounce the line between cores.
+                if self.failing.load(Relaxed) && self.failing.swap(false, Relaxed) {
                     tracing::info!(target: "route_guard", "the rate limit store answers again");
                 }
                 if decision.allowed {
