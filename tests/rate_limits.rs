@@ -368,3 +368,35 @@ async fn a_route_limit_beside_the_router_limit_spends_nothing_for_refused_tokens
     assert_eq!(app.get("/api/expensive", Some(&eve), &[]).await.status, 200);
     assert_eq!(app.get("/api/expensive", None, &[]).await.status, 401);
 }
+
+#[tokio::test]
+async fn a_caller_hammering_a_limit_is_logged_once_per_window() {
+    let collector = common::logs::Collector::default();
+    let _logs = tracing::subscriber::set_default(collector.clone());
+    let app = app_with(|b| b).await;
+    let frank = app.issuer.token().sub("auth0|frank").sign();
+    let grace = app.issuer.token().sub("auth0|grace").sign();
+    for token in [&frank, &grace] {
+        for _ in 0..3 {
+            assert_eq!(app.get("/limited", Some(token), &[]).await.status, 200);
+        }
+    }
+    let before = collector.len();
+    for _ in 0..5 {
+        assert_eq!(app.get("/limited", Some(&frank), &[]).await.status, 429);
+    }
+    assert_eq!(app.get("/limited", Some(&grace), &[]).await.status, 429);
+    let reached: Vec<String> = collector
+        .at_level_since("INFO", before)
+        .into_iter()
+        .filter(|event| event.contains("rate limit reached"))
+        .collect();
+    assert_eq!(reached.len(), 2, "{reached:#?}");
+    assert!(reached[0].contains("sub:auth0|frank"), "{reached:#?}");
+    assert!(reached[1].contains("sub:auth0|grace"), "{reached:#?}");
+    assert_eq!(
+        app.auth.stats().rejected(RejectionReason::RateLimited),
+        6,
+        "every refusal is counted"
+    );
+}
