@@ -400,3 +400,41 @@ async fn a_caller_hammering_a_limit_is_logged_once_per_window() {
         "every refusal is counted"
     );
 }
+
+/// Callers idle for a whole window make room: after the table filled up and its callers went
+/// idle, a new caller is tracked (and limited) again instead of passing untracked.
+#[tokio::test]
+async fn idle_callers_are_evicted_to_make_room() {
+    let issuer = TestIssuer::start().await.expect("issuer");
+    let auth = issuer
+        .authenticator_builder()
+        .trust_forwarded_headers(true)
+        .rate_limit_max_callers(160)
+        .build()
+        .expect("builds");
+    let app = Router::new()
+        .route("/fast", get(whoami))
+        .route_layer(layer::rate_limit(Quota::per_second(1)))
+        .layer(auth.layer());
+    let status = |ip: String| {
+        let app = app.clone();
+        async move {
+            let request = Request::get("/fast")
+                .header("x-forwarded-for", ip)
+                .body(Body::empty())
+                .expect("request");
+            app.oneshot(request).await.expect("infallible").status()
+        }
+    };
+    for i in 0..2_000u32 {
+        status(format!("10.1.{}.{}", i >> 8, i & 0xff)).await;
+    }
+    let tracked = auth.stats().rate_limit_callers();
+    assert!((100..=160).contains(&tracked), "the table is full: {tracked}");
+    // A second later every bucket is full again: the callers are idle and make room.
+    tokio::time::sleep(Duration::from_millis(1_300)).await;
+    let first = status("10.3.0.1".into()).await;
+    let second = status("10.3.0.1".into()).await;
+    assert_eq!((first.as_u16(), second.as_u16()), (200, 429), "tracked again");
+    assert!(auth.stats().rate_limit_callers() <= 160);
+}
