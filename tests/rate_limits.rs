@@ -430,11 +430,18 @@ async fn idle_callers_are_evicted_to_make_room() {
         status(format!("10.1.{}.{}", i >> 8, i & 0xff)).await;
     }
     let tracked = auth.stats().rate_limit_callers();
-    assert!((100..=160).contains(&tracked), "the table is full: {tracked}");
+    assert!(
+        (100..=160).contains(&tracked),
+        "the table is full: {tracked}"
+    );
     // A second later every bucket is full again: the callers are idle and make room.
     tokio::time::sleep(Duration::from_millis(1_300)).await;
     let first = status("10.3.0.1".into()).await;
     let second = status("10.3.0.1".into()).await;
-    assert_eq!((first.as_u16(), second.as_u16()), (200, 429), "tracked again");
+    assert_eq!(
+        (first.as_u16(), second.as_u16()),
+        (200, 429),
+        "tracked again"
+    );
     assert!(auth.stats().rate_limit_callers() <= 160);
 }
