@@ -15,6 +15,10 @@
 //! default); `AUTH0_DPOP=required` accepts only them, `AUTH0_DPOP_REPLAY_REDIS_URL` shares the
 //! proof replay store between instances (feature `redis`).
 //!
+//! `AUTH0_RESOURCE_URL` (the API's resource identifier; in development mode the server's own URL
+//! by default) publishes the Protected Resource Metadata (RFC 9728) at
+//! `/.well-known/oauth-protected-resource` and names it in every challenge.
+//!
 //! Rate limits (per caller: the token's `sub`, or the address without a token): `RATE_LIMIT`
 //! (e.g. `100/minute`; unset, no global limit) covers every `/api` route, `GET /api/expensive`
 //! always has its own (`10/minute`); `RATE_LIMIT_REDIS_URL` shares the budgets between instances
@@ -195,6 +199,8 @@ fn app(auth: &Authenticator, cors: Option<CorsLayer>, limit: Option<Quota>) -> R
         None => api,
     };
     let router = api
+        // RFC 9728 metadata (empty without a resource), outside every guard.
+        .merge(auth.protected_resource_router())
         .fallback(not_found)
         .with_state(AppState::default())
         .layer(auth.layer())
@@ -255,8 +261,29 @@ async fn run() -> Result<(), String> {
                 .map_err(|e| format!("RATE_LIMIT: {e}"))
         })
         .transpose()?;
+    let host = env("HOST").unwrap_or_else(|| "127.0.0.1".to_owned());
+    let port = env("PORT").unwrap_or_else(|| "3001".to_owned());
+    let port: u16 = port
+        .parse()
+        .map_err(|_| format!("PORT must be a port number, not `{port}`"))?;
+    let addr: SocketAddr = format!("{host}:{port}")
+        .parse()
+        .or_else(|_| format!("[{host}]:{port}").parse())
+        .map_err(|_| format!("HOST must be an IP address such as 127.0.0.1, not `{host}`"))?;
+
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e} (set PORT to a free port)"))?;
+    let local = listener.local_addr().map_err(|e| e.to_string())?;
+    let base = format!("http://{local}");
     let builder = match &dev_issuer {
-        Some(issuer) => issuer.authenticator_builder(),
+        // Development mode is a whole OAuth setup: the API publishes its Protected Resource
+        // Metadata (RFC 9728), with its own URL as the resource unless AUTH0_RESOURCE_URL says
+        // otherwise.
+        Some(issuer) => issuer
+            .authenticator_builder()
+            .protected_resource(env("AUTH0_RESOURCE_URL").unwrap_or_else(|| base.clone())),
+        // With a tenant, AUTH0_RESOURCE_URL (read by `from_env`) turns it on.
         None => builder,
     }
     .roles_claim(ROLES_CLAIM);
@@ -271,22 +298,8 @@ async fn run() -> Result<(), String> {
         tracing::warn!("{e}");
     }
 
-    let host = env("HOST").unwrap_or_else(|| "127.0.0.1".to_owned());
-    let port = env("PORT").unwrap_or_else(|| "3001".to_owned());
-    let port: u16 = port
-        .parse()
-        .map_err(|_| format!("PORT must be a port number, not `{port}`"))?;
-    let addr: SocketAddr = format!("{host}:{port}")
-        .parse()
-        .or_else(|_| format!("[{host}]:{port}").parse())
-        .map_err(|_| format!("HOST must be an IP address such as 127.0.0.1, not `{host}`"))?;
     let cors = env("CORS_ORIGINS").map(|o| cors(&o)).transpose()?;
 
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|e| format!("cannot listen on {addr}: {e} (set PORT to a free port)"))?;
-    let local = listener.local_addr().map_err(|e| e.to_string())?;
-    let base = format!("http://{local}");
     match &dev_issuer {
         Some(issuer) => print_dev_mode(issuer, &base),
         None => {

@@ -208,7 +208,15 @@ async fn require_scopes_all_and_any() {
     assert_eq!(app.get("/scopes/all", Some(&both)).await.status, 200);
     let reply = app.get("/scopes/all", Some(&read)).await;
     reply.assert_rejected(403, "insufficient_scope");
-    assert!(reply.challenge().ends_with("scope=\"write:messages\""));
+    // The description names what is missing; the challenge every scope the route needs, so a
+    // client asks for all of them at once (MCP's scope challenges).
+    assert_eq!(
+        reply.description(),
+        "the token lacks the required scope write:messages"
+    );
+    assert!(reply
+        .challenge()
+        .ends_with("scope=\"read:messages write:messages\""));
 
     assert_eq!(app.get("/scopes/any", Some(&read)).await.status, 200);
     assert_eq!(app.get("/scopes/any", Some(&admin)).await.status, 200);

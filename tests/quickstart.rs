@@ -273,6 +273,24 @@ async fn development_mode_prints_curl_commands_that_work() {
     }
     assert_eq!(dpop_lines, 1, "{text}");
     assert!(checked >= 11, "{text}");
+
+    // Development mode publishes its Protected Resource Metadata, its own URL as the resource,
+    // its routes' scopes gathered without a list, and names it in every challenge.
+    let metadata = get(&app.base, "/.well-known/oauth-protected-resource", None).await;
+    assert_eq!(metadata.status, 200);
+    assert_eq!(metadata.body["resource"], app.base.as_str());
+    assert!(metadata.body["scopes_supported"]
+        .as_array()
+        .is_some_and(|s| s.contains(&serde_json::json!("read:messages"))));
+    let denied = get(&app.base, "/api/private-scoped", None).await;
+    assert!(
+        denied.challenge().starts_with(&format!(
+            "Bearer realm=\"api\", scope=\"read:messages\", resource_metadata=\"{}/.well-known/oauth-protected-resource\"",
+            app.base
+        )),
+        "{}",
+        denied.challenge()
+    );
 }
 
 #[tokio::test]

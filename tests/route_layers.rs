@@ -168,11 +168,18 @@ async fn scope_layers_all_and_any() {
     assert_eq!(app.get("/scopes/whoami", Some(&both)).await.status, 200);
     let partial = app.get("/scopes/whoami", Some(&a)).await;
     assert_forbidden(&partial, "the token lacks the required scope read:b");
+    // The challenge names every scope the route needs, not only the missing one.
     assert!(
-        partial.challenge().ends_with("scope=\"read:b\""),
+        partial.challenge().ends_with("scope=\"read:a read:b\""),
         "{}",
         partial.challenge()
     );
+    // A 401 on the route names them too.
+    assert!(app
+        .get("/scopes/whoami", None)
+        .await
+        .challenge()
+        .starts_with("Bearer realm=\"api\", scope=\"read:a read:b\""));
 
     assert_eq!(app.get("/any-scope/whoami", Some(&a)).await.status, 200);
     let denied = app.get("/any-scope/whoami", Some(&none)).await;

@@ -351,6 +351,33 @@ pub fn expand(
         None => quote!(#krate::__private::StandardClaims),
     };
     let reads = !requirement.steps.is_empty();
+    // Every scope the route names: for its challenges and RFC 9728's `scopes_supported`.
+    let mut scopes: Vec<&LitStr> = Vec::new();
+    for step in &requirement.steps {
+        if let Step::Strings {
+            kind: Kind::Scopes,
+            values,
+            ..
+        } = step
+        {
+            for value in values {
+                if !scopes.iter().any(|s| s.value() == value.value()) {
+                    scopes.push(value);
+                }
+            }
+        }
+    }
+    let (scopes_const, scopes_registry) = match scopes.is_empty() {
+        true => (quote!(), quote!()),
+        false => (
+            quote!(const SCOPES: &'static [&'static str] = &[#(#scopes),*];),
+            quote! {
+                #krate::__private::inventory::submit! {
+                    #krate::__private::RouteScopes { scopes: &[#(#scopes),*] }
+                }
+            },
+        ),
+    };
     let steps = requirement
         .steps
         .iter()
@@ -379,10 +406,12 @@ pub fn expand(
         #vis struct #name;
 
         #quota_check
+        #scopes_registry
 
         impl #krate::__private::Requirement for #name {
             type Claims = #claims;
             const READS_CLAIMS: bool = #reads;
+            #scopes_const
             #rate_limit
 
             fn check(

@@ -80,9 +80,10 @@ pub mod __private {
         StandardClaims, StringSet, TokenClaims,
     };
     pub use crate::policy::{
-        route_quota, Authenticated, Check, Insufficient, Requirement, RouteLimit,
+        route_quota, Authenticated, Check, Insufficient, Requirement, RouteLimit, RouteScopes,
     };
     pub use crate::verify::VerifiedToken;
+    pub use inventory;
     pub use serde;
 
     /// `#[derive(TokenClaims)]`'s `clone_claims`, by autoref specialisation: the generated

@@ -3,6 +3,7 @@
 
 mod headers;
 mod layer;
+mod metadata;
 mod ratelimit;
 mod rejection;
 mod route;
@@ -49,6 +50,7 @@ impl Authenticator {
             ChallengeParams {
                 realm: Arc::clone(&self.inner.realm),
                 algs: Arc::clone(&self.inner.dpop.algs),
+                resource_metadata: self.inner.resource_metadata.clone(),
             },
             self.inner
                 .error_body
@@ -249,8 +251,10 @@ impl<S: Send + Sync, R: Requirement> FromRequestParts<S> for Guard<R> {
 /// What [`Guard<R>`] and the route layer [`guard`](crate::layer::guard) do: authenticate (once
 /// per request), check `R`, then spend the caller's budget under `R`'s rate limit, if any.
 async fn guard_request<R: Requirement>(parts: &mut Parts) -> Result<(), AuthRejection> {
-    let (auth, token, scheme) = authenticate(parts).await?;
-    enforce::<R>(&auth, &token, scheme, &mut parts.extensions)?;
+    // A 401 or 403 on a route requiring scopes names them all.
+    let scoped = |rejection: AuthRejection| rejection.for_route_scopes(R::SCOPES);
+    let (auth, token, scheme) = authenticate(parts).await.map_err(scoped)?;
+    enforce::<R>(&auth, &token, scheme, &mut parts.extensions).map_err(scoped)?;
     if let Some(limit) = R::RATE_LIMIT {
         ratelimit::route_limit(&auth, &token, parts, limit).await?;
     }
@@ -343,6 +347,7 @@ async fn authenticate(
             ChallengeParams {
                 realm: Arc::from("api"),
                 algs: Arc::from("ES256"),
+                resource_metadata: None,
             },
             None,
         ));

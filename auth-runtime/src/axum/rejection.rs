@@ -88,6 +88,8 @@ pub(crate) struct ChallengeParams {
     pub(crate) realm: Arc<str>,
     /// The accepted DPoP proof algorithms, space-separated.
     pub(crate) algs: Arc<str>,
+    /// The absolute URL of the Protected Resource Metadata (RFC 9728 §5.1), when configured.
+    pub(crate) resource_metadata: Option<Arc<str>>,
 }
 
 /// The rejection of route-guard's extractors; renders status, `WWW-Authenticate` and a JSON body
@@ -120,6 +122,8 @@ struct Repr {
     scheme: Scheme,
     params: ChallengeParams,
     body: Option<RenderBody>,
+    /// Every scope the route requires, space-separated: named by its 401 and 403 challenges.
+    route_scopes: Option<Arc<str>>,
 }
 
 /// A custom error body, set with
@@ -146,6 +150,24 @@ impl AuthRejection {
             scheme,
             params,
             body,
+            route_scopes: None,
+        }))
+    }
+
+    /// The same rejection on a route requiring `scopes`: its 401 and 403 challenges name them
+    /// all (RFC 6750 §3, MCP's scope challenges), so a client knows what to ask for.
+    pub(crate) fn for_route_scopes<S: AsRef<str>>(self, scopes: &[S]) -> AuthRejection {
+        if scopes.is_empty() {
+            return self;
+        }
+        let joined: Vec<&str> = scopes.iter().map(AsRef::as_ref).collect();
+        let repr = &self.0;
+        AuthRejection(Arc::new(Repr {
+            error: repr.error.clone(),
+            scheme: repr.scheme,
+            params: repr.params.clone(),
+            body: repr.body.clone(),
+            route_scopes: Some(Arc::from(joined.join(" "))),
         }))
     }
 
@@ -252,15 +274,20 @@ impl AuthRejection {
             AuthError::InsufficientScope(missing) => missing.to_string(),
             AuthError::MissingAuthenticator => "internal server error".to_owned(),
         };
-        quotable(&text)
+        defused(&quotable(&text))
     }
 
     /// The `WWW-Authenticate` challenge (none for a 500 or 503): `Bearer` for the Bearer
     /// scheme, `DPoP ... algs="..."` for the DPoP scheme (RFC 9449 §7.1), both for a request
     /// without credentials when DPoP is allowed.
     pub fn www_authenticate(&self) -> Option<HeaderValue> {
-        let ChallengeParams { realm, algs } = &self.0.params;
-        let params = match &self.0.error {
+        let ChallengeParams {
+            realm,
+            algs,
+            resource_metadata,
+        } = &self.0.params;
+        let route_scopes = self.0.route_scopes.as_deref();
+        let mut params = match &self.0.error {
             AuthError::MissingAuthenticator
             | AuthError::ReplayStoreUnavailable
             | AuthError::RateLimited { .. }
@@ -269,17 +296,25 @@ impl AuthRejection {
             | AuthError::KeysUnavailable { .. }
             | AuthError::DpopQuotaExceeded { .. } => return None,
             AuthError::MissingToken => String::new(),
-            AuthError::InsufficientScope(missing) if !missing.scopes.is_empty() => format!(
-                ", error=\"insufficient_scope\", error_description=\"{}\", scope=\"{}\"",
-                self.description(),
-                quotable(&missing.scopes.join(" ")),
-            ),
             _ => format!(
                 ", error=\"{}\", error_description=\"{}\"",
                 self.error_code(),
                 self.description(),
             ),
         };
+        let scope = match (&self.0.error, route_scopes) {
+            (_, Some(all)) => Some(all.to_owned()),
+            (AuthError::InsufficientScope(missing), None) if !missing.scopes.is_empty() => {
+                Some(missing.scopes.join(" "))
+            }
+            _ => None,
+        };
+        if let Some(scope) = scope {
+            params.push_str(&format!(", scope=\"{}\"", quotable(&scope)));
+        }
+        if let Some(url) = resource_metadata {
+            params.push_str(&format!(", resource_metadata=\"{}\"", quotable(url)));
+        }
         let bearer = || format!("Bearer realm=\"{realm}\"{params}");
         let dpop = || format!("DPoP realm=\"{realm}\"{params}, algs=\"{algs}\"");
         let value = match self.0.scheme {
@@ -357,6 +392,27 @@ pub(super) fn whole_seconds(delay: Duration) -> u64 {
 
 /// RFC 9449 §8.1.
 const DPOP_NONCE: &str = "dpop-nonce";
+
+/// Some clients search the whole `WWW-Authenticate` value for `scope=`, `error=` or
+/// `resource_metadata=`: a description never holds them (a space goes before the `=`).
+fn defused(text: &str) -> String {
+    let lower = text.to_ascii_lowercase();
+    let mut out = String::with_capacity(text.len() + 4);
+    let mut last = 0;
+    for (at, _) in lower.match_indices('=') {
+        let before = &lower[..at];
+        if ["scope", "error", "resource_metadata"]
+            .iter()
+            .any(|key| before.ends_with(key))
+        {
+            out.push_str(&text[last..at]);
+            out.push(' ');
+            last = at;
+        }
+    }
+    out.push_str(&text[last..]);
+    out
+}
 
 /// RFC 6750 §3: `error_description` and `scope` may hold only %x20-21 / %x23-5B / %x5D-7E.
 /// Anything else (quotes, backslashes, control or non-ASCII characters) becomes `?`, and the

@@ -87,6 +87,7 @@ impl TryFrom<Require> for RequireLayer {
     /// ```
     fn try_from(require: Require) -> Result<Self, ConfigError> {
         require.validate()?;
+        require.register_scopes();
         Ok(RequireLayer {
             rule: Rule::Runtime(Arc::new(require)),
         })
@@ -213,16 +214,18 @@ impl Rule {
             Rule::Typed(guard) => return guard(parts).await,
             Rule::Runtime(require) => require,
         };
-        let (auth, token, scheme) = authenticate(parts).await?;
+        // A 401 or 403 on a route requiring scopes names them all.
+        let scoped = |rejection: AuthRejection| rejection.for_route_scopes(&require.scope_names());
+        let (auth, token, scheme) = authenticate(parts).await.map_err(scoped)?;
         let extensions = &mut parts.extensions;
         let claims = match require.reads_claims() {
-            true => Some(claims_for::<StandardClaims>(
-                &auth, &token, scheme, extensions,
-            )?),
+            true => Some(
+                claims_for::<StandardClaims>(&auth, &token, scheme, extensions).map_err(scoped)?,
+            ),
             false => None,
         };
         if let Err(missing) = require.check(claims.as_deref(), &token) {
-            return Err(insufficient(&auth, missing, scheme));
+            return Err(scoped(insufficient(&auth, missing, scheme)));
         }
         if let Some(claims) = claims {
             hand_over(extensions, claims);

@@ -6,6 +6,7 @@ use std::time::Duration;
 use super::error::ConfigError;
 use super::hooks::{ErrorBody, Resolver};
 use super::options::{Algorithm, DpopMode, OrgPolicy};
+use super::resource::ResourceBuilder;
 use super::settings::{RateLimitSettings, ReplayChoice, Secret};
 
 /// Builds an [`Authenticator`](crate::Authenticator); every setting is checked once, in [`build`](Self::build).
@@ -67,6 +68,7 @@ pub struct AuthenticatorBuilder {
     pub(super) max_delegation_depth: usize,
     pub(super) reject_anonymous: bool,
     pub(super) rate_limits: RateLimitSettings,
+    pub(super) resource: ResourceBuilder,
     /// Set by `error_body` (in the axum module, which owns rendering); carried to the
     /// Authenticator untouched.
     pub(crate) error_body: Option<ErrorBody>,
@@ -115,6 +117,7 @@ impl Default for AuthenticatorBuilder {
             max_delegation_depth: 5,
             reject_anonymous: false,
             rate_limits: RateLimitSettings::default(),
+            resource: ResourceBuilder::default(),
             error_body: None,
         }
     }

@@ -75,6 +75,9 @@ impl AuthenticatorBuilder {
         if let Some(url) = var("AUTH0_DPOP_REPLAY_REDIS_URL") {
             builder = builder.dpop_replay_redis(url.trim());
         }
+        if let Some(url) = var("AUTH0_RESOURCE_URL") {
+            builder = builder.protected_resource(url.trim());
+        }
         builder
     }
 }

@@ -83,6 +83,15 @@ pub enum ConfigError {
         /// What is wrong with it.
         reason: String,
     },
+    /// The resource identifier (`AUTH0_RESOURCE_URL` / `protected_resource`) is not an absolute
+    /// https URL without a fragment (http only on loopback).
+    #[error("the resource URL `{url}` is refused ({reason}): set AUTH0_RESOURCE_URL / `.protected_resource(..)` to this API's identifier, such as `https://api.example.com`")]
+    InvalidResource {
+        /// The URL given.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The `.env` file exists but could not be read.
     #[error("the .env file could not be read: {0}; fix or remove it")]
     EnvFile(String),

@@ -12,6 +12,7 @@ mod error;
 mod hooks;
 mod options;
 mod ratelimit;
+mod resource;
 mod settings;
 mod validate;
 
@@ -24,6 +25,7 @@ pub use hooks::{
 };
 pub(crate) use hooks::{ErrorBody, Resolver};
 pub use options::{Algorithm, DpopMode, OrgPolicy};
+pub(crate) use resource::WELL_KNOWN;
 pub(crate) use settings::{
     DpopSettings, IssuerSource, RateLimitSettings, ReplayChoice, Settings, Validated,
 };

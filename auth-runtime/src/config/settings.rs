@@ -49,6 +49,8 @@ pub(crate) struct Settings {
     pub(crate) max_delegation_depth: usize,
     pub(crate) reject_anonymous: bool,
     pub(crate) rate_limits: RateLimitSettings,
+    /// The Protected Resource Metadata (RFC 9728), when a resource is configured.
+    pub(crate) resource: Option<super::resource::ResourceSettings>,
 }
 
 /// Where rate-limit budgets live and what happens when that store fails.

@@ -227,6 +227,7 @@ impl AuthenticatorBuilder {
             max_delegation_depth: self.max_delegation_depth,
             reject_anonymous: self.reject_anonymous,
             rate_limits: self.rate_limits,
+            resource: self.resource.validate()?,
         };
         Ok(Validated {
             settings,

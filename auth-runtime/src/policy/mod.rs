@@ -5,12 +5,15 @@
 //! use [`Guard<R>`](crate::Guard) as an extractor. Route layers enforce a [`Require`], built at
 //! run time.
 
+mod metadata;
+mod registry;
 mod require;
 
 use std::fmt;
 
 use serde_json::Value;
 
+pub use registry::RouteScopes;
 pub use require::{all, any, Names, Require};
 
 use crate::claims::{StandardClaims, TokenClaims};
@@ -39,6 +42,11 @@ pub trait Requirement: Send + Sync + 'static {
     /// Whether [`check`](Self::check) reads the claims at all; when false, the guard skips
     /// parsing them.
     const READS_CLAIMS: bool = true;
+
+    /// Every scope the requirement names (its all and any lists together): a 401 on the route
+    /// names them in its challenge's `scope`, a 403 names all of them, and RFC 9728's
+    /// `scopes_supported` lists them. The attributes fill it in.
+    const SCOPES: &'static [&'static str] = &[];
 
     /// A rate limit per caller, checked after the requirement passed (so a refused token spends
     /// nothing): what `#[rate_limit("10/minute")]` sets. None by default.

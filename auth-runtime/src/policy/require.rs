@@ -243,6 +243,23 @@ impl Require {
         &self.scopes
     }
 
+    /// Every scope named, all and any lists together, in order, without repeats.
+    pub fn scope_names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = Vec::new();
+        for name in self.scopes.iter().flat_map(|list| &list.names) {
+            if !names.contains(&name.as_str()) {
+                names.push(name);
+            }
+        }
+        names
+    }
+
+    /// Adds this requirement's scopes to those RFC 9728's `scopes_supported` lists: what a
+    /// route layer does when it is built.
+    pub(crate) fn register_scopes(&self) {
+        super::registry::register(self.scope_names());
+    }
+
     /// The permission lists this requirement asks for.
     pub fn required_permissions(&self) -> &[Names] {
         &self.permissions

@@ -88,6 +88,8 @@ pub(crate) struct Inner {
     token_cache: Option<TokenCache<VerifiedToken>>,
     pub(crate) dpop: DpopState,
     pub(crate) rate_limits: RateLimits,
+    /// The absolute URL of the Protected Resource Metadata, named by every challenge.
+    pub(crate) resource_metadata: Option<Arc<str>>,
 }
 
 impl fmt::Debug for Authenticator {
@@ -184,6 +186,10 @@ impl Authenticator {
                 token_cache: TokenCache::new(settings.verified_token_cache),
                 dpop: DpopState::new(&settings, replay)?,
                 rate_limits: RateLimits::new(settings.rate_limits.clone(), Arc::clone(&counters))?,
+                resource_metadata: settings
+                    .resource
+                    .as_ref()
+                    .map(|r| Arc::from(r.metadata_url.as_str())),
                 settings,
                 keys,
                 hmac,
