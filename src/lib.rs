@@ -215,6 +215,17 @@ pub use auth_macros::require_org;
 /// [crate docs](crate#macros).
 pub use auth_macros::require_actor;
 
+/// Step-up (RFC 9470): the token's `acr` must be one of the values listed
+/// (`#[require_acr("http://schemas.openid.net/pape/policies/2007/06/multi-factor")]`). Otherwise
+/// 401 `insufficient_user_authentication` with `acr_values` in the challenge, so the client can
+/// ask the user to log in again more strongly. Merges with the other attributes.
+pub use auth_macros::require_acr;
+
+/// Step-up (RFC 9470): the user must have authenticated at most `max_secs` seconds ago
+/// (`#[require_auth_age(max_secs = 300)]`, the `auth_time` claim; a token without it fails).
+/// Otherwise 401 `insufficient_user_authentication` with `max_age` in the challenge.
+pub use auth_macros::require_auth_age;
+
 /// Limits each caller of the handler to a quota: `#[rate_limit("10/minute")]` (per `second`,
 /// `minute`, `hour` or `day`). The handler requires a valid token (as with `#[require_auth]`);
 /// the limit is checked after its other attributes, so a refused token spends nothing, and the

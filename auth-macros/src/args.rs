@@ -16,6 +16,8 @@ pub enum Kind {
     Org,
     Actor,
     RateLimit,
+    Acr,
+    AuthAge,
 }
 
 impl Kind {
@@ -29,6 +31,8 @@ impl Kind {
             "require_org" => Kind::Org,
             "require_actor" => Kind::Actor,
             "rate_limit" => Kind::RateLimit,
+            "require_acr" => Kind::Acr,
+            "require_auth_age" => Kind::AuthAge,
             _ => return None,
         })
     }
@@ -43,6 +47,8 @@ impl Kind {
             Kind::Org => "require_org",
             Kind::Actor => "require_actor",
             Kind::RateLimit => "rate_limit",
+            Kind::Acr => "require_acr",
+            Kind::AuthAge => "require_auth_age",
         }
     }
 
@@ -55,6 +61,8 @@ impl Kind {
             Kind::Org => "organization",
             Kind::Actor => "actor",
             Kind::RateLimit => "quota",
+            Kind::Acr => "acr value",
+            Kind::AuthAge => "age",
             Kind::Auth | Kind::Claim => "value",
         }
     }
@@ -70,6 +78,10 @@ impl Kind {
             Kind::Org => "#[require_org(\"org_abc123\")]",
             Kind::Actor => "#[require_actor(\"billing-service\")]",
             Kind::RateLimit => "#[rate_limit(\"10/minute\")]",
+            Kind::Acr => {
+                "#[require_acr(\"http://schemas.openid.net/pape/policies/2007/06/multi-factor\")]"
+            }
+            Kind::AuthAge => "#[require_auth_age(max_secs = 300)]",
         }
     }
 }

@@ -62,6 +62,18 @@ pub fn require_actor(args: TokenStream, item: TokenStream) -> TokenStream {
     handler::expand(Kind::Actor, args.into(), item.into()).into()
 }
 
+/// Step-up (RFC 9470): the user authenticated with one of the `acr` values.
+#[proc_macro_attribute]
+pub fn require_acr(args: TokenStream, item: TokenStream) -> TokenStream {
+    handler::expand(Kind::Acr, args.into(), item.into()).into()
+}
+
+/// Step-up (RFC 9470): the user authenticated at most `max_secs` seconds ago (`auth_time`).
+#[proc_macro_attribute]
+pub fn require_auth_age(args: TokenStream, item: TokenStream) -> TokenStream {
+    handler::expand(Kind::AuthAge, args.into(), item.into()).into()
+}
+
 /// Limits each caller of the handler to a quota (`"10/minute"`), checked after the requirement
 /// of the handler's other attributes.
 #[proc_macro_attribute]

@@ -37,6 +37,10 @@ pub enum Step {
         kind: Kind,
         values: Vec<LitStr>,
     },
+    /// `#[require_acr("..")]`: one of the `acr` values (RFC 9470 step-up).
+    Acr(Vec<LitStr>),
+    /// `#[require_auth_age(max_secs = N)]`: `auth_time` at most N seconds ago.
+    AuthAge(u64),
 }
 
 /// Checks every attribute, collecting all errors before failing.
@@ -49,6 +53,12 @@ pub fn validate(attrs: Vec<Attr>) -> syn::Result<Requirement> {
         let Attr { kind, span, args } = attr;
         if kind == Kind::RateLimit {
             validate_rate_limit(span, args, &mut krate, &mut rate_limit, &mut errors);
+            continue;
+        }
+        if matches!(kind, Kind::Acr | Kind::AuthAge) {
+            if let Some(step) = validate_step_up(kind, span, args, &mut krate, &mut errors) {
+                steps.push(step);
+            }
             continue;
         }
         let errors_before = errors.len();
@@ -183,6 +193,82 @@ pub fn validate(attrs: Vec<Attr>) -> syn::Result<Requirement> {
         steps,
         rate_limit,
     })
+}
+
+/// `#[require_acr("a", "b")]` (any of them) or `#[require_auth_age(max_secs = 300)]`.
+fn validate_step_up(
+    kind: Kind,
+    span: Span,
+    args: Args,
+    krate: &mut Option<Path>,
+    errors: &mut Vec<syn::Error>,
+) -> Option<Step> {
+    let takes = match kind {
+        Kind::Acr => "`#[require_acr]` takes `acr` values (any of them is enough): `#[require_acr(\"http://schemas.openid.net/pape/policies/2007/06/multi-factor\")]`",
+        _ => "`#[require_auth_age]` takes the most seconds since the user logged in: `#[require_auth_age(max_secs = 300)]`",
+    };
+    let before = errors.len();
+    let mut values = Vec::new();
+    let mut max_secs = None;
+    for item in args.items {
+        match item {
+            Arg::Crate(path) => {
+                krate.get_or_insert(path);
+            }
+            Arg::Value(value) if kind == Kind::Acr => {
+                if value.value().trim().is_empty() {
+                    errors.push(syn::Error::new(
+                        value.span(),
+                        "an acr value must not be empty",
+                    ));
+                }
+                values.push(value);
+            }
+            Arg::List(list) if kind == Kind::Acr && list.mode == Mode::Any => {
+                values.extend(list.values)
+            }
+            Arg::Claim(ClaimCond::Equals { name, value })
+                if kind == Kind::AuthAge && name.value() == "max_secs" =>
+            {
+                match &value {
+                    Lit::Int(int) => match int.base10_parse::<u64>() {
+                        Ok(secs) if max_secs.is_none() => max_secs = Some(secs),
+                        Ok(_) => {
+                            errors.push(syn::Error::new(int.span(), "`max_secs` is given twice"))
+                        }
+                        Err(_) => errors.push(syn::Error::new(int.span(), takes)),
+                    },
+                    other => errors.push(syn::Error::new(other.span(), takes)),
+                }
+            }
+            Arg::Merged(span) => errors.push(syn::Error::new(
+                span,
+                "`__merged` is internal to route-guard; remove it",
+            )),
+            Arg::Value(v) => errors.push(syn::Error::new(v.span(), takes)),
+            Arg::NotAString(lit) => errors.push(syn::Error::new(lit.span(), takes)),
+            Arg::List(list) => errors.push(syn::Error::new(list.span, takes)),
+            Arg::Unknown(ident) => errors.push(syn::Error::new(ident.span(), takes)),
+            Arg::Claim(cond) => errors.push(syn::Error::new(cond_span(&cond), takes)),
+        }
+    }
+    if errors.len() > before {
+        return None;
+    }
+    match kind {
+        Kind::Acr if values.is_empty() => {
+            errors.push(syn::Error::new(span, takes));
+            None
+        }
+        Kind::Acr => Some(Step::Acr(values)),
+        _ => match max_secs {
+            Some(secs) => Some(Step::AuthAge(secs)),
+            None => {
+                errors.push(syn::Error::new(span, takes));
+                None
+            }
+        },
+    }
 }
 
 /// `#[rate_limit("10/minute")]`: one quota string (and `crate = ".."`), once per handler.
@@ -458,6 +544,8 @@ fn expand_step(krate: &TokenStream, step: &Step) -> TokenStream {
         Step::Claim(ClaimCond::Equals { name, value }) => {
             quote!(let check = check.claim_equals(token, #name, #value);)
         }
+        Step::Acr(values) => quote!(let check = check.acr_in(token, &[#(#values),*]);),
+        Step::AuthAge(secs) => quote!(let check = check.max_auth_age(token, #secs);),
         Step::Claim(ClaimCond::Includes { name, values }) => {
             quote!(let check = check.claim_includes(token, #name, &[#(#values),*]);)
         }

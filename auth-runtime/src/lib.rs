@@ -45,9 +45,10 @@ pub mod testing;
 /// the CORS layer outside the guarded router (`.layer(cors)` after `.layer(auth.layer())`).
 pub mod layer {
     pub use crate::axum::{
-        guard, rate_limit, require, require_actor, require_auth, require_claim_equals,
-        require_claim_includes, require_org, require_permissions, require_role, require_scopes,
-        RateLimitLayer, RateLimitService, RequireLayer, RequireService,
+        guard, rate_limit, require, require_acr, require_actor, require_auth, require_auth_age,
+        require_claim_equals, require_claim_includes, require_org, require_permissions,
+        require_role, require_scopes, RateLimitLayer, RateLimitService, RequireLayer,
+        RequireService,
     };
     pub use crate::policy::{all, any, Names, Require};
     pub use crate::ratelimit::{Quota, QuotaError};

@@ -29,6 +29,9 @@ pub enum RejectionReason {
     Claims,
     /// The token is valid, but lacks a scope, permission or role the route requires.
     InsufficientScope,
+    /// The token is valid, but the user's authentication is not strong or recent enough (RFC
+    /// 9470 step-up: `acr`, `auth_time`).
+    InsufficientUserAuthentication,
     /// A DPoP proof is missing, repeated, malformed, or fails a check of RFC 9449 §4.3.
     DpopProof,
     /// The token's DPoP binding does not fit the request: a DPoP-bound token sent as Bearer, an
@@ -53,7 +56,7 @@ pub enum RejectionReason {
 }
 
 impl RejectionReason {
-    const COUNT: usize = 20;
+    const COUNT: usize = 21;
 
     /// Every reason, in declaration order.
     pub const ALL: [RejectionReason; Self::COUNT] = [
@@ -68,6 +71,7 @@ impl RejectionReason {
         RejectionReason::NotYetValid,
         RejectionReason::Claims,
         RejectionReason::InsufficientScope,
+        RejectionReason::InsufficientUserAuthentication,
         RejectionReason::DpopProof,
         RejectionReason::DpopBinding,
         RejectionReason::DpopReplay,
@@ -93,6 +97,7 @@ impl RejectionReason {
             RejectionReason::NotYetValid => "not_yet_valid",
             RejectionReason::Claims => "claims",
             RejectionReason::InsufficientScope => "insufficient_scope",
+            RejectionReason::InsufficientUserAuthentication => "insufficient_user_authentication",
             RejectionReason::DpopProof => "dpop_proof",
             RejectionReason::DpopBinding => "dpop_binding",
             RejectionReason::DpopReplay => "dpop_replay",

@@ -25,8 +25,9 @@ pub use ratelimit::{rate_limit, RateLimitLayer, RateLimitService};
 pub use rejection::{AuthError, AuthRejection};
 use rejection::{ChallengeParams, RenderBody, Scheme};
 pub use route::{
-    guard, require, require_actor, require_auth, require_claim_equals, require_claim_includes,
-    require_org, require_permissions, require_role, require_scopes, RequireLayer, RequireService,
+    guard, require, require_acr, require_actor, require_auth, require_auth_age,
+    require_claim_equals, require_claim_includes, require_org, require_permissions, require_role,
+    require_scopes, RequireLayer, RequireService,
 };
 
 use crate::claims::{StandardClaims, TokenClaims};
@@ -306,11 +307,20 @@ fn hand_over<T: TokenClaims>(extensions: &mut Extensions, claims: Arc<T>) {
 /// A valid token that lacks what the route requires: 403 `insufficient_scope`, counted and
 /// logged.
 fn insufficient(auth: &Authenticator, missing: Insufficient, scheme: Scheme) -> AuthRejection {
-    auth.inner
-        .counters
-        .rejected(RejectionReason::InsufficientScope);
-    tracing::debug!(target: "route_guard", reason = %RejectionReason::InsufficientScope, %missing, "request rejected");
-    auth.rejection(AuthError::InsufficientScope(missing), scheme)
+    // Only a stronger or fresher login missing: the client can step up (RFC 9470), 401.
+    let (reason, error) = match missing.step_up_only() {
+        true => (
+            RejectionReason::InsufficientUserAuthentication,
+            AuthError::InsufficientUserAuthentication(missing),
+        ),
+        false => (
+            RejectionReason::InsufficientScope,
+            AuthError::InsufficientScope(missing),
+        ),
+    };
+    auth.inner.counters.rejected(reason);
+    tracing::debug!(target: "route_guard", %reason, error = ?error, "request rejected");
+    auth.rejection(error, scheme)
 }
 
 /// Claims a guard parsed, kept for the handler's own `Claims<T>`.

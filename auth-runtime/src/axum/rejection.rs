@@ -27,6 +27,10 @@ pub enum AuthError {
     InvalidToken(VerifyError),
     /// The token is valid but lacks a scope, permission or role: 403 `insufficient_scope`.
     InsufficientScope(Insufficient),
+    /// The token is valid, but the user's authentication is not strong or recent enough for the
+    /// route (RFC 9470 step-up: `acr`, `auth_time`): 401 `insufficient_user_authentication`
+    /// with `acr_values` / `max_age` in the challenge, so the client can ask for a new login.
+    InsufficientUserAuthentication(Insufficient),
     /// The Authenticator layer is not installed on the router: 500, a server bug.
     MissingAuthenticator,
     /// A DPoP proof is missing, repeated or invalid, or does not fit the token:
@@ -183,6 +187,9 @@ impl AuthRejection {
             AuthError::InvalidRequest(_) => Some(RejectionReason::InvalidRequest),
             AuthError::InvalidToken(e) => Some(e.reason()),
             AuthError::InsufficientScope(_) => Some(RejectionReason::InsufficientScope),
+            AuthError::InsufficientUserAuthentication(_) => {
+                Some(RejectionReason::InsufficientUserAuthentication)
+            }
             AuthError::MissingAuthenticator => None,
             AuthError::InvalidDpopProof(e) => Some(e.reason()),
             AuthError::UseDpopNonce(_) => Some(RejectionReason::DpopNonce),
@@ -203,6 +210,7 @@ impl AuthRejection {
         match &self.0.error {
             AuthError::MissingToken
             | AuthError::InvalidToken(_)
+            | AuthError::InsufficientUserAuthentication(_)
             | AuthError::InvalidDpopProof(_)
             | AuthError::UseDpopNonce(_)
             | AuthError::DpopRequired => StatusCode::UNAUTHORIZED,
@@ -220,14 +228,16 @@ impl AuthRejection {
     }
 
     /// The body's `error`: `unauthorized`, `invalid_request`, `invalid_token`,
-    /// `insufficient_scope`, `invalid_dpop_proof`, `use_dpop_nonce`, `too_many_requests`,
-    /// `rate_limited`, `temporarily_unavailable` or `server_error`.
+    /// `insufficient_scope`, `insufficient_user_authentication`, `invalid_dpop_proof`,
+    /// `use_dpop_nonce`, `too_many_requests`, `rate_limited`, `temporarily_unavailable` or
+    /// `server_error`.
     pub fn error_code(&self) -> &'static str {
         match &self.0.error {
             AuthError::MissingToken => "unauthorized",
             AuthError::InvalidRequest(_) => "invalid_request",
             AuthError::InvalidToken(_) | AuthError::DpopRequired => "invalid_token",
             AuthError::InsufficientScope(_) => "insufficient_scope",
+            AuthError::InsufficientUserAuthentication(_) => "insufficient_user_authentication",
             AuthError::DpopQuotaExceeded { .. } => "too_many_requests",
             AuthError::RateLimited { .. } => "rate_limited",
             AuthError::InvalidDpopProof(_) => "invalid_dpop_proof",
@@ -271,7 +281,8 @@ impl AuthRejection {
             AuthError::RateLimitUnavailable => "the rate limit store is unavailable; retry shortly".to_owned(),
             AuthError::InvalidRequest(why) => (*why).to_owned(),
             AuthError::InvalidToken(e) => e.to_string(),
-            AuthError::InsufficientScope(missing) => missing.to_string(),
+            AuthError::InsufficientScope(missing)
+            | AuthError::InsufficientUserAuthentication(missing) => missing.to_string(),
             AuthError::MissingAuthenticator => "internal server error".to_owned(),
         };
         defused(&quotable(&text))
@@ -311,6 +322,16 @@ impl AuthRejection {
         };
         if let Some(scope) = scope {
             params.push_str(&format!(", scope=\"{}\"", quotable(&scope)));
+        }
+        if let AuthError::InsufficientUserAuthentication(missing) = &self.0.error {
+            // RFC 9470 §3.
+            if !missing.acr_values().is_empty() {
+                let values = quotable(&missing.acr_values().join(" "));
+                params.push_str(&format!(", acr_values=\"{values}\""));
+            }
+            if let Some(max_age) = missing.max_age() {
+                params.push_str(&format!(", max_age=\"{max_age}\""));
+            }
         }
         if let Some(url) = resource_metadata {
             params.push_str(&format!(", resource_metadata=\"{}\"", quotable(url)));

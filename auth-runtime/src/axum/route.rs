@@ -182,6 +182,18 @@ pub fn require_actor(actors: impl IntoIterator<Item = impl Into<String>>) -> Req
     require(Require::new().actor(actors))
 }
 
+/// Step-up (RFC 9470): the user authenticated with one of the `acr` values; otherwise 401
+/// `insufficient_user_authentication` with `acr_values`.
+pub fn require_acr(values: impl IntoIterator<Item = impl Into<String>>) -> RequireLayer {
+    require(Require::new().acr(values))
+}
+
+/// Step-up (RFC 9470): the user authenticated at most `max_secs` seconds ago (`auth_time`);
+/// otherwise 401 `insufficient_user_authentication` with `max_age`.
+pub fn require_auth_age(max_secs: u64) -> RequireLayer {
+    require(Require::new().max_auth_age(max_secs))
+}
+
 /// The layer for a hand-written [`Requirement`]: what [`Guard<R>`](crate::Guard) enforces for
 /// one handler, for a whole router, checked against `R::Claims`.
 ///

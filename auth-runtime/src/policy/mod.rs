@@ -129,7 +129,10 @@ pub struct Insufficient {
     pub roles: Vec<String>,
     /// Claim conditions not met, described (e.g. `org_id = "org_123"`).
     pub claims: Vec<String>,
-    /// The any-of groups among the names above, so the description can say "one of".
+
+    /// The any-of groups among the names above, so the description can say "one of"; and the
+    /// step-up conditions (RFC 9470), kept here so the value stays small: it is what every check
+    /// returns.
     alternatives: Vec<(Kind, Vec<String>)>,
 }
 
@@ -139,15 +142,62 @@ enum Kind {
     Scope,
     Permission,
     Role,
+    /// Step-up: one of these `acr` values.
+    Acr,
+    /// Step-up: a login at most this many seconds ago (one name: the number).
+    MaxAge,
 }
 
 impl Insufficient {
     /// True when nothing is missing.
     pub fn is_empty(&self) -> bool {
-        self.scopes.is_empty()
-            && self.permissions.is_empty()
-            && self.roles.is_empty()
-            && self.claims.is_empty()
+        self.grants_missing() == 0 && !self.needs_step_up()
+    }
+
+    /// True when only a stronger or more recent authentication is missing (RFC 9470): answered
+    /// 401 `insufficient_user_authentication` rather than 403.
+    pub fn step_up_only(&self) -> bool {
+        self.grants_missing() == 0 && self.needs_step_up()
+    }
+
+    fn needs_step_up(&self) -> bool {
+        self.group(Kind::Acr).is_some() || self.group(Kind::MaxAge).is_some()
+    }
+
+    fn group(&self, kind: Kind) -> Option<&Vec<String>> {
+        self.alternatives
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map(|(_, names)| names)
+    }
+
+    fn group_mut(&mut self, kind: Kind) -> &mut Vec<String> {
+        let at = match self.alternatives.iter().position(|(k, _)| *k == kind) {
+            Some(at) => at,
+            None => {
+                self.alternatives.push((kind, Vec::new()));
+                self.alternatives.len() - 1
+            }
+        };
+        &mut self.alternatives[at].1
+    }
+
+    /// Step-up (RFC 9470): the `acr` values one of which the user's login must have had, when
+    /// it had none of them.
+    pub fn acr_values(&self) -> &[String] {
+        self.group(Kind::Acr).map_or(&[], Vec::as_slice)
+    }
+
+    /// Step-up (RFC 9470): the most seconds since the user logged in (`auth_time`), when the
+    /// token is older or does not say.
+    pub fn max_age(&self) -> Option<u64> {
+        self.group(Kind::MaxAge)
+            .and_then(|names| names.first())
+            .and_then(|secs| secs.parse().ok())
+    }
+
+    fn grants_missing(&self) -> usize {
+        self.scopes.len() + self.permissions.len() + self.roles.len() + self.claims.len()
     }
 
     fn list_mut(&mut self, kind: Kind) -> &mut Vec<String> {
@@ -155,6 +205,7 @@ impl Insufficient {
             Kind::Scope => &mut self.scopes,
             Kind::Permission => &mut self.permissions,
             Kind::Role => &mut self.roles,
+            Kind::Acr | Kind::MaxAge => self.group_mut(kind),
         }
     }
 
@@ -214,6 +265,15 @@ impl fmt::Display for Insufficient {
             parts.push(format!("the required {}", required.join("; ")));
         }
         parts.extend(one_of);
+        if !self.acr_values().is_empty() {
+            parts.push(format!(
+                "an authentication of the class {}",
+                self.acr_values().join(" or ")
+            ));
+        }
+        if let Some(max_age) = self.max_age() {
+            parts.push(format!("an authentication within the last {max_age} s"));
+        }
         write!(f, "the token lacks {}", parts.join("; "))
     }
 }
@@ -383,6 +443,35 @@ impl<'a, T: TokenClaims> Check<'a, T> {
                 [] => "a delegated actor (act)".to_owned(),
                 _ => format!("actor {}", actors.join(" or ")),
             });
+        }
+        self
+    }
+
+    /// Step-up (RFC 9470): the user must have authenticated with one of the `acr` values
+    /// (e.g. `http://schemas.openid.net/pape/policies/2007/06/multi-factor`). A token without
+    /// `acr` fails. Unmet, the request gets 401 `insufficient_user_authentication` naming them.
+    pub fn acr_in(mut self, token: &VerifiedToken, values: &[&str]) -> Self {
+        let acr = token.claim("acr").and_then(Value::as_str);
+        if !acr.is_some_and(|acr| values.contains(&acr)) {
+            let wanted = self.missing.group_mut(Kind::Acr);
+            for value in values {
+                if !wanted.iter().any(|v| v == value) {
+                    wanted.push((*value).to_owned());
+                }
+            }
+        }
+        self
+    }
+
+    /// Step-up (RFC 9470): the user must have authenticated at most `max_secs` seconds ago
+    /// (`auth_time`, with no leeway beyond a second). A token without `auth_time` fails.
+    pub fn max_auth_age(mut self, token: &VerifiedToken, max_secs: u64) -> Self {
+        let auth_time = token.claim("auth_time").and_then(Value::as_f64);
+        let now = crate::verify::unix_now();
+        let fresh = auth_time.is_some_and(|at| now - at <= max_secs as f64 + 1.0);
+        if !fresh {
+            let stricter = self.missing.max_age().map_or(max_secs, |m| m.min(max_secs));
+            *self.missing.group_mut(Kind::MaxAge) = vec![stricter.to_string()];
         }
         self
     }

@@ -105,6 +105,8 @@ enum ClaimRule {
     Includes(String, Vec<String>),
     Organization(Vec<String>),
     Actor(Vec<String>),
+    Acr(Vec<String>),
+    AuthAge(u64),
     Check(String, Predicate),
 }
 
@@ -204,6 +206,22 @@ impl Require {
     pub fn actor(mut self, actors: impl IntoIterator<Item = impl Into<String>>) -> Self {
         let actors = actors.into_iter().map(Into::into).collect();
         self.claims.push(ClaimRule::Actor(actors));
+        self
+    }
+
+    /// Step-up (RFC 9470): the user authenticated with one of the `acr` values, like
+    /// `#[require_acr(..)]`. Unmet: 401 `insufficient_user_authentication` with `acr_values`.
+    pub fn acr(mut self, values: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        let values = values.into_iter().map(Into::into).collect();
+        self.claims.push(ClaimRule::Acr(values));
+        self
+    }
+
+    /// Step-up (RFC 9470): the user authenticated at most `max_secs` seconds ago
+    /// (`auth_time`), like `#[require_auth_age(max_secs = 300)]`. Unmet: 401
+    /// `insufficient_user_authentication` with `max_age`.
+    pub fn max_auth_age(mut self, max_secs: u64) -> Self {
+        self.claims.push(ClaimRule::AuthAge(max_secs));
         self
     }
 
@@ -313,6 +331,15 @@ impl Require {
                 ClaimRule::Includes(name, values) => {
                     ("Require::claim_includes", name, Some(values))
                 }
+                ClaimRule::Acr(values) => {
+                    if values.is_empty() || values.iter().any(|v| v.trim().is_empty()) {
+                        return Err(invalid(
+                            "Require::acr",
+                            "name at least one acr value, none empty".to_owned(),
+                        ));
+                    }
+                    continue;
+                }
                 _ => continue,
             };
             if name.is_empty() {
@@ -368,6 +395,8 @@ impl Require {
                 ClaimRule::Includes(name, values) => check.claim_includes(token, name, values),
                 ClaimRule::Organization(orgs) => check.organization_in(token, &borrowed(orgs)),
                 ClaimRule::Actor(actors) => check.actor_in(token, &borrowed(actors)),
+                ClaimRule::Acr(values) => check.acr_in(token, &borrowed(values)),
+                ClaimRule::AuthAge(max_secs) => check.max_auth_age(token, *max_secs),
                 ClaimRule::Check(description, ok) => {
                     let ok = ok(claims, token);
                     check.predicate(ok, description)

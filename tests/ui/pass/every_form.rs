@@ -76,8 +76,13 @@ async fn rate_limited_alone() {}
 #[route_guard::rate_limit(" 3 / Hour ", crate = "::route_guard")]
 async fn rate_limited_and_scoped() {}
 
+#[route_guard::require_acr(any("urn:acr:mfa", "urn:acr:key"))]
+#[route_guard::require_auth_age(max_secs = 300)]
+async fn stepped_up() {}
+
 fn main() {
     let _: Router = Router::new()
+        .route("/s", get(stepped_up))
         .route("/q", get(rate_limited_alone))
         .route("/r", get(rate_limited_and_scoped))
         .route("/a", get(auth))
