@@ -388,3 +388,93 @@ async fn no_description_can_smuggle_a_challenge_parameter() {
     // The real parameters are still there, once.
     assert_eq!(challenge.matches("error=").count(), 1, "{challenge}");
 }
+
+mod hierarchies {
+    use super::*;
+    use axum::Json;
+    use route_guard::{Claims, TokenClaims};
+    use serde_json::Value;
+
+    #[derive(TokenClaims, Clone, Debug)]
+    struct Typed {
+        sub: String,
+        scope: Option<String>,
+    }
+
+    #[require_scopes("messages:read")]
+    async fn read_standard(claims: Claims) -> Json<Value> {
+        Json(json!({ "scope": claims.scope, "has_read": claims.has_scope("messages:read") }))
+    }
+
+    #[require_scopes("messages:write")]
+    async fn write_typed(claims: Claims<Typed>) -> Json<Value> {
+        Json(json!({ "sub": claims.sub, "has_write": claims.has_scope("messages:write") }))
+    }
+
+    fn routes() -> Router {
+        let layered = Router::new()
+            .route("/layer", get(|| async { "layer" }))
+            .route_layer(layer::require_scopes("messages:read"));
+        Router::new()
+            .route("/standard", get(read_standard))
+            .route("/typed", get(write_typed))
+            .merge(layered)
+    }
+
+    #[tokio::test]
+    async fn a_broader_scope_passes_every_check_of_the_narrower_ones() {
+        let issuer = TestIssuer::start().await.expect("issuer");
+        let auth = issuer
+            .authenticator_builder()
+            .implied_scopes("messages:admin", ["messages:read", "messages:write"])
+            .implied_scopes("root", ["messages:admin"])
+            .build()
+            .expect("builds");
+        let app = common::serve_app(issuer, auth, routes()).await;
+        for granted in ["messages:admin", "root"] {
+            let token = app.issuer.token().sub("auth0|a").scopes(granted).sign();
+            let standard = app.get("/standard", Some(&token)).await;
+            assert_eq!(standard.status, 200, "{granted}: {}", standard.body);
+            assert_eq!(standard.body["has_read"], true);
+            assert!(standard.body["scope"]
+                .as_str()
+                .is_some_and(|s| s.starts_with(granted) && s.contains("messages:write")));
+            let typed = app.get("/typed", Some(&token)).await;
+            assert_eq!(typed.status, 200, "{granted}: {}", typed.body);
+            assert_eq!(typed.body["has_write"], true);
+            assert_eq!(app.get("/layer", Some(&token)).await.status, 200);
+        }
+        // Narrower scopes imply nothing broader.
+        let reader = app.issuer.token().scopes("messages:read").sign();
+        assert_eq!(app.get("/standard", Some(&reader)).await.status, 200);
+        app.get("/typed", Some(&reader))
+            .await
+            .assert_rejected(403, "insufficient_scope");
+    }
+
+    #[test]
+    fn a_cycle_is_a_start_up_error() {
+        let error = route_guard::Authenticator::builder()
+            .domain("tenant.us.auth0.com")
+            .audience("https://api.example.com")
+            .implied_scopes("a", ["b"])
+            .implied_scopes("b", ["c"])
+            .implied_scopes("c", ["a"])
+            .build()
+            .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "invalid setting `implied_scopes`: a cycle: a -> b -> c -> a"
+        );
+        let error = route_guard::Authenticator::builder()
+            .domain("tenant.us.auth0.com")
+            .audience("https://api.example.com")
+            .implied_scopes("a b", ["c"])
+            .build()
+            .unwrap_err();
+        assert!(
+            error.to_string().contains("`a b` is not a scope"),
+            "{error}"
+        );
+    }
+}

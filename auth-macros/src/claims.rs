@@ -414,6 +414,14 @@ fn generate(input: &Input, claims: &[Claim]) -> TokenStream {
                     fn has_scope(&self, scope: &str) -> bool {
                         #private::ScopeSet::has_scope(&self.#field, scope)
                     }
+
+                    // Scopes implied by granted ones (`implied_scopes`) join the field.
+                    fn apply_context(&mut self, context: &#private::ClaimsContext) {
+                        let implied = context.implied_scopes_for(|scope| {
+                            #private::ScopeSet::has_scope(&self.#field, scope)
+                        });
+                        #private::ScopeSet::add_scopes(&mut self.#field, &implied);
+                    }
                 ));
                 markers.push(quote!(impl #private::HasScopes for #ident {}));
             }

@@ -300,6 +300,10 @@ impl TokenClaims for StandardClaims {
     }
 
     fn apply_context(&mut self, context: &ClaimsContext) {
+        if !context.implied_scopes.is_empty() {
+            let implied = context.implied_scopes_for(|s| self.has_scope(s));
+            self.scope.add_scopes(&implied);
+        }
         if let Some(claim) = &context.roles_claim {
             // Roles of the wrong JSON type grant nothing (no error: the token itself is valid).
             self.roles = match self.extra.get(claim) {
@@ -405,6 +409,12 @@ pub trait ScopeSet: Default {
     fn has_scope(&self, scope: &str) -> bool;
     /// Builds the field from the granted scopes.
     fn from_scopes(scopes: Vec<String>) -> Self;
+    /// Adds scopes implied by granted ones
+    /// ([`implied_scopes`](crate::AuthenticatorBuilder::implied_scopes)). The default adds
+    /// nothing.
+    fn add_scopes(&mut self, scopes: &[&str]) {
+        let _ = scopes;
+    }
 }
 
 impl ScopeSet for String {
@@ -414,6 +424,16 @@ impl ScopeSet for String {
     fn from_scopes(scopes: Vec<String>) -> Self {
         scopes.join(" ")
     }
+    fn add_scopes(&mut self, scopes: &[&str]) {
+        for scope in scopes {
+            if !self.has_scope(scope) {
+                if !self.is_empty() {
+                    self.push(' ');
+                }
+                self.push_str(scope);
+            }
+        }
+    }
 }
 
 impl ScopeSet for Option<String> {
@@ -422,6 +442,40 @@ impl ScopeSet for Option<String> {
     }
     fn from_scopes(scopes: Vec<String>) -> Self {
         Some(scopes.join(" "))
+    }
+    fn add_scopes(&mut self, scopes: &[&str]) {
+        if !scopes.is_empty() {
+            self.get_or_insert_with(String::new).add_scopes(scopes);
+        }
+    }
+}
+
+/// Adding one scope to a set-like scope field.
+trait InsertScope {
+    fn insert_scope(&mut self, scope: &str);
+}
+
+impl InsertScope for Vec<String> {
+    fn insert_scope(&mut self, scope: &str) {
+        self.push(scope.to_owned());
+    }
+}
+
+impl InsertScope for HashSet<String> {
+    fn insert_scope(&mut self, scope: &str) {
+        self.insert(scope.to_owned());
+    }
+}
+
+impl InsertScope for BTreeSet<String> {
+    fn insert_scope(&mut self, scope: &str) {
+        self.insert(scope.to_owned());
+    }
+}
+
+impl<T: InsertScope + Default> InsertScope for Option<T> {
+    fn insert_scope(&mut self, scope: &str) {
+        self.get_or_insert_with(T::default).insert_scope(scope);
     }
 }
 
@@ -433,6 +487,13 @@ macro_rules! scope_set_via_string_set {
             }
             fn from_scopes(scopes: Vec<String>) -> Self {
                 <$ty as StringSet>::from_strings(scopes)
+            }
+            fn add_scopes(&mut self, scopes: &[&str]) {
+                for scope in scopes {
+                    if !self.has_scope(scope) {
+                        InsertScope::insert_scope(self, scope);
+                    }
+                }
             }
         }
     )*};

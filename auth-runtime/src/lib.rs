@@ -83,7 +83,7 @@ pub mod __private {
     pub use crate::policy::{
         route_quota, Authenticated, Check, Insufficient, Requirement, RouteLimit, RouteScopes,
     };
-    pub use crate::verify::VerifiedToken;
+    pub use crate::verify::{ClaimsContext, VerifiedToken};
     pub use inventory;
     pub use serde;
 

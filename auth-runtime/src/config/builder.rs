@@ -69,6 +69,7 @@ pub struct AuthenticatorBuilder {
     pub(super) reject_anonymous: bool,
     pub(super) rate_limits: RateLimitSettings,
     pub(super) resource: ResourceBuilder,
+    pub(super) implied_scopes: Vec<(String, Vec<String>)>,
     /// Set by `error_body` (in the axum module, which owns rendering); carried to the
     /// Authenticator untouched.
     pub(crate) error_body: Option<ErrorBody>,
@@ -118,6 +119,7 @@ impl Default for AuthenticatorBuilder {
             reject_anonymous: false,
             rate_limits: RateLimitSettings::default(),
             resource: ResourceBuilder::default(),
+            implied_scopes: Vec::new(),
             error_body: None,
         }
     }

@@ -13,6 +13,7 @@ mod hooks;
 mod options;
 mod ratelimit;
 mod resource;
+mod scopes;
 mod settings;
 mod validate;
 

@@ -49,6 +49,8 @@ pub(crate) struct Settings {
     pub(crate) max_delegation_depth: usize,
     pub(crate) reject_anonymous: bool,
     pub(crate) rate_limits: RateLimitSettings,
+    /// For each broader scope, every scope it implies (transitively).
+    pub(crate) implied_scopes: std::collections::BTreeMap<String, Vec<String>>,
     /// The Protected Resource Metadata (RFC 9728), when a resource is configured.
     pub(crate) resource: Option<super::resource::ResourceSettings>,
 }

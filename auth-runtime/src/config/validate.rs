@@ -228,6 +228,7 @@ impl AuthenticatorBuilder {
             reject_anonymous: self.reject_anonymous,
             rate_limits: self.rate_limits,
             resource: self.resource.validate()?,
+            implied_scopes: super::scopes::resolve(&self.implied_scopes)?,
         };
         Ok(Validated {
             settings,

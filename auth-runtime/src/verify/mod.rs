@@ -181,6 +181,7 @@ impl Authenticator {
             inner: Arc::new(Inner {
                 context: Arc::new(ClaimsContext {
                     roles_claim: settings.roles_claim.clone(),
+                    implied_scopes: settings.implied_scopes.clone(),
                 }),
                 realm: Arc::from(settings.realm.as_str()),
                 token_cache: TokenCache::new(settings.verified_token_cache),

@@ -18,6 +18,27 @@ pub struct ClaimsContext {
     /// The claim holding roles for types without a roles field, from
     /// [`roles_claim`](crate::AuthenticatorBuilder::roles_claim).
     pub roles_claim: Option<String>,
+    /// For each broader scope, every scope it implies, from
+    /// [`implied_scopes`](crate::AuthenticatorBuilder::implied_scopes).
+    pub implied_scopes: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+impl ClaimsContext {
+    /// The scopes implied by those `granted` says the token has, not granted themselves: what a
+    /// claims type adds to its scope set in `apply_context`.
+    pub fn implied_scopes_for(&self, granted: impl Fn(&str) -> bool) -> Vec<&str> {
+        let mut implied: Vec<&str> = Vec::new();
+        for (broader, narrower) in &self.implied_scopes {
+            if granted(broader) {
+                for scope in narrower {
+                    if !granted(scope) && !implied.contains(&scope.as_str()) {
+                        implied.push(scope);
+                    }
+                }
+            }
+        }
+        implied
+    }
 }
 
 /// A token whose signature and registered claims were verified.
