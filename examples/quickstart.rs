@@ -37,7 +37,7 @@ use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::routing::get;
 use axum::{Json, Router};
 use route_guard::layer::Quota;
-use route_guard::testing::{DpopKey, TestIssuer};
+use route_guard::testing::{DpopKey, TestClient, TestIssuer};
 use route_guard::{
     layer, rate_limit, require_auth, require_permissions, require_role, require_scopes,
     Authenticator, AuthenticatorBuilder, Claims, StandardClaims, TokenClaims,
@@ -371,6 +371,21 @@ fn print_dev_mode(issuer: &TestIssuer, base: &str) {
     println!(
         "  audience:           {}",
         route_guard::testing::TEST_AUDIENCE
+    );
+    // The development issuer is also an OAuth 2.0 authorization server (client credentials),
+    // like the Test tab of the Auth0 dashboard.
+    issuer.register_client(
+        TestClient::new("quickstart-agent", "quickstart-secret")
+            .scopes(["read:messages"])
+            .permissions(["read:messages"]),
+    );
+    println!("  token endpoint:     {}", issuer.token_endpoint());
+    println!("  client:             quickstart-agent / quickstart-secret (scope read:messages)");
+    println!();
+    println!("Get a token with client credentials:");
+    println!(
+        "  curl -s -X POST -u quickstart-agent:quickstart-secret -d grant_type=client_credentials {}",
+        issuer.token_endpoint()
     );
     println!();
     println!("Try it (tokens valid for one hour):");

@@ -274,6 +274,36 @@ async fn development_mode_prints_curl_commands_that_work() {
     assert_eq!(dpop_lines, 1, "{text}");
     assert!(checked >= 11, "{text}");
 
+    // The printed client-credentials line works, and its token opens the scoped route.
+    let line = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("curl -s -X POST -u "))
+        .expect("a token request line");
+    let mut words = line.split(' ');
+    let (user, _, form, endpoint) = (
+        words.next().expect("user"),
+        words.next(),
+        words.next().expect("form"),
+        words.next().expect("endpoint"),
+    );
+    let (id, secret) = user.split_once(':').expect("id:secret");
+    let answer = common::send(
+        common::client()
+            .post(endpoint)
+            .basic_auth(id, Some(secret))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form.to_owned()),
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let token = answer.body["access_token"].as_str().expect("token");
+    assert_eq!(
+        get(&app.base, "/api/private-scoped", Some(token))
+            .await
+            .status,
+        200
+    );
+
     // Development mode publishes its Protected Resource Metadata, its own URL as the resource,
     // its routes' scopes gathered without a list, and names it in every challenge.
     let metadata = get(&app.base, "/.well-known/oauth-protected-resource", None).await;

@@ -11,11 +11,12 @@ use aws_lc_rs::signature::KeyPair as _;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use serde_json::{json, Map, Value};
 
 use super::keys::{generate, sign, KeyPair, TestKey};
+use super::oauth::{self, TestClient};
 use super::token::TokenBuilder;
 use super::{b64, lock, unix_now, TestIssuerError, TEST_AUDIENCE, TEST_ROLES_CLAIM};
 use crate::config::{Algorithm, AuthenticatorBuilder, ConfigError};
@@ -31,13 +32,15 @@ struct Behaviour {
     jwks_lag: Duration,
 }
 
-struct Shared {
-    issuer: String,
-    keys: Mutex<Vec<TestKey>>,
+pub(super) struct Shared {
+    pub(super) issuer: String,
+    pub(super) keys: Mutex<Vec<TestKey>>,
     /// Every published key set with the time it was published, newest last (bounded): what a
     /// lagging JWKS serves.
     history: Mutex<VecDeque<(Instant, Value)>>,
-    signing_kid: Mutex<String>,
+    pub(super) signing_kid: Mutex<String>,
+    /// Clients of the token endpoint.
+    pub(super) clients: Mutex<Vec<TestClient>>,
     behaviour: Mutex<Behaviour>,
     jwks_fetches: AtomicUsize,
     discovery_fetches: AtomicUsize,
@@ -49,7 +52,7 @@ struct Shared {
 /// Serves `/.well-known/openid-configuration` and `/.well-known/jwks.json`; starts with one
 /// RS256 key. See the [module docs](super) for an example.
 pub struct TestIssuer {
-    shared: Arc<Shared>,
+    pub(super) shared: Arc<Shared>,
     addr: SocketAddr,
     server: tokio::task::JoinHandle<()>,
 }
@@ -78,6 +81,7 @@ impl TestIssuer {
             keys: Mutex::new(Vec::new()),
             history: Mutex::new(VecDeque::new()),
             signing_kid: Mutex::new(String::new()),
+            clients: Mutex::new(Vec::new()),
             behaviour: Mutex::new(Behaviour::default()),
             jwks_fetches: AtomicUsize::new(0),
             discovery_fetches: AtomicUsize::new(0),
@@ -86,6 +90,11 @@ impl TestIssuer {
         let app = Router::new()
             .route("/.well-known/openid-configuration", get(discovery))
             .route("/.well-known/jwks.json", get(jwks))
+            .route(
+                "/.well-known/oauth-authorization-server",
+                get(oauth::metadata),
+            )
+            .route(oauth::TOKEN_PATH, post(oauth::token))
             .with_state(Arc::clone(&shared));
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -374,6 +383,7 @@ async fn discovery(State(shared): State<Arc<Shared>>) -> Response {
     axum::Json(json!({
         "issuer": shared.issuer,
         "jwks_uri": format!("{}.well-known/jwks.json", shared.issuer),
+        "token_endpoint": format!("{}{}", shared.issuer.trim_end_matches('/'), oauth::TOKEN_PATH),
         "id_token_signing_alg_values_supported": ["RS256"],
     }))
     .into_response()

@@ -21,6 +21,7 @@
 mod dpop;
 mod issuer;
 mod keys;
+mod oauth;
 mod token;
 
 use std::sync::{Mutex, MutexGuard};
@@ -31,6 +32,7 @@ use base64::Engine as _;
 
 pub use dpop::{DpopKey, ProofBuilder};
 pub use issuer::TestIssuer;
+pub use oauth::TestClient;
 pub use token::TokenBuilder;
 
 use crate::config::Algorithm;

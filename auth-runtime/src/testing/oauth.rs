@@ -1,0 +1,383 @@
+//! The [`TestIssuer`](super::TestIssuer) as an OAuth 2.0 authorization server, so a real client
+//! can run the whole flow offline: RFC 8414 metadata and a token endpoint for the
+//! `client_credentials` grant (client_secret_basic and client_secret_post; `audience` as Auth0
+//! takes it, `resource` as RFC 8707 does; DPoP-bound tokens for a request with a valid proof,
+//! RFC 9449 §5), with RFC 6749 §5.2 errors.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine as _;
+use serde_json::{json, Map, Value};
+
+use super::issuer::{Shared, TestIssuer};
+use super::keys::sign;
+use super::{b64, lock, unix_now, TEST_AUDIENCE, TEST_ROLES_CLAIM};
+use crate::config::Algorithm;
+
+/// The token endpoint's path.
+pub(super) const TOKEN_PATH: &str = "/oauth/token";
+
+/// A client registered with the development issuer: what `client_credentials` tokens it may get.
+///
+/// ```
+/// # extern crate auth_runtime as route_guard;
+/// use route_guard::testing::TestClient;
+///
+/// let client = TestClient::new("reports-job", "s3cret")
+///     .scopes(["read:reports"])
+///     .permissions(["read:reports"]);
+/// assert_eq!(client.id(), "reports-job");
+/// ```
+#[derive(Debug, Clone)]
+pub struct TestClient {
+    id: String,
+    secret: String,
+    scopes: Vec<String>,
+    permissions: Vec<String>,
+    roles: Vec<String>,
+}
+
+impl TestClient {
+    /// A client with this id and secret, allowed no scope yet.
+    pub fn new(id: impl Into<String>, secret: impl Into<String>) -> Self {
+        TestClient {
+            id: id.into(),
+            secret: secret.into(),
+            scopes: Vec::new(),
+            permissions: Vec::new(),
+            roles: Vec::new(),
+        }
+    }
+
+    /// The scopes the client may request (and gets when it asks for none).
+    pub fn scopes<I: IntoIterator<Item = S>, S: Into<String>>(mut self, scopes: I) -> Self {
+        self.scopes = scopes.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Auth0 RBAC permissions its tokens carry.
+    pub fn permissions<I: IntoIterator<Item = S>, S: Into<String>>(mut self, values: I) -> Self {
+        self.permissions = values.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Roles its tokens carry (under [`TEST_ROLES_CLAIM`]).
+    pub fn roles<I: IntoIterator<Item = S>, S: Into<String>>(mut self, values: I) -> Self {
+        self.roles = values.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The client id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The client secret.
+    pub fn secret(&self) -> &str {
+        &self.secret
+    }
+}
+
+impl TestIssuer {
+    /// Registers a client of the token endpoint (`POST /oauth/token`, `client_credentials`),
+    /// which also makes the issuer an OAuth 2.0 authorization server with RFC 8414 metadata.
+    ///
+    /// ```
+    /// # extern crate auth_runtime as route_guard;
+    /// use route_guard::testing::{TestClient, TestIssuer};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let issuer = TestIssuer::start().await?;
+    /// issuer.register_client(TestClient::new("job", "s3cret").scopes(["read:reports"]));
+    /// let body = reqwest::Client::new()
+    ///     .post(issuer.token_endpoint())
+    ///     .basic_auth("job", Some("s3cret"))
+    ///     .header("content-type", "application/x-www-form-urlencoded")
+    ///     .body("grant_type=client_credentials")
+    ///     .send()
+    ///     .await?
+    ///     .text()
+    ///     .await?;
+    /// let answer: serde_json::Value = serde_json::from_str(&body)?;
+    /// let token = answer["access_token"].as_str().expect("a token");
+    /// let verified = issuer.authenticator()?.verify(token).await?;
+    /// assert_eq!(verified.standard_claims()?.scope.as_deref(), Some("read:reports"));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn register_client(&self, client: TestClient) {
+        let mut clients = lock(&self.shared.clients);
+        clients.retain(|c| c.id() != client.id());
+        clients.push(client);
+    }
+
+    /// The token endpoint's URL.
+    pub fn token_endpoint(&self) -> String {
+        format!("{}{}", self.issuer().trim_end_matches('/'), TOKEN_PATH)
+    }
+}
+
+/// RFC 8414 authorization server metadata.
+pub(super) async fn metadata(State(shared): State<Arc<Shared>>) -> Response {
+    let issuer = shared.issuer.trim_end_matches('/');
+    let scopes: Vec<String> = {
+        let clients = lock(&shared.clients);
+        let mut scopes: Vec<String> = clients.iter().flat_map(|c| c.scopes.clone()).collect();
+        scopes.sort_unstable();
+        scopes.dedup();
+        scopes
+    };
+    axum::Json(json!({
+        "issuer": shared.issuer,
+        "token_endpoint": format!("{issuer}{TOKEN_PATH}"),
+        "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
+        "grant_types_supported": ["client_credentials"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "response_types_supported": ["token"],
+        "scopes_supported": scopes,
+        "dpop_signing_alg_values_supported": ["ES256"],
+    }))
+    .into_response()
+}
+
+/// RFC 6749 §5.2.
+fn error(status: StatusCode, code: &str, description: &str) -> Response {
+    let mut response = (
+        status,
+        axum::Json(json!({ "error": code, "error_description": description })),
+    )
+        .into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if status == StatusCode::UNAUTHORIZED {
+        headers.insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"token\""),
+        );
+    }
+    response
+}
+
+/// The `client_credentials` token endpoint.
+pub(super) async fn token(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let form: Vec<(String, String)> = url::form_urlencoded::parse(&body)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    // A repeated field is an error (RFC 6749 §3.2): its name.
+    let form_text = |name: &str| -> Result<Option<String>, String> {
+        let mut values = form.iter().filter(|(k, _)| k == name).map(|(_, v)| v);
+        match (values.next(), values.next()) {
+            (Some(v), None) => Ok(Some(v.clone())),
+            (None, _) => Ok(None),
+            (Some(_), Some(_)) => Err(name.to_owned()),
+        }
+    };
+    let repeated = |name: String| {
+        error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            &format!("`{name}` is repeated"),
+        )
+    };
+    let grant = match form_text("grant_type") {
+        Ok(Some(grant)) => grant,
+        Ok(None) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "`grant_type` is missing",
+            )
+        }
+        Err(name) => return repeated(name),
+    };
+    // The client first: an unknown client learns nothing else (RFC 6749 §5.2).
+    let basic = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+        .map(str::trim);
+    let posted = match (form_text("client_id"), form_text("client_secret")) {
+        (Ok(id), Ok(secret)) => id.zip(secret),
+        (Err(name), _) | (_, Err(name)) => return repeated(name),
+    };
+    let credentials = match (basic, posted) {
+        (Some(_), Some(_)) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "use one client authentication method, not both",
+            )
+        }
+        (Some(basic), None) => decode_basic(basic),
+        (None, Some(posted)) => Some(posted),
+        (None, None) => None,
+    };
+    let client = credentials.and_then(|(id, secret)| {
+        lock(&shared.clients)
+            .iter()
+            .find(|c| c.id == id && c.secret == secret)
+            .cloned()
+    });
+    let Some(client) = client else {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "unknown client or wrong secret",
+        );
+    };
+    if grant != "client_credentials" {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            "this server issues tokens for `client_credentials` only",
+        );
+    }
+    let scopes: Vec<String> = match form_text("scope") {
+        Ok(Some(requested)) => {
+            let requested: Vec<String> = requested
+                .split(' ')
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect();
+            if let Some(refused) = requested.iter().find(|s| !client.scopes.contains(s)) {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_scope",
+                    &format!("the client may not have the scope {refused}"),
+                );
+            }
+            requested
+        }
+        Ok(None) => client.scopes.clone(),
+        Err(name) => return repeated(name),
+    };
+    let audience = match (form_text("audience"), form_text("resource")) {
+        (Ok(audience), Ok(resource)) => audience
+            .or(resource)
+            .unwrap_or_else(|| TEST_AUDIENCE.to_owned()),
+        (Err(name), _) | (_, Err(name)) => return repeated(name),
+    };
+    // RFC 9449 §5: a valid proof of possession binds the token to its key.
+    let token_url = format!("{}{TOKEN_PATH}", shared.issuer.trim_end_matches('/'));
+    let jkt = match headers.get("dpop") {
+        None => None,
+        Some(proof) => match proof
+            .to_str()
+            .ok()
+            .and_then(|p| proof_thumbprint(p, &token_url))
+        {
+            Some(jkt) => Some(jkt),
+            None => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_dpop_proof",
+                    "the DPoP proof is not valid for POST of the token endpoint",
+                )
+            }
+        },
+    };
+    let now = unix_now();
+    let mut claims = Map::new();
+    claims.insert("iss".into(), json!(shared.issuer));
+    claims.insert("sub".into(), json!(format!("{}@clients", client.id)));
+    claims.insert("aud".into(), json!(audience));
+    claims.insert("iat".into(), json!(now));
+    claims.insert("exp".into(), json!(now + 3600));
+    claims.insert("azp".into(), json!(client.id));
+    claims.insert("gty".into(), json!("client-credentials"));
+    if !scopes.is_empty() {
+        claims.insert("scope".into(), json!(scopes.join(" ")));
+    }
+    if !client.permissions.is_empty() {
+        claims.insert("permissions".into(), json!(client.permissions));
+    }
+    if !client.roles.is_empty() {
+        claims.insert(TEST_ROLES_CLAIM.into(), json!(client.roles));
+    }
+    if let Some(jkt) = &jkt {
+        claims.insert("cnf".into(), json!({ "jkt": jkt }));
+    }
+    let Some(access_token) = signed(&shared, claims) else {
+        return error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            "the development issuer has no signing key",
+        );
+    };
+    let mut response = axum::Json(json!({
+        "access_token": access_token,
+        "token_type": if jkt.is_some() { "DPoP" } else { "Bearer" },
+        "expires_in": 3600,
+        "scope": scopes.join(" "),
+    }))
+    .into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// `id:secret` of a Basic header, each form-urlencoded (RFC 6749 §2.3.1).
+fn decode_basic(value: &str) -> Option<(String, String)> {
+    let decoded = String::from_utf8(STANDARD.decode(value).ok()?).ok()?;
+    let (id, secret) = decoded.split_once(':')?;
+    let unescape = |text: &str| {
+        url::form_urlencoded::parse(format!("v={text}").as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+    };
+    Some((unescape(id)?, unescape(secret)?))
+}
+
+/// The thumbprint of the key of a valid proof for `POST url` (signature, `typ`, `htm`, `htu`,
+/// a fresh `iat`).
+fn proof_thumbprint(proof: &str, url: &str) -> Option<String> {
+    let mut parts = proof.split('.');
+    let (header, payload, signature) = (parts.next()?, parts.next()?, parts.next()?);
+    let decode = |part: &str| URL_SAFE_NO_PAD.decode(part).ok();
+    let header_json: Map<String, Value> = serde_json::from_slice(&decode(header)?).ok()?;
+    let claims: Map<String, Value> = serde_json::from_slice(&decode(payload)?).ok()?;
+    if header_json.get("typ").and_then(Value::as_str) != Some("dpop+jwt") {
+        return None;
+    }
+    let alg: Algorithm = header_json.get("alg")?.as_str()?.parse().ok()?;
+    let jwk = header_json.get("jwk")?.as_object()?.clone();
+    let jkt = crate::dpop::thumbprint(&jwk)?;
+    let key = crate::jwks::parse_key(Value::Object(jwk), &[alg]).ok()?;
+    let signed = &proof.as_bytes()[..header.len() + 1 + payload.len()];
+    key.for_alg(alg)?
+        .verify_sig(signed, &decode(signature)?)
+        .ok()?;
+    let iat = claims.get("iat")?.as_f64()?;
+    let fresh = (iat - unix_now() as f64).abs() <= 300.0;
+    let right = claims.get("htm")?.as_str()? == "POST" && claims.get("htu")?.as_str()? == url;
+    (fresh && right && claims.get("jti").is_some()).then_some(jkt)
+}
+
+/// An access token signed with the issuer's current signing key.
+fn signed(shared: &Shared, claims: Map<String, Value>) -> Option<String> {
+    let (kid, pair, alg) = {
+        let keys = lock(&shared.keys);
+        let signing = lock(&shared.signing_kid).clone();
+        let key = keys.iter().find(|k| k.kid == signing)?;
+        (key.kid.clone(), Arc::clone(&key.pair), key.alg)
+    };
+    let header = json!({ "alg": alg.as_str(), "kid": kid, "typ": "at+jwt" });
+    let message = format!(
+        "{}.{}",
+        b64(header.to_string().as_bytes()),
+        b64(Value::Object(claims).to_string().as_bytes())
+    );
+    let signature = sign(&pair, alg, message.as_bytes());
+    Some(format!("{message}.{}", b64(&signature)))
+}
