@@ -48,7 +48,14 @@ impl Authenticator {
             let auth = self.clone();
             let document = get(move || {
                 let auth = auth.clone();
-                async move { metadata_response(&auth) }
+                async move {
+                    // An issuer found by discovery is known once its keys loaded: load them
+                    // first, or the document would name no authorization server.
+                    if auth.issuers().is_empty() {
+                        let _ = auth.warm_up().await;
+                    }
+                    metadata_response(&auth)
+                }
             })
             .options(|| async { preflight() });
             router = router.route(&path, document);

@@ -9,6 +9,9 @@ use axum::http::header::{RETRY_AFTER, WWW_AUTHENTICATE};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
+#[cfg(test)]
+mod tests;
+
 use crate::dpop::ProofError;
 use crate::policy::Insufficient;
 use crate::ratelimit::Quota;

@@ -95,6 +95,7 @@ impl TestIssuer {
                 get(oauth::metadata),
             )
             .route(oauth::TOKEN_PATH, post(oauth::token))
+            .route(oauth::AUTHORIZE_PATH, get(oauth::authorize))
             .with_state(Arc::clone(&shared));
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;

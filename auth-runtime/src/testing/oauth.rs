@@ -22,6 +22,18 @@ use crate::config::Algorithm;
 /// The token endpoint's path.
 pub(super) const TOKEN_PATH: &str = "/oauth/token";
 
+/// The authorization endpoint's path: no interactive login, only its RFC 6749 §4.1.2.1 error.
+pub(super) const AUTHORIZE_PATH: &str = "/authorize";
+
+/// The authorization endpoint: the development issuer has no users, so no code flow.
+pub(super) async fn authorize() -> Response {
+    error(
+        StatusCode::BAD_REQUEST,
+        "unsupported_response_type",
+        "the development issuer issues tokens with client credentials only",
+    )
+}
+
 /// A client registered with the development issuer: what `client_credentials` tokens it may get.
 ///
 /// ```
@@ -136,10 +148,13 @@ pub(super) async fn metadata(State(shared): State<Arc<Shared>>) -> Response {
     axum::Json(json!({
         "issuer": shared.issuer,
         "token_endpoint": format!("{issuer}{TOKEN_PATH}"),
+        // RFC 8414 requires it; clients parse it even for client credentials. It answers every
+        // request with `unsupported_response_type`: there is no user to log in here.
+        "authorization_endpoint": format!("{issuer}{AUTHORIZE_PATH}"),
         "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
         "grant_types_supported": ["client_credentials"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-        "response_types_supported": ["token"],
+        "response_types_supported": [],
         "scopes_supported": scopes,
         "dpop_signing_alg_values_supported": ["ES256"],
     }))
