@@ -21,6 +21,7 @@ use tower_service::Service;
 use super::layer::RequestAuth;
 use super::rejection::{quotable, whole_seconds, AuthError, Scheme};
 use super::{authenticate, AuthRejection};
+use crate::dpop::forwarded_param;
 use crate::policy::RouteLimit;
 use crate::ratelimit::{Decision, LimiterRef, Quota, Verdict};
 use crate::verify::{Authenticator, Inner, VerifiedToken};
@@ -470,13 +471,9 @@ fn forwarded_for(headers: &HeaderMap) -> Option<IpAddr> {
             .and_then(parse_node)
     };
     last("forwarded", |v| {
-        v.rsplit(',').next().and_then(|element| {
-            element.split(';').find_map(|pair| {
-                pair.trim()
-                    .strip_prefix("for=")
-                    .or_else(|| pair.trim().strip_prefix("For="))
-            })
-        })
+        v.rsplit(',')
+            .next()
+            .and_then(|element| forwarded_param(element, "for"))
     })
     .or_else(|| last("x-forwarded-for", |v| v.rsplit(',').next()))
 }

@@ -104,24 +104,25 @@ fn forwarded(headers: &HeaderMap) -> (Option<String>, Option<String>) {
             .map(str::to_owned)
     };
     if let Some(element) = first("forwarded") {
-        let mut proto = None;
-        let mut host = None;
-        for pair in element.split(';') {
-            let Some((name, value)) = pair.split_once('=') else {
-                continue;
-            };
-            let value = value.trim().trim_matches('"').to_owned();
-            match name.trim().to_ascii_lowercase().as_str() {
-                "proto" => proto = Some(value),
-                "host" => host = Some(value),
-                _ => {}
-            }
-        }
+        let proto = forwarded_param(&element, "proto").map(str::to_owned);
+        let host = forwarded_param(&element, "host").map(str::to_owned);
         if proto.is_some() || host.is_some() {
             return (proto, host);
         }
     }
     (first("x-forwarded-proto"), first("x-forwarded-host"))
+}
+
+/// The value of the parameter `name` (case-insensitive, RFC 7239 §4) in one element of a
+/// `Forwarded` header, unquoted: what DPoP's `htu` (`proto`, `host`) and the rate limiter's
+/// client address (`for`) read.
+pub(crate) fn forwarded_param<'a>(element: &'a str, name: &str) -> Option<&'a str> {
+    element.split(';').find_map(|pair| {
+        let (key, value) = pair.split_once('=')?;
+        key.trim()
+            .eq_ignore_ascii_case(name)
+            .then(|| value.trim().trim_matches('"'))
+    })
 }
 
 #[cfg(test)]

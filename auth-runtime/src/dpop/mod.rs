@@ -21,7 +21,7 @@ use serde::de::IgnoredAny;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-pub(crate) use htu::request_url;
+pub(crate) use htu::{forwarded_param, request_url};
 
 use crate::config::{Algorithm, DpopMode, Recorded};
 use crate::jwks::parse_key;
