@@ -15,10 +15,10 @@ use axum::routing::{get, post};
 use axum::Router;
 use serde_json::{json, Map, Value};
 
-use super::keys::{generate, sign, KeyPair, TestKey};
+use super::keys::{compact_jws, generate, KeyPair, TestKey};
 use super::oauth::{self, TestClient};
 use super::token::TokenBuilder;
-use super::{b64, lock, unix_now, TestIssuerError, TEST_AUDIENCE, TEST_ROLES_CLAIM};
+use super::{lock, unix_now, TestIssuerError, TEST_AUDIENCE, TEST_ROLES_CLAIM};
 use crate::config::{Algorithm, AuthenticatorBuilder, ConfigError};
 use crate::verify::Authenticator;
 
@@ -315,23 +315,26 @@ impl TestIssuer {
     /// Signs arbitrary header and payload JSON text with key `kid`'s own algorithm (the header
     /// is used as given: for hostile-token tests). Unknown `kid`: the signing key.
     pub fn sign_raw(&self, kid: &str, header_json: &str, payload_json: &str) -> String {
-        let message = format!(
-            "{}.{}",
-            b64(header_json.as_bytes()),
-            b64(payload_json.as_bytes())
-        );
-        let signature = self
-            .key_pair(kid)
-            .map(|(pair, alg)| sign(&pair, alg, message.as_bytes()))
-            .unwrap_or_default();
-        format!("{message}.{}", b64(&signature))
+        let key = self.key_pair(kid);
+        compact_jws(
+            header_json,
+            payload_json,
+            key.as_ref().map(|(pair, alg)| (&**pair, *alg)),
+        )
     }
 
     /// Key `kid`, else the signing key, else the first key. `start()` always creates one, so `None` is unreachable
     /// through the API; callers then sign with nothing (an invalid token, never a panic).
     pub(super) fn key_pair(&self, kid: &str) -> Option<(Arc<KeyPair>, Algorithm)> {
-        let keys = lock(&self.shared.keys);
-        let signing = lock(&self.shared.signing_kid).clone();
+        self.shared.key_pair(kid)
+    }
+}
+
+impl Shared {
+    /// See [`TestIssuer::key_pair`]; the token endpoint signs through it too.
+    pub(super) fn key_pair(&self, kid: &str) -> Option<(Arc<KeyPair>, Algorithm)> {
+        let keys = lock(&self.keys);
+        let signing = lock(&self.signing_kid).clone();
         keys.iter()
             .find(|k| k.kid == kid)
             .or_else(|| keys.iter().find(|k| k.kid == signing))

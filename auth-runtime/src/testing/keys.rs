@@ -97,6 +97,25 @@ pub(super) fn generate(alg: Algorithm) -> Result<KeyPair, TestIssuerError> {
     })
 }
 
+/// The compact JWS of the header and payload JSON texts, signed with `key` (an empty signature
+/// without one: an invalid token, never a panic): what the token builder, `sign_raw` and the
+/// token endpoint all make.
+pub(super) fn compact_jws(
+    header_json: &str,
+    payload_json: &str,
+    key: Option<(&KeyPair, Algorithm)>,
+) -> String {
+    let message = format!(
+        "{}.{}",
+        b64(header_json.as_bytes()),
+        b64(payload_json.as_bytes())
+    );
+    let signature = key
+        .map(|(pair, alg)| sign(pair, alg, message.as_bytes()))
+        .unwrap_or_default();
+    format!("{message}.{}", b64(&signature))
+}
+
 pub(super) fn sign(pair: &KeyPair, alg: Algorithm, message: &[u8]) -> Vec<u8> {
     let rng = SystemRandom::new();
     match pair {

@@ -15,8 +15,8 @@ use base64::Engine as _;
 use serde_json::{json, Map, Value};
 
 use super::issuer::{Shared, TestIssuer};
-use super::keys::sign;
-use super::{b64, lock, unix_now, TEST_AUDIENCE, TEST_ROLES_CLAIM};
+use super::keys::compact_jws;
+use super::{lock, unix_now, TEST_AUDIENCE, TEST_ROLES_CLAIM};
 use crate::config::Algorithm;
 
 /// The token endpoint's path.
@@ -381,18 +381,12 @@ fn proof_thumbprint(proof: &str, url: &str) -> Option<String> {
 
 /// An access token signed with the issuer's current signing key.
 fn signed(shared: &Shared, claims: Map<String, Value>) -> Option<String> {
-    let (kid, pair, alg) = {
-        let keys = lock(&shared.keys);
-        let signing = lock(&shared.signing_kid).clone();
-        let key = keys.iter().find(|k| k.kid == signing)?;
-        (key.kid.clone(), Arc::clone(&key.pair), key.alg)
-    };
-    let header = json!({ "alg": alg.as_str(), "kid": kid, "typ": "at+jwt" });
-    let message = format!(
-        "{}.{}",
-        b64(header.to_string().as_bytes()),
-        b64(Value::Object(claims).to_string().as_bytes())
-    );
-    let signature = sign(&pair, alg, message.as_bytes());
-    Some(format!("{message}.{}", b64(&signature)))
+    let signing = lock(&shared.signing_kid).clone();
+    let (pair, alg) = shared.key_pair(&signing)?;
+    let header = json!({ "alg": alg.as_str(), "kid": signing, "typ": "at+jwt" });
+    Some(compact_jws(
+        &header.to_string(),
+        &Value::Object(claims).to_string(),
+        Some((&pair, alg)),
+    ))
 }

@@ -6,8 +6,8 @@ use serde_json::{json, Map, Value};
 
 use super::dpop::DpopKey;
 use super::issuer::TestIssuer;
-use super::keys::sign;
-use super::{b64, unix_now, TEST_ROLES_CLAIM};
+use super::keys::compact_jws;
+use super::{unix_now, TEST_ROLES_CLAIM};
 use crate::config::Algorithm;
 
 /// Builds one token; [`sign`](Self::sign) produces the compact JWS.
@@ -166,14 +166,10 @@ impl TokenBuilder<'_> {
         self.header
             .entry("alg")
             .or_insert_with(|| Value::String(alg.as_str().to_owned()));
-        let message = format!(
-            "{}.{}",
-            b64(Value::Object(self.header).to_string().as_bytes()),
-            b64(Value::Object(self.claims).to_string().as_bytes())
-        );
-        let signature = key
-            .map(|(pair, _)| sign(&pair, alg, message.as_bytes()))
-            .unwrap_or_default();
-        format!("{message}.{}", b64(&signature))
+        compact_jws(
+            &Value::Object(self.header).to_string(),
+            &Value::Object(self.claims).to_string(),
+            key.as_ref().map(|(pair, _)| (&**pair, alg)),
+        )
     }
 }
