@@ -58,10 +58,7 @@ async fn app(
     configure: impl FnOnce(AuthenticatorBuilder) -> AuthenticatorBuilder,
 ) -> App {
     let issuer = TestIssuer::start().await.expect("issuer");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let (listener, base) = common::bind().await;
     let auth = configure(
         issuer
             .authenticator_builder()
@@ -73,9 +70,7 @@ async fn app(
     let app = routes()
         .layer(auth.layer())
         .merge(auth.protected_resource_router());
-    let server = tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
+    let server = common::serve_on(listener, app);
     App {
         issuer,
         base,

@@ -3,7 +3,6 @@
 
 mod common;
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -72,15 +71,7 @@ async fn app_with(configure: impl FnOnce(AuthenticatorBuilder) -> AuthenticatorB
     let auth = configure(issuer.authenticator_builder())
         .build()
         .expect("builds");
-    let app = routes().layer(auth.layer());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    let server = tokio::spawn(async move {
-        let service = app.into_make_service_with_connect_info::<SocketAddr>();
-        let _ = axum::serve(listener, service).await;
-    });
+    let (base, server) = common::serve_with_peer_address(routes().layer(auth.layer())).await;
     App {
         issuer,
         auth,

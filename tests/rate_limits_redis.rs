@@ -5,8 +5,6 @@
 
 mod common;
 
-use std::net::SocketAddr;
-
 use axum::routing::get;
 use axum::{Json, Router};
 use common::redis::{command, free_port, redis_server_binary, start_redis};
@@ -36,15 +34,7 @@ async fn instance(
     let auth = configure(issuer.authenticator_builder())
         .build()
         .expect("builds");
-    let app = routes().layer(auth.layer());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    tokio::spawn(async move {
-        let service = app.into_make_service_with_connect_info::<SocketAddr>();
-        let _ = axum::serve(listener, service).await;
-    });
+    let (base, _server) = common::serve_with_peer_address(routes().layer(auth.layer())).await;
     (auth, base)
 }
 

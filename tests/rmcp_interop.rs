@@ -53,10 +53,7 @@ async fn rmcp_discovers_authenticates_and_steps_up_its_scope() {
     issuer.register_client(
         TestClient::new("mcp-agent", "agent-secret").scopes(["messages:read", "messages:write"]),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let (listener, base) = common::bind().await;
     let resource = format!("{base}/mcp");
     // The MCP way: the token's audience is the resource the client names (RFC 8707).
     let auth = issuer
@@ -70,9 +67,7 @@ async fn rmcp_discovers_authenticates_and_steps_up_its_scope() {
         .route("/mcp/send", get(send_message))
         .layer(auth.layer())
         .merge(auth.protected_resource_router());
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
+    let _server = common::serve_on(listener, app);
     let client = common::client();
 
     // 1. No token: the challenge points at the metadata and names the route's scope.

@@ -221,14 +221,34 @@ pub async fn serve_app(issuer: TestIssuer, auth: Authenticator, routes: Router) 
 }
 
 pub async fn serve(app: Router) -> (String, tokio::task::JoinHandle<()>) {
+    let (listener, base) = bind().await;
+    (base, serve_on(listener, app))
+}
+
+/// A loopback listener and its base URL, for an app that must know its URL before it is built.
+pub async fn bind() -> (tokio::net::TcpListener, String) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind loopback");
     let addr = listener.local_addr().expect("local addr");
-    let server = tokio::spawn(async move {
+    (listener, format!("http://{addr}"))
+}
+
+pub fn serve_on(listener: tokio::net::TcpListener, app: Router) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
+    })
+}
+
+/// Serves `app` with each request's peer address (`ConnectInfo`), which rate limits key
+/// callers without a token by.
+pub async fn serve_with_peer_address(app: Router) -> (String, tokio::task::JoinHandle<()>) {
+    let (listener, base) = bind().await;
+    let server = tokio::spawn(async move {
+        let service = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
+        let _ = axum::serve(listener, service).await;
     });
-    (format!("http://{addr}"), server)
+    (base, server)
 }
 
 pub fn client() -> reqwest::Client {
