@@ -43,6 +43,8 @@ impl Authenticator {
         if resource.metadata_path != WELL_KNOWN {
             paths.push(resource.metadata_path.clone());
         }
+        // The document names the accepted issuers unless authorization servers are configured.
+        let names_issuers = resource.authorization_servers.is_none();
         let mut router = Router::new();
         for path in paths {
             let auth = self.clone();
@@ -51,7 +53,7 @@ impl Authenticator {
                 async move {
                     // An issuer found by discovery is known once its keys loaded: load them
                     // first, or the document would name no authorization server.
-                    if auth.issuers().is_empty() {
+                    if names_issuers && auth.issuers().is_empty() {
                         let _ = auth.warm_up().await;
                     }
                     metadata_response(&auth)
