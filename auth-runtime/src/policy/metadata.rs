@@ -27,11 +27,11 @@ impl Authenticator {
     ///     .protected_resource("https://api.example.com")
     ///     .resource_name("Example API")
     ///     .build()?;
-    /// let document = auth.protected_resource_metadata().expect("configured");
+    /// let document = auth.protected_resource_metadata().ok_or("no resource configured")?;
     /// assert_eq!(document["resource"], "https://api.example.com");
     /// assert_eq!(document["authorization_servers"][0], "https://tenant.us.auth0.com/");
     /// assert_eq!(document["bearer_methods_supported"][0], "header");
-    /// # Ok::<(), route_guard::ConfigError>(())
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn protected_resource_metadata(&self) -> Option<Value> {
         let settings = &self.inner.settings;

@@ -117,7 +117,7 @@ impl TestIssuer {
     ///     .text()
     ///     .await?;
     /// let answer: serde_json::Value = serde_json::from_str(&body)?;
-    /// let token = answer["access_token"].as_str().expect("a token");
+    /// let token = answer["access_token"].as_str().ok_or("no access_token")?;
     /// let verified = issuer.authenticator()?.verify(token).await?;
     /// assert_eq!(verified.standard_claims()?.scope.as_deref(), Some("read:reports"));
     /// # Ok(())

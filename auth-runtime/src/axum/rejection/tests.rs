@@ -124,6 +124,7 @@ fn no_description_or_challenge_smuggles_a_parameter() {
                 );
             }
             if let Some(challenge) = rejection.www_authenticate() {
+                // infallible: challenges are built from quotable (ASCII) text.
                 let challenge = challenge.to_str().expect("ascii").to_ascii_lowercase();
                 // One challenge per scheme offered, each naming its parameters once.
                 let schemes = if scheme == Scheme::Both { 2 } else { 1 };
