@@ -186,6 +186,9 @@ pub use auth_runtime::{
 
 pub use auth_runtime::layer;
 
+#[cfg(feature = "mcp")]
+pub use auth_runtime::mcp;
+
 /// DPoP proofs remembered in Redis (feature `redis`).
 #[cfg(feature = "redis")]
 pub use auth_runtime::RedisReplayStore;

@@ -54,6 +54,34 @@ pub mod layer {
     pub use crate::ratelimit::{Quota, QuotaError};
 }
 
+/// MCP servers (feature `mcp`): protect a streamable-HTTP MCP endpoint with per-tool,
+/// per-prompt and per-resource requirements, read from each JSON-RPC call before the MCP server
+/// (for example `rmcp`'s `StreamableHttpService`) sees it.
+///
+/// ```
+/// # extern crate auth_runtime as route_guard;
+/// use axum::{routing::post, Router};
+/// use route_guard::mcp::{self, McpPolicy};
+/// use route_guard::Authenticator;
+///
+/// # fn app(auth: Authenticator) -> Router {
+/// # let mcp_server = post(|| async { "the MCP server" });
+/// let policy = McpPolicy::new()
+///     .tool("read_messages", "messages:read")
+///     .tool("send_message", "messages:write");
+/// Router::new()
+///     .route("/mcp", mcp_server)
+///     .route_layer(mcp::layer(policy))
+///     .layer(auth.layer())
+///     .merge(auth.protected_resource_router())
+/// # }
+/// ```
+#[cfg(feature = "mcp")]
+pub mod mcp {
+    pub use crate::axum::{mcp_layer as layer, McpLayer, McpService};
+    pub use crate::policy::{McpPolicy, DEFAULT_MAX_BODY};
+}
+
 pub use crate::axum::{
     AuthError, AuthFuture, AuthLayer, AuthRejection, AuthService, Claims, Guard,
 };

@@ -3,6 +3,8 @@
 
 mod headers;
 mod layer;
+#[cfg(feature = "mcp")]
+mod mcp;
 mod metadata;
 mod ratelimit;
 mod rejection;
@@ -21,6 +23,8 @@ use axum::response::Response;
 use headers::{bearer_bytes, credentials, single_proof, Kind, DPOP};
 pub use layer::{AuthFuture, AuthLayer, AuthService};
 use layer::{Outcome, RequestAuth};
+#[cfg(feature = "mcp")]
+pub use mcp::{layer as mcp_layer, McpLayer, McpService};
 pub use ratelimit::{rate_limit, RateLimitLayer, RateLimitService};
 pub use rejection::{AuthError, AuthRejection};
 use rejection::{ChallengeParams, RenderBody, Scheme};

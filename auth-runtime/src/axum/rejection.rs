@@ -78,6 +78,15 @@ pub enum AuthError {
     /// The rate limit store did not answer and rate limits fail closed: 503
     /// `temporarily_unavailable` with `Retry-After`.
     RateLimitUnavailable,
+    /// A request body a guard must read (an MCP endpoint's JSON-RPC) is over its bound: 413
+    /// `invalid_request`, no challenge (the credentials are fine).
+    ContentTooLarge {
+        /// The bound, in bytes.
+        limit: usize,
+    },
+    /// A request body a guard must read cannot be judged (an MCP call named twice, a body cut
+    /// off): 400 `invalid_request`, no challenge.
+    InvalidBody(&'static str),
 }
 
 /// Which authentication scheme a challenge names.
@@ -187,7 +196,9 @@ impl AuthRejection {
     pub fn reason(&self) -> Option<RejectionReason> {
         match &self.0.error {
             AuthError::MissingToken => Some(RejectionReason::MissingToken),
-            AuthError::InvalidRequest(_) => Some(RejectionReason::InvalidRequest),
+            AuthError::InvalidRequest(_)
+            | AuthError::InvalidBody(_)
+            | AuthError::ContentTooLarge { .. } => Some(RejectionReason::InvalidRequest),
             AuthError::InvalidToken(e) => Some(e.reason()),
             AuthError::InsufficientScope(_) => Some(RejectionReason::InsufficientScope),
             AuthError::InsufficientUserAuthentication(_) => {
@@ -206,7 +217,7 @@ impl AuthRejection {
         }
     }
 
-    /// The HTTP status: 400, 401, 403, 429 for a DPoP key over its replay-store quota, 503 when
+    /// The HTTP status: 400, 401, 403, 413 for a body over an MCP endpoint's bound, 429 for a DPoP key over its replay-store quota, 503 when
     /// a dependency of ours is down (the issuer's keys never loaded, the replay store, the domain
     /// resolver), or 500 for a missing layer.
     pub fn status(&self) -> StatusCode {
@@ -217,7 +228,8 @@ impl AuthRejection {
             | AuthError::InvalidDpopProof(_)
             | AuthError::UseDpopNonce(_)
             | AuthError::DpopRequired => StatusCode::UNAUTHORIZED,
-            AuthError::InvalidRequest(_) => StatusCode::BAD_REQUEST,
+            AuthError::InvalidRequest(_) | AuthError::InvalidBody(_) => StatusCode::BAD_REQUEST,
+            AuthError::ContentTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             AuthError::InsufficientScope(_) => StatusCode::FORBIDDEN,
             AuthError::DpopQuotaExceeded { .. } | AuthError::RateLimited { .. } => {
                 StatusCode::TOO_MANY_REQUESTS
@@ -237,7 +249,9 @@ impl AuthRejection {
     pub fn error_code(&self) -> &'static str {
         match &self.0.error {
             AuthError::MissingToken => "unauthorized",
-            AuthError::InvalidRequest(_) => "invalid_request",
+            AuthError::InvalidRequest(_)
+            | AuthError::InvalidBody(_)
+            | AuthError::ContentTooLarge { .. } => "invalid_request",
             AuthError::InvalidToken(_) | AuthError::DpopRequired => "invalid_token",
             AuthError::InsufficientScope(_) => "insufficient_scope",
             AuthError::InsufficientUserAuthentication(_) => "insufficient_user_authentication",
@@ -282,7 +296,8 @@ impl AuthRejection {
                 whole_seconds(*retry_after)
             ),
             AuthError::RateLimitUnavailable => "the rate limit store is unavailable; retry shortly".to_owned(),
-            AuthError::InvalidRequest(why) => (*why).to_owned(),
+            AuthError::InvalidRequest(why) | AuthError::InvalidBody(why) => (*why).to_owned(),
+            AuthError::ContentTooLarge { limit } => format!("the request body is over this endpoint's limit of {limit} bytes"),
             AuthError::InvalidToken(e) => e.to_string(),
             AuthError::InsufficientScope(missing)
             | AuthError::InsufficientUserAuthentication(missing) => missing.to_string(),
@@ -291,7 +306,8 @@ impl AuthRejection {
         defused(&quotable(&text))
     }
 
-    /// The `WWW-Authenticate` challenge (none for a 500 or 503): `Bearer` for the Bearer
+    /// The `WWW-Authenticate` challenge (none for a 413, 429, 500 or 503, nor for a body the MCP
+    /// layer cannot judge): `Bearer` for the Bearer
     /// scheme, `DPoP ... algs="..."` for the DPoP scheme (RFC 9449 §7.1), both for a request
     /// without credentials when DPoP is allowed.
     pub fn www_authenticate(&self) -> Option<HeaderValue> {
@@ -308,6 +324,8 @@ impl AuthRejection {
             | AuthError::RateLimitUnavailable
             | AuthError::ResolverUnavailable
             | AuthError::KeysUnavailable { .. }
+            | AuthError::ContentTooLarge { .. }
+            | AuthError::InvalidBody(_)
             | AuthError::DpopQuotaExceeded { .. } => return None,
             AuthError::MissingToken => String::new(),
             _ => format!(

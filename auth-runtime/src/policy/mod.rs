@@ -5,6 +5,10 @@
 //! use [`Guard<R>`](crate::Guard) as an extractor. Route layers enforce a [`Require`], built at
 //! run time.
 
+#[cfg(feature = "mcp")]
+pub(crate) mod jsonrpc;
+#[cfg(feature = "mcp")]
+mod mcp;
 mod metadata;
 mod registry;
 mod require;
@@ -13,6 +17,8 @@ use std::fmt;
 
 use serde_json::Value;
 
+#[cfg(feature = "mcp")]
+pub use mcp::{McpPolicy, DEFAULT_MAX_BODY};
 pub use registry::RouteScopes;
 pub use require::{all, any, Names, Require};
 

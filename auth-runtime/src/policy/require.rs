@@ -362,6 +362,16 @@ impl Require {
         claims: Option<&StandardClaims>,
         token: &VerifiedToken,
     ) -> Result<(), Insufficient> {
+        Require::check_all([self], claims, token)
+    }
+
+    /// Every condition of every one of `requires`, with one [`Insufficient`] naming everything
+    /// missing: what a batch of calls, each with its own requirement, is checked against.
+    pub(crate) fn check_all<'r>(
+        requires: impl IntoIterator<Item = &'r Require>,
+        claims: Option<&StandardClaims>,
+        token: &VerifiedToken,
+    ) -> Result<(), Insufficient> {
         let empty;
         let claims = match claims {
             Some(claims) => claims,
@@ -371,6 +381,18 @@ impl Require {
             }
         };
         let mut check = Check::new(claims);
+        for require in requires {
+            check = require.apply(check, claims, token);
+        }
+        check.finish()
+    }
+
+    fn apply<'c>(
+        &self,
+        mut check: Check<'c, StandardClaims>,
+        claims: &StandardClaims,
+        token: &VerifiedToken,
+    ) -> Check<'c, StandardClaims> {
         for list in &self.scopes {
             check = match list.any {
                 true => check.scopes_any(&list.names),
@@ -403,7 +425,7 @@ impl Require {
                 }
             };
         }
-        check.finish()
+        check
     }
 }
 

@@ -96,6 +96,8 @@ fn every_error() -> Vec<AuthError> {
             retry_after: Duration::from_secs(6),
         },
         AuthError::RateLimitUnavailable,
+        AuthError::ContentTooLarge { limit: 1024 },
+        AuthError::InvalidBody(HOSTILE),
     ];
     errors.extend(verify.into_iter().map(AuthError::InvalidToken));
     errors.extend(proof.into_iter().map(AuthError::InvalidDpopProof));
