@@ -186,6 +186,8 @@ pub use auth_runtime::{
 
 pub use auth_runtime::layer;
 
+pub use auth_runtime::doctor;
+
 #[cfg(feature = "mcp")]
 pub use auth_runtime::mcp;
 

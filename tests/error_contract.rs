@@ -37,6 +37,8 @@ async fn missing_header_offers_only_bearer_when_dpop_is_disabled() {
 async fn assert_row(app: &App, authorization: &str, status: u16, code: &str) {
     let reply = app.get_with_header("/private", authorization).await;
     reply.assert_rejected(status, code);
+    // The token doctor gives the very same answer for every row.
+    common::assert_doctor_agrees(app, "/private", authorization, &reply).await;
 }
 
 #[tokio::test]
@@ -155,6 +157,7 @@ async fn verification_failure_is_401_invalid_token_with_description() {
         .sign();
     let reply = app.get("/private", Some(&token)).await;
     reply.assert_rejected(401, "invalid_token");
+    common::assert_doctor_agrees(&app, "/private", &format!("Bearer {token}"), &reply).await;
     assert_eq!(reply.body["error_description"], "the token has expired");
     let challenge = reply.challenge().to_owned();
     assert!(
@@ -170,6 +173,7 @@ async fn unknown_kid_is_401_invalid_token() {
     let token = app.issuer.token().kid("no-such-key").sign();
     let reply = app.get("/private", Some(&token)).await;
     reply.assert_rejected(401, "invalid_token");
+    common::assert_doctor_agrees(&app, "/private", &format!("Bearer {token}"), &reply).await;
 }
 
 #[tokio::test]
@@ -178,6 +182,7 @@ async fn missing_scope_is_403_with_scope_attribute() {
     let token = app.issuer.token().scopes("write:messages").sign();
     let reply = app.get("/scoped", Some(&token)).await;
     reply.assert_rejected(403, "insufficient_scope");
+    common::assert_doctor_agrees(&app, "/scoped", &format!("Bearer {token}"), &reply).await;
     let challenge = reply.challenge().to_owned();
     assert!(
         challenge.ends_with("scope=\"read:messages\""),
@@ -205,6 +210,7 @@ async fn missing_permission_is_403_insufficient_scope() {
     let token = app.issuer.token().permissions(["read:messages"]).sign();
     let reply = app.get("/messages", Some(&token)).await;
     reply.assert_rejected(403, "insufficient_scope");
+    common::assert_doctor_agrees(&app, "/messages", &format!("Bearer {token}"), &reply).await;
     assert!(!reply.challenge().contains("scope=\""));
     let ok = app.issuer.token().permissions(["write:messages"]).sign();
     assert_eq!(app.get("/messages", Some(&ok)).await.status, 200);
@@ -216,6 +222,7 @@ async fn missing_role_is_403_insufficient_scope() {
     let token = app.issuer.token().roles(["viewer"]).sign();
     let reply = app.get("/admin", Some(&token)).await;
     reply.assert_rejected(403, "insufficient_scope");
+    common::assert_doctor_agrees(&app, "/admin", &format!("Bearer {token}"), &reply).await;
     assert!(reply.description().contains("role admin"));
     let ok = app.issuer.token().roles(["viewer", "admin"]).sign();
     let reply = app.get("/admin", Some(&ok)).await;

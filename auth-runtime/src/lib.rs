@@ -100,6 +100,11 @@ pub use store::MemoryReplayStore;
 pub use store::RedisReplayStore;
 pub use verify::{Authenticator, ClaimsContext, KeysUnavailable, VerifiedToken, VerifyError};
 
+/// The token doctor's report: what [`Authenticator::diagnose`] returns.
+pub mod doctor {
+    pub use crate::verify::{Cause, Diagnosis, Finding, Outcome, SelectedKey, TimeClaim, Verdict};
+}
+
 /// What the macros' generated code names. Not a public API: it changes without notice.
 #[doc(hidden)]
 pub mod __private {

@@ -300,6 +300,37 @@ impl App {
     }
 }
 
+/// The token doctor's verdict for the token in `authorization` (`Bearer <token>`) on `path` of
+/// [`routes`] equals what the server answered: status, challenge and body. Other schemes are
+/// not the doctor's (it diagnoses Bearer tokens).
+pub async fn assert_doctor_agrees(app: &App, path: &str, authorization: &str, reply: &Reply) {
+    let Some(token) = authorization.strip_prefix("Bearer ") else {
+        return;
+    };
+    let diagnosis = match path {
+        "/scoped" => app.auth.diagnose_route::<ReadMessages>(token).await,
+        "/admin" => app.auth.diagnose_route::<Admin>(token).await,
+        "/messages" => app.auth.diagnose_route::<WriteMessages>(token).await,
+        _ => app.auth.diagnose(token).await,
+    };
+    let verdict = &diagnosis.verdict;
+    assert_eq!(
+        verdict.status,
+        reply.status.as_u16(),
+        "doctor vs server: {diagnosis:#?}"
+    );
+    assert_eq!(
+        verdict.www_authenticate, reply.www_authenticate,
+        "doctor vs server: {diagnosis:#?}"
+    );
+    if !verdict.accepted {
+        assert_eq!(verdict.body.as_ref(), Some(&reply.body), "doctor vs server");
+        // A refusal always has a failed check and a cause to show.
+        assert!(diagnosis.first_failure().is_some(), "{diagnosis:#?}");
+        assert!(!diagnosis.causes.is_empty(), "{diagnosis:#?}");
+    }
+}
+
 pub async fn send(request: reqwest::RequestBuilder) -> Reply {
     let response = request.send().await.expect("request is answered");
     let status = response.status();

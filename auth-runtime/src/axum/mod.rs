@@ -1,6 +1,7 @@
 //! axum glue: the layer that installs the [`Authenticator`], the [`Claims`] and [`Guard`]
 //! extractors, and the [`AuthRejection`] they fail with.
 
+mod doctor;
 mod headers;
 mod layer;
 #[cfg(feature = "mcp")]

@@ -50,15 +50,16 @@ pub struct RequireLayer {
 }
 
 #[derive(Clone)]
-enum Rule {
+pub(super) enum Rule {
     Runtime(Arc<Require>),
     Typed(Enforce),
 }
 
 /// `guard_request::<R>` for the `R` of [`guard`].
-type Enforce = for<'a> fn(
-    &'a mut Parts,
-) -> Pin<Box<dyn Future<Output = Result<(), AuthRejection>> + Send + 'a>>;
+pub(super) type Enforce =
+    for<'a> fn(
+        &'a mut Parts,
+    ) -> Pin<Box<dyn Future<Output = Result<(), AuthRejection>> + Send + 'a>>;
 
 impl std::fmt::Debug for RequireLayer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -221,7 +222,7 @@ pub fn guard<R: Requirement>() -> RequireLayer {
 impl Rule {
     /// Authenticates the request (once: the outcome is memoised for every later guard) and
     /// checks the requirement.
-    async fn apply(&self, parts: &mut Parts) -> Result<(), AuthRejection> {
+    pub(super) async fn apply(&self, parts: &mut Parts) -> Result<(), AuthRejection> {
         let require = match self {
             Rule::Typed(guard) => return guard(parts).await,
             Rule::Runtime(require) => require,

@@ -256,6 +256,34 @@ impl Require {
         self
     }
 
+    /// What the requirement asks for, in words: `scopes read:messages; one of the roles admin,
+    /// manager; 2 claim conditions`, or `a valid token`.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        for (noun, lists) in [
+            ("scope", &self.scopes),
+            ("permission", &self.permissions),
+            ("role", &self.roles),
+        ] {
+            for list in lists {
+                parts.push(match (list.any, list.names.len()) {
+                    (_, 1) => format!("the {noun} {}", list.names[0]),
+                    (true, _) => format!("one of the {noun}s {}", list.names.join(", ")),
+                    (false, _) => format!("the {noun}s {}", list.names.join(" ")),
+                });
+            }
+        }
+        match self.claims.len() {
+            0 => {}
+            1 => parts.push("1 claim condition".to_owned()),
+            n => parts.push(format!("{n} claim conditions")),
+        }
+        match parts.is_empty() {
+            true => "a valid token".to_owned(),
+            false => format!("a valid token with {}", parts.join("; ")),
+        }
+    }
+
     /// The scope lists this requirement asks for.
     pub fn required_scopes(&self) -> &[Names] {
         &self.scopes
@@ -354,7 +382,10 @@ impl Require {
         }
         Ok(())
     }
+}
 
+/// Checking a requirement.
+impl Require {
     /// `Ok` when `claims` and `token` satisfy every condition, otherwise everything missing.
     /// `claims` may be `None` when [`reads_claims`](Self::reads_claims) is false.
     pub fn check(

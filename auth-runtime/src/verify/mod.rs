@@ -4,6 +4,9 @@
 //! build on it from above, and the DPoP state it holds ([`DpopState`]) is data the `dpop` layer
 //! reads.
 
+mod causes;
+mod diagnose;
+mod diagnosis;
 mod error;
 mod header;
 mod path;
@@ -16,6 +19,8 @@ use std::sync::Arc;
 
 use url::Url;
 
+pub(crate) use diagnose::TokenReport;
+pub use diagnosis::{Cause, Diagnosis, Finding, Outcome, SelectedKey, TimeClaim, Verdict};
 pub use error::{KeysUnavailable, VerifyError};
 pub(crate) use header::{decode_segment, is_object, unix_now};
 pub(crate) use registered::NumericDate;

@@ -154,7 +154,7 @@ impl Authenticator {
 
     /// The JWKS cache for a token claiming `issuer`, after checking that the issuer is accepted
     /// for this request: before any network request, so an attacker's `iss` fetches nothing.
-    async fn resolve_cache(
+    pub(super) async fn resolve_cache(
         &self,
         issuer: &str,
         context: RequestContext<'_>,
