@@ -1,0 +1,307 @@
+//! `route-guard doctor`: why is this token rejected? Every check, the cause, the fix, and the
+//! exact answer the API sends. Configured from the same environment as the API
+//! (`AUTH0_DOMAIN`, `AUTH0_DOMAINS`, `AUTH0_ISSUER_BASE_URL`, `AUTH0_AUDIENCE`,
+//! `AUTH0_ALGORITHMS`, `AUTH0_DPOP`, and a `.env` file); the token from standard input or
+//! `--token-file`, never from the command line (shells keep history).
+//!
+//! ```sh
+//! cargo install route-guard --features doctor
+//! pbpaste | route-guard doctor --scopes read:messages
+//! ```
+//!
+//! Exit status: 0 when the token would be accepted, 1 when not, 2 for a usage or configuration
+//! error.
+
+use std::io::{IsTerminal, Read, Write};
+use std::process::ExitCode;
+
+use route_guard::doctor::{Diagnosis, Outcome};
+use route_guard::layer::{Names, Require};
+use route_guard::AuthenticatorBuilder;
+
+const USAGE: &str = "usage: route-guard doctor [--token-file PATH] [--scopes 'a b'] [--permissions 'a b'] [--roles 'a,b'] [--json] [--color auto|always|never]
+
+Reads one access token from standard input (or --token-file) and explains whether the API
+configured by AUTH0_DOMAIN / AUTH0_DOMAINS / AUTH0_ISSUER_BASE_URL and AUTH0_AUDIENCE (and
+AUTH0_ALGORITHMS, AUTH0_DPOP, a .env file) accepts it, for a route requiring the given scopes,
+permissions (all of them) and roles (any of them). The token itself is never printed.
+
+Exit status: 0 accepted, 1 refused, 2 usage or configuration error.";
+
+/// What the command line asked for.
+struct Options {
+    token_file: Option<String>,
+    scopes: Vec<String>,
+    permissions: Vec<String>,
+    roles: Vec<String>,
+    json: bool,
+    color: Option<bool>,
+}
+
+fn words(text: &str, separators: &[char]) -> Vec<String> {
+    text.split(separators)
+        .map(str::trim)
+        .filter(|w| !w.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn parse(args: &[String]) -> Result<Options, String> {
+    let mut options = Options {
+        token_file: None,
+        scopes: Vec::new(),
+        permissions: Vec::new(),
+        roles: Vec::new(),
+        json: false,
+        color: None,
+    };
+    let mut args = args.iter();
+    match args.next().map(String::as_str) {
+        Some("doctor") => {}
+        Some("-h" | "--help") | None => return Err(String::new()),
+        Some(other) => return Err(format!("unknown command `{other}`")),
+    }
+    while let Some(arg) = args.next() {
+        let (flag, inline) = match arg.split_once('=') {
+            Some((flag, value)) if flag.starts_with("--") => (flag, Some(value.to_owned())),
+            _ => (arg.as_str(), None),
+        };
+        let mut value = || {
+            inline
+                .clone()
+                .or_else(|| args.next().cloned())
+                .ok_or_else(|| format!("{flag} needs a value"))
+        };
+        match flag {
+            "--token-file" => options.token_file = Some(value()?),
+            "--scopes" => options.scopes.extend(words(&value()?, &[' ', ','])),
+            "--permissions" => options.permissions.extend(words(&value()?, &[' ', ','])),
+            // Auth0 role names may hold spaces: roles are comma-separated.
+            "--roles" => options.roles.extend(words(&value()?, &[','])),
+            "--json" => options.json = true,
+            "--color" => {
+                options.color = match value()?.as_str() {
+                    "always" => Some(true),
+                    "never" => Some(false),
+                    "auto" => None,
+                    other => return Err(format!("--color takes auto, always or never, not `{other}`")),
+                }
+            }
+            "-h" | "--help" => return Err(String::new()),
+            "--token" => {
+                return Err(
+                    "the token is read from standard input or --token-file, never from the command line (shells keep history)".to_owned(),
+                )
+            }
+            other => return Err(format!("unknown option `{other}`")),
+        }
+    }
+    Ok(options)
+}
+
+fn read_token(options: &Options) -> Result<String, String> {
+    let mut text = String::new();
+    match &options.token_file {
+        Some(path) => {
+            text = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read --token-file {path}: {e}"))?;
+        }
+        None => {
+            if std::io::stdin().is_terminal() {
+                eprintln!("paste the access token, then press Ctrl-D:");
+            }
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .map_err(|e| format!("cannot read the token from standard input: {e}"))?;
+        }
+    }
+    // A pasted header value is fine too.
+    let token = text.trim();
+    let token = token
+        .strip_prefix("Bearer ")
+        .or_else(|| token.strip_prefix("bearer "))
+        .unwrap_or(token)
+        .trim();
+    match token.is_empty() {
+        true => Err("no token: pipe one into standard input, or pass --token-file".to_owned()),
+        false => Ok(token.to_owned()),
+    }
+}
+
+fn requirement(options: &Options) -> Require {
+    let mut require = Require::new();
+    if !options.scopes.is_empty() {
+        require = require.scopes(Names::from(options.scopes.clone()));
+    }
+    if !options.permissions.is_empty() {
+        require = require.permissions(Names::from(options.permissions.clone()));
+    }
+    if !options.roles.is_empty() {
+        require = require.roles(route_guard::layer::any(options.roles.clone()));
+    }
+    require
+}
+
+/// ANSI styles, or nothing when the output is not a terminal.
+struct Style {
+    on: bool,
+}
+
+impl Style {
+    fn paint(&self, code: &str, text: &str) -> String {
+        match self.on {
+            true => format!("\x1b[{code}m{text}\x1b[0m"),
+            false => text.to_owned(),
+        }
+    }
+}
+
+fn print_text(d: &Diagnosis, style: &Style, out: &mut impl Write) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "route-guard doctor: token sha256:{}… (the token itself is never shown)",
+        d.token_sha256
+    )?;
+    writeln!(out)?;
+    for (n, finding) in d.checks.iter().enumerate() {
+        let (mark, code) = match finding.outcome {
+            Outcome::Passed => ("ok  ", "32"),
+            Outcome::Failed => ("FAIL", "31;1"),
+            Outcome::NotReached => ("--  ", "2"),
+        };
+        let actual = match finding.outcome {
+            Outcome::NotReached => "not reached".to_owned(),
+            _ => finding.actual.clone().unwrap_or_default(),
+        };
+        let untrusted = match (finding.trusted, finding.outcome) {
+            (false, Outcome::Passed | Outcome::Failed) => {
+                " (untrusted: read before the signature passed)"
+            }
+            _ => "",
+        };
+        writeln!(
+            out,
+            "{:>3}. {} {:<12} {actual}{untrusted}",
+            n + 1,
+            style.paint(code, mark),
+            finding.check
+        )?;
+        if finding.outcome == Outcome::Failed {
+            if let Some(expected) = &finding.expected {
+                writeln!(out, "                      expected: {expected}")?;
+            }
+        }
+    }
+    writeln!(out)?;
+    if let Some(key) = &d.key {
+        writeln!(
+            out,
+            "key:     {} {} kid {} of {}{}",
+            key.kty,
+            key.alg,
+            key.kid.as_deref().unwrap_or("(none)"),
+            key.issuer,
+            if d.jwks_refreshed {
+                " (JWKS fetched for this)"
+            } else {
+                ""
+            }
+        )?;
+    }
+    for time in &d.times {
+        writeln!(
+            out,
+            "{:<8} {} ({})",
+            format!("{}:", time.claim),
+            time.utc,
+            time.relative
+        )?;
+    }
+    for cause in &d.causes {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "{} {}",
+            style.paint("33;1", "cause:"),
+            cause.explanation
+        )?;
+        writeln!(out, "{} {}", style.paint("36;1", "fix:  "), cause.fix)?;
+    }
+    writeln!(out)?;
+    let verdict = &d.verdict;
+    match verdict.accepted {
+        true => writeln!(
+            out,
+            "{} the API accepts this token (200)",
+            style.paint("32;1", "verdict:")
+        )?,
+        false => {
+            writeln!(
+                out,
+                "{} the API refuses this token: {}",
+                style.paint("31;1", "verdict:"),
+                verdict.status
+            )?;
+            if let Some(challenge) = &verdict.www_authenticate {
+                writeln!(out, "  WWW-Authenticate: {challenge}")?;
+            }
+            if let Some(body) = &verdict.body {
+                writeln!(out, "  body: {body}")?;
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn run(args: &[String]) -> Result<bool, (u8, String)> {
+    let options = parse(args).map_err(|e| (2, e))?;
+    let token = read_token(&options).map_err(|e| (2, e))?;
+    let auth = AuthenticatorBuilder::from_env()
+        .and_then(AuthenticatorBuilder::build)
+        .map_err(|e| (2, format!("configuration: {e}")))?;
+    let require = requirement(&options);
+    if let Err(e) = require.validate() {
+        return Err((2, e.to_string()));
+    }
+    let diagnosis = auth.diagnose_for(&token, &require).await;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let written = match options.json {
+        true => serde_json::to_writer_pretty(&mut out, &diagnosis)
+            .map_err(std::io::Error::other)
+            .and_then(|()| writeln!(out)),
+        false => {
+            let style = Style {
+                on: options.color.unwrap_or_else(|| stdout.is_terminal()),
+            };
+            print_text(&diagnosis, &style, &mut out)
+        }
+    };
+    written.map_err(|e| (2, format!("cannot write the report: {e}")))?;
+    Ok(diagnosis.accepted())
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(run(&args)) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err((code, message)) => {
+            if !message.is_empty() {
+                eprintln!("error: {message}");
+            }
+            eprintln!("{USAGE}");
+            ExitCode::from(code)
+        }
+    }
+}
