@@ -38,6 +38,12 @@ fn assert_diagnosed(d: &Diagnosis, check: &str, cause: &str, status: u16, code: 
     }
 }
 
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
 fn b64(text: &str) -> String {
     URL_SAFE_NO_PAD.encode(text)
 }
@@ -67,6 +73,7 @@ async fn a_valid_token_passes_every_check_with_its_key_and_times() {
             "signature",
             "exp",
             "nbf",
+            "iat",
             "aud",
             "policies",
             "binding",
@@ -217,6 +224,29 @@ async fn expired_and_clock_skew() {
         "{:?}",
         d.causes
     );
+
+    // Issued in the future: not a failure (route-guard does not check `iat`), but shown.
+    let ahead = issuer.token().claim("iat", now() + 47).sign();
+    let d = auth.diagnose(&ahead).await;
+    assert!(d.accepted(), "{d:#?}");
+    let iat = d.check("iat").expect("iat");
+    assert_eq!(iat.outcome, Outcome::Passed);
+    assert!(
+        iat.actual
+            .as_deref()
+            .is_some_and(|a| a.starts_with("issued 4") && a.ends_with("in the future, leeway 30 s")),
+        "{iat:?}"
+    );
+
+    // Expired seconds after it was issued: the clocks, most likely.
+    let fresh = issuer
+        .token()
+        .claim("iat", now() - 90)
+        .claim("exp", now() - 40)
+        .sign();
+    let d = auth.diagnose(&fresh).await;
+    assert_diagnosed(&d, "exp", "clock_skew", 401, "invalid_token");
+    assert!(d.has_cause("expired"));
 
     let early = issuer
         .token()

@@ -219,8 +219,19 @@ impl Authenticator {
                 )),
             }
         }
+        // Expired moments ago: a token that was just issued points at this server's clock.
+        let just_expired = report.failed("exp")
+            && time("exp").is_some_and(|exp| now - exp - leeway < 120.0)
+            && time("iat").is_some_and(|iat| now - iat < 3600.0);
+        if just_expired {
+            causes.push(cause(
+                "clock_skew",
+                "the token expired only moments ago, soon after it was issued: if it is fresh from the token endpoint, this server's clock is ahead of the issuer's".to_owned(),
+                "synchronise the clocks (NTP); otherwise get a new token",
+            ));
+        }
         let issued_ahead = time("iat").is_some_and(|iat| iat > now + leeway);
-        if report.failed("nbf") || (issued_ahead && !causes.is_empty()) {
+        if report.failed("nbf") || (issued_ahead && !causes.is_empty() && !just_expired) {
             let (claim, at) = match (report.failed("nbf"), time("nbf"), time("iat")) {
                 (true, Some(nbf), _) => ("valid from", nbf),
                 (_, _, Some(iat)) => ("issued", iat),

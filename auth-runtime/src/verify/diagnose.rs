@@ -321,7 +321,10 @@ impl Authenticator {
         self.claim_checks(&mut report, trusted);
         report
     }
+}
 
+/// The time claims.
+impl Authenticator {
     /// `exp`, `nbf` (failures), and the times of `iat` and `auth_time` (for the report).
     fn time_checks(&self, report: &mut TokenReport, trusted: bool) {
         let now = unix_now();
@@ -344,7 +347,7 @@ impl Authenticator {
             }
         }
         if report.payload.is_none() {
-            report.not_reached(&["exp", "nbf"]);
+            report.not_reached(&["exp", "nbf", "iat"]);
             return;
         }
         let leeway_text = format!("leeway {} s", leeway);
@@ -383,6 +386,22 @@ impl Authenticator {
                 trusted,
             ),
         }
+        // Not a rule of route-guard's (RFC 7519 makes `iat` informational); shown because an
+        // `iat` in the future is the sign of clocks that disagree.
+        let issued = match iat {
+            Some(iat) if iat > now + leeway => {
+                format!("issued {} in the future, {leeway_text}", span(iat - now))
+            }
+            Some(iat) => format!("issued {}", relative(iat - now)),
+            None => "none".to_owned(),
+        };
+        report.push(
+            "iat",
+            Outcome::Passed,
+            "informational: a time in the past".to_owned(),
+            issued,
+            trusted,
+        );
     }
 }
 
