@@ -453,17 +453,15 @@ pub fn expand(
             }
         }
     }
-    let (scopes_const, scopes_registry) = match scopes.is_empty() {
-        true => (quote!(), quote!()),
-        false => (
-            quote!(const SCOPES: &'static [&'static str] = &[#(#scopes),*];),
-            quote! {
-                #krate::__private::inventory::submit! {
-                    #krate::__private::RouteScopes { scopes: &[#(#scopes),*] }
-                }
-            },
-        ),
+    let scopes_registry = match scopes.is_empty() {
+        true => quote!(),
+        false => quote! {
+            #krate::__private::inventory::submit! {
+                #krate::__private::RouteScopes { scopes: &[#(#scopes),*] }
+            }
+        },
     };
+    let description = describe(&krate, requirement);
     let steps = requirement
         .steps
         .iter()
@@ -497,7 +495,7 @@ pub fn expand(
         impl #krate::__private::Requirement for #name {
             type Claims = #claims;
             const READS_CLAIMS: bool = #reads;
-            #scopes_const
+            #description
             #rate_limit
 
             fn check(
@@ -510,6 +508,72 @@ pub fn expand(
                 check.finish()
             }
         }
+    }
+}
+
+/// `const DESCRIPTION`: the requirement's static description (nothing when it asks only for a
+/// valid token).
+fn describe(krate: &TokenStream, requirement: &Requirement) -> TokenStream {
+    let mut groups: [Vec<TokenStream>; 3] = [Vec::new(), Vec::new(), Vec::new()];
+    let mut claims: Vec<String> = Vec::new();
+    let mut acr: Vec<&LitStr> = Vec::new();
+    let mut max_age: Option<u64> = None;
+    let list = |values: &[LitStr]| {
+        values
+            .iter()
+            .map(LitStr::value)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    for step in &requirement.steps {
+        match step {
+            Step::Strings {
+                kind, mode, values, ..
+            } => {
+                let at = match kind {
+                    Kind::Scopes => 0,
+                    Kind::Permissions => 1,
+                    _ => 2,
+                };
+                let ctor = match mode {
+                    Mode::All => quote!(all),
+                    Mode::Any => quote!(any),
+                };
+                groups[at].push(quote!(#krate::__private::NameGroup::#ctor(&[#(#values),*])));
+            }
+            Step::OneOf { kind, values } => claims.push(match (kind, values.is_empty()) {
+                (Kind::Org, true) => "an organization".to_owned(),
+                (Kind::Org, false) => format!("the organization {}", list(values)),
+                (_, true) => "a delegated token (act)".to_owned(),
+                (_, false) => format!("the actor {}", list(values)),
+            }),
+            Step::Claim(ClaimCond::Equals { name, value }) => {
+                claims.push(format!("{} = {}", name.value(), value.to_token_stream()))
+            }
+            Step::Claim(ClaimCond::Includes { name, values }) => {
+                claims.push(format!("{} includes {}", name.value(), list(values)))
+            }
+            Step::Claim(ClaimCond::Check { path }) => claims.push(format!(
+                "check `{}`",
+                path.to_token_stream().to_string().replace(' ', "")
+            )),
+            Step::Acr(values) => acr.extend(values),
+            Step::AuthAge(secs) => max_age = Some(max_age.map_or(*secs, |m| m.min(*secs))),
+        }
+    }
+    if requirement.steps.is_empty() {
+        return quote!();
+    }
+    let [scopes, permissions, roles] = groups;
+    let max_age = max_age.map(|secs| quote!(.max_auth_age(#secs)));
+    quote! {
+        const DESCRIPTION: #krate::__private::Description = #krate::__private::Description::new()
+            .scopes(&[#(#scopes),*])
+            .permissions(&[#(#permissions),*])
+            .roles(&[#(#roles),*])
+            .claims(&[#(#claims),*])
+            .acr(&[#(#acr),*])
+            #max_age;
     }
 }
 

@@ -93,7 +93,9 @@ pub use config::{
     OrgPolicy, Recorded, ReplayFuture, ReplayStore, ReplayStoreError, ResolverError,
 };
 pub use dpop::{DpopError, ProofError};
-pub use policy::{Authenticated, Check, Insufficient, Requirement, RouteLimit};
+pub use policy::{
+    Authenticated, Check, Description, Insufficient, NameGroup, Requirement, RouteLimit,
+};
 pub use stats::{RejectionReason, Stats};
 pub use store::MemoryReplayStore;
 #[cfg(feature = "redis")]
@@ -114,7 +116,8 @@ pub mod __private {
         StandardClaims, StringSet, TokenClaims,
     };
     pub use crate::policy::{
-        route_quota, Authenticated, Check, Insufficient, Requirement, RouteLimit, RouteScopes,
+        route_quota, Authenticated, Check, Description, Insufficient, NameGroup, Requirement,
+        RouteLimit, RouteScopes,
     };
     pub use crate::verify::{ClaimsContext, VerifiedToken};
     pub use inventory;

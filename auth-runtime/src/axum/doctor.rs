@@ -64,9 +64,9 @@ impl Authenticator {
     /// attribute-generated requirement `R` (checked against `R::Claims`).
     pub async fn diagnose_route<R: Requirement>(&self, token: &str) -> Diagnosis {
         let rule = Rule::Typed(|parts| Box::pin(guard_request::<R>(parts)));
-        let expected = match R::SCOPES {
-            [] => "the route's requirement".to_owned(),
-            scopes => format!("the route's requirement (scopes {})", scopes.join(" ")),
+        let expected = match R::DESCRIPTION.is_empty() {
+            true => "the route's requirement".to_owned(),
+            false => format!("a valid token with {}", R::DESCRIPTION),
         };
         self.diagnosis(token, rule, expected, |_, token| {
             let claims = token.claims::<R::Claims>().map_err(|_| {

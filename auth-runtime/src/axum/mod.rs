@@ -258,7 +258,8 @@ impl<S: Send + Sync, R: Requirement> FromRequestParts<S> for Guard<R> {
 /// per request), check `R`, then spend the caller's budget under `R`'s rate limit, if any.
 async fn guard_request<R: Requirement>(parts: &mut Parts) -> Result<(), AuthRejection> {
     // A 401 or 403 on a route requiring scopes names them all.
-    let scoped = |rejection: AuthRejection| rejection.for_route_scopes(R::SCOPES);
+    let scoped =
+        |rejection: AuthRejection| rejection.for_route_scopes(&R::DESCRIPTION.scope_names());
     let (auth, token, scheme) = authenticate(parts).await.map_err(scoped)?;
     enforce::<R>(&auth, &token, scheme, &mut parts.extensions).map_err(scoped)?;
     if let Some(limit) = R::RATE_LIMIT {

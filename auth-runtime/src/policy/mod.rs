@@ -5,6 +5,7 @@
 //! use [`Guard<R>`](crate::Guard) as an extractor. Route layers enforce a [`Require`], built at
 //! run time.
 
+mod description;
 #[cfg(feature = "mcp")]
 pub(crate) mod jsonrpc;
 #[cfg(feature = "mcp")]
@@ -17,6 +18,7 @@ use std::fmt;
 
 use serde_json::Value;
 
+pub use description::{Description, NameGroup};
 #[cfg(feature = "mcp")]
 pub use mcp::{McpPolicy, DEFAULT_MAX_BODY};
 pub use registry::RouteScopes;
@@ -49,10 +51,12 @@ pub trait Requirement: Send + Sync + 'static {
     /// parsing them.
     const READS_CLAIMS: bool = true;
 
-    /// Every scope the requirement names (its all and any lists together): a 401 on the route
-    /// names them in its challenge's `scope`, a 403 names all of them, and RFC 9728's
-    /// `scopes_supported` lists them. The attributes fill it in.
-    const SCOPES: &'static [&'static str] = &[];
+    /// What the requirement asks for, statically: its scopes (a 401 on the route names them in
+    /// its challenge's `scope`, a 403 names all of them), permissions, roles, claim conditions
+    /// and step-up conditions, for the token doctor and the documentation. The attributes fill
+    /// it in; a hand-written requirement describes what its `check` does (it is not enforced:
+    /// `check` is).
+    const DESCRIPTION: Description = Description::NONE;
 
     /// A rate limit per caller, checked after the requirement passed (so a refused token spends
     /// nothing): what `#[rate_limit("10/minute")]` sets. None by default.
