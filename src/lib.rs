@@ -188,6 +188,9 @@ pub use auth_runtime::layer;
 
 pub use auth_runtime::doctor;
 
+#[cfg(feature = "aide")]
+pub use auth_runtime::aide;
+
 #[cfg(feature = "mcp")]
 pub use auth_runtime::mcp;
 

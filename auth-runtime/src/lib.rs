@@ -102,6 +102,13 @@ pub use store::MemoryReplayStore;
 pub use store::RedisReplayStore;
 pub use verify::{Authenticator, ClaimsContext, KeysUnavailable, VerifiedToken, VerifyError};
 
+/// OpenAPI with aide (feature `aide`): the guards document their own security. See
+/// [`document`](aide::document).
+#[cfg(feature = "aide")]
+pub mod aide {
+    pub use crate::axum::aide::{document, requires, DocumentError, OpenApi, EXTENSION};
+}
+
 /// The token doctor's report: what [`Authenticator::diagnose`] returns.
 pub mod doctor {
     pub use crate::verify::{Cause, Diagnosis, Finding, Outcome, SelectedKey, TimeClaim, Verdict};

@@ -1,6 +1,8 @@
 //! axum glue: the layer that installs the [`Authenticator`], the [`Claims`] and [`Guard`]
 //! extractors, and the [`AuthRejection`] they fail with.
 
+#[cfg(feature = "aide")]
+pub(crate) mod aide;
 mod doctor;
 mod headers;
 mod layer;

@@ -122,6 +122,52 @@ pub(crate) async fn resolve(
 
 /// Downloads and parses the key set; keys that are unusable are skipped, but a set with no
 /// usable key at all is a failure (so the last good keys stay in use).
+#[cfg(feature = "aide")]
+/// The authorization server's authorization and token endpoints, for documentation: Auth0's
+/// for a domain, the discovery document's otherwise (the first issuer's with several).
+pub(crate) async fn oauth_endpoints(
+    client: &reqwest::Client,
+    settings: &Settings,
+) -> Result<(String, String), FetchError> {
+    let base = match &settings.source {
+        IssuerSource::Fixed { issuer, .. } => {
+            let root = issuer.trim_end_matches('/');
+            return Ok((format!("{root}/authorize"), format!("{root}/oauth/token")));
+        }
+        IssuerSource::Discover { base } => base,
+        IssuerSource::Multi { bases } => bases.first().ok_or_else(|| FetchError::Discovery {
+            url: String::new(),
+            reason: "no issuer is configured".to_owned(),
+        })?,
+    };
+    let with_slash = ensure_trailing_slash(base);
+    let url = with_slash
+        .join(".well-known/openid-configuration")
+        .map_err(|e| discovery_error(&with_slash, &e.to_string()))?;
+    let (status, _, body) = get_capped(client, &url, settings.max_jwks_bytes).await?;
+    if !status.is_success() {
+        return Err(FetchError::Status {
+            url: url.to_string(),
+            status: status.as_u16(),
+        });
+    }
+    let document: serde_json::Value =
+        serde_json::from_slice(&body).map_err(|e| FetchError::NotJson {
+            url: url.to_string(),
+            reason: e.to_string(),
+        })?;
+    let endpoint = |name: &str| {
+        document[name]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| discovery_error(&url, &format!("no `{name}`")))
+    };
+    Ok((
+        endpoint("authorization_endpoint")?,
+        endpoint("token_endpoint")?,
+    ))
+}
+
 pub(crate) async fn fetch_keys(
     client: &reqwest::Client,
     settings: &Settings,

@@ -19,6 +19,8 @@ use fetch::{FetchError, Resolved};
 use key::VerifyingKey;
 
 pub(crate) use fetch::client;
+#[cfg(feature = "aide")]
+pub(crate) use fetch::oauth_endpoints;
 pub(crate) use issuers::IssuerCaches;
 pub(crate) use key::parse_key;
 

@@ -11,7 +11,7 @@ pub(crate) mod jsonrpc;
 #[cfg(feature = "mcp")]
 mod mcp;
 mod metadata;
-mod registry;
+pub(crate) mod registry;
 mod require;
 
 use std::fmt;

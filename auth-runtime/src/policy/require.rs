@@ -284,6 +284,34 @@ impl Require {
         }
     }
 
+    /// The claim conditions described, the `acr` values and the login age asked for: what the
+    /// documentation says of the conditions that are not scopes, permissions or roles.
+    pub(crate) fn claim_notes(&self) -> (Vec<String>, Vec<String>, Option<u64>) {
+        let (mut notes, mut acr, mut max_age) = (Vec::new(), Vec::new(), None::<u64>);
+        for rule in &self.claims {
+            match rule {
+                ClaimRule::Equals(name, value) => notes.push(format!("{name} = {value}")),
+                ClaimRule::Includes(name, values) => {
+                    notes.push(format!("{name} includes {}", values.join(", ")))
+                }
+                ClaimRule::Organization(orgs) if orgs.is_empty() => {
+                    notes.push("an organization".to_owned())
+                }
+                ClaimRule::Organization(orgs) => {
+                    notes.push(format!("the organization {}", orgs.join(", ")))
+                }
+                ClaimRule::Actor(actors) if actors.is_empty() => {
+                    notes.push("a delegated token (act)".to_owned())
+                }
+                ClaimRule::Actor(actors) => notes.push(format!("the actor {}", actors.join(", "))),
+                ClaimRule::Acr(values) => acr.extend(values.iter().cloned()),
+                ClaimRule::AuthAge(secs) => max_age = Some(max_age.map_or(*secs, |m| m.min(*secs))),
+                ClaimRule::Check(description, _) => notes.push(description.clone()),
+            }
+        }
+        (notes, acr, max_age)
+    }
+
     /// The scope lists this requirement asks for.
     pub fn required_scopes(&self) -> &[Names] {
         &self.scopes

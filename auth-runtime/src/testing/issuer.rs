@@ -388,6 +388,7 @@ async fn discovery(State(shared): State<Arc<Shared>>) -> Response {
         "issuer": shared.issuer,
         "jwks_uri": format!("{}.well-known/jwks.json", shared.issuer),
         "token_endpoint": format!("{}{}", shared.issuer.trim_end_matches('/'), oauth::TOKEN_PATH),
+        "authorization_endpoint": format!("{}{}", shared.issuer.trim_end_matches('/'), oauth::AUTHORIZE_PATH),
         "id_token_signing_alg_values_supported": ["RS256"],
     }))
     .into_response()
