@@ -100,7 +100,11 @@ fn need(description: &Description) -> Map<String, Value> {
 /// The guard the attribute macros inject: the operation requires what `R` describes.
 impl<R: Requirement> OperationInput for Guard<R> {
     fn operation_input(_ctx: &mut GenContext, operation: &mut Operation) {
-        merge(operation, need(&R::DESCRIPTION));
+        let mut need = need(&R::DESCRIPTION);
+        if let Some(limit) = R::RATE_LIMIT {
+            need.insert("rate_limit".into(), json!([limit.quota.to_string()]));
+        }
+        merge(operation, need);
     }
 }
 
@@ -404,6 +408,7 @@ fn secure(operation: &mut Operation, dpop: bool) -> Option<Vec<String>> {
         .iter()
         .any(|key| !list(&need, key).is_empty());
     let step_up = !list(&need, "acr").is_empty() || need.contains_key("max_auth_age");
+    let rate_limited = !list(&need, "rate_limit").is_empty();
     need.retain(|_, v| !(v.as_array().is_some_and(Vec::is_empty)));
     need.insert("optional".into(), Value::Bool(optional));
     operation
@@ -456,6 +461,30 @@ fn secure(operation: &mut Operation, dpop: bool) -> Option<Vec<String>> {
             "The token lacks a scope, permission, role or claim this operation requires",
             &["insufficient_scope"],
         );
+    }
+    if rate_limited {
+        let response = json!({
+            "description": "The caller spent its budget under the operation's rate limit",
+            "headers": {
+                "Retry-After": { "description": "Seconds until the next request may pass", "schema": { "type": "integer" } },
+                "RateLimit-Policy": { "description": "The limit (draft-ietf-httpapi-ratelimit-headers)", "schema": { "type": "string" } },
+                "RateLimit": { "description": "What is left of it, and when it is back", "schema": { "type": "string" } },
+            },
+            "content": { "application/json": { "schema": {
+                "type": "object",
+                "required": ["error", "error_description"],
+                "properties": {
+                    "error": { "type": "string", "enum": ["rate_limited"] },
+                    "error_description": { "type": "string" },
+                },
+            }}},
+        });
+        if let Ok(response) = serde_json::from_value(response) {
+            responses
+                .responses
+                .entry(aide::openapi::StatusCode::Code(429))
+                .or_insert(ReferenceOr::Item(response));
+        }
     }
     let mut scopes: Vec<String> = Vec::new();
     for alt in alternatives {
