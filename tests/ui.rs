@@ -6,5 +6,9 @@
 fn ui() {
     let cases = trybuild::TestCases::new();
     cases.pass("tests/ui/pass/*.rs");
+    // The documented usage of each optional integration.
+    if cfg!(feature = "aide") {
+        cases.pass("tests/ui/pass_aide/*.rs");
+    }
     cases.compile_fail("tests/ui/fail/*.rs");
 }
