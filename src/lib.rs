@@ -191,6 +191,9 @@ pub use auth_runtime::doctor;
 #[cfg(feature = "aide")]
 pub use auth_runtime::aide;
 
+#[cfg(feature = "utoipa")]
+pub use auth_runtime::utoipa;
+
 #[cfg(feature = "mcp")]
 pub use auth_runtime::mcp;
 

@@ -484,6 +484,12 @@ pub fn expand(
             )
         }
     };
+    let handler_name = syn::ext::IdentExt::unraw(handler).to_string();
+    // As written: evaluating the quota again would repeat a malformed one's error.
+    let rate_limit_text = match &requirement.rate_limit {
+        Some(quota) => quote!(::core::option::Option::Some(#quota)),
+        None => quote!(::core::option::Option::None),
+    };
     quote! {
         #[doc(hidden)]
         #[allow(non_camel_case_types)]
@@ -491,6 +497,14 @@ pub fn expand(
 
         #quota_check
         #scopes_registry
+        #krate::__private::inventory::submit! {
+            #krate::__private::GuardedRoute {
+                handler: #handler_name,
+                module: ::core::module_path!(),
+                description: <#name as #krate::__private::Requirement>::DESCRIPTION,
+                rate_limit: #rate_limit_text,
+            }
+        }
 
         impl #krate::__private::Requirement for #name {
             type Claims = #claims;

@@ -106,7 +106,16 @@ pub use verify::{Authenticator, ClaimsContext, KeysUnavailable, VerifiedToken, V
 /// [`document`](aide::document).
 #[cfg(feature = "aide")]
 pub mod aide {
-    pub use crate::axum::aide::{document, requires, DocumentError, OpenApi, EXTENSION};
+    pub use crate::axum::aide::{document, requires, OpenApi};
+    pub use crate::axum::openapi::{DocumentError, EXTENSION};
+}
+
+/// OpenAPI with utoipa (feature `utoipa`): a `Modify` that fills in the security of every
+/// operation whose `operationId` is a guarded handler. See [`Security`](utoipa::Security).
+#[cfg(feature = "utoipa")]
+pub mod utoipa {
+    pub use crate::axum::openapi::{DocumentError, EXTENSION};
+    pub use crate::axum::utoipa::{check, Coverage, Security};
 }
 
 /// The token doctor's report: what [`Authenticator::diagnose`] returns.
@@ -123,8 +132,8 @@ pub mod __private {
         StandardClaims, StringSet, TokenClaims,
     };
     pub use crate::policy::{
-        route_quota, Authenticated, Check, Description, Insufficient, NameGroup, Requirement,
-        RouteLimit, RouteScopes,
+        route_quota, Authenticated, Check, Description, GuardedRoute, Insufficient, NameGroup,
+        Requirement, RouteLimit, RouteScopes,
     };
     pub use crate::verify::{ClaimsContext, VerifiedToken};
     pub use inventory;

@@ -5,29 +5,23 @@
 //! the operation requires in the operation's `x-route-guard` extension while aide generates the
 //! document; [`document`] then turns it into the operation's `security` (all-of scopes as one
 //! requirement, any-of as alternatives, `{}` beside them when `Option<Claims<T>>` makes the
-//! token optional), adds the 401 and 403 responses with their RFC 6750 body and
-//! `WWW-Authenticate` header, and registers the `oauth2`, `bearerAuth` and (with DPoP) `DPoP`
-//! schemes with every scope the API uses.
+//! token optional), adds the 401 / 403 / 429 responses with their RFC 6750 body and headers,
+//! and registers the `oauth2`, `bearerAuth` and (with DPoP) `DPoP` schemes with every scope
+//! the API uses.
 
 use aide::generate::GenContext;
-use aide::openapi::{Operation, PathItem, ReferenceOr};
+use aide::openapi::{Operation, ReferenceOr};
 use aide::transform::TransformOperation;
 use aide::OperationInput;
 use serde_json::{json, Map, Value};
 
+use super::openapi::{self, runtime_groups, DocumentError, EXTENSION};
 use super::{Claims, Guard};
 use crate::claims::TokenClaims;
-use crate::config::DpopMode;
-use crate::policy::{registry, Description, NameGroup, Names, Require, Requirement};
+use crate::policy::{Require, Requirement};
 use crate::verify::Authenticator;
 
 pub use aide::openapi::OpenApi;
-
-/// The operation extension that says what route-guard requires of a token: the scopes (each
-/// list `{"all": [..]}` or `{"any": [..]}`), permissions, roles and claim conditions (which are
-/// not OAuth scopes, so they never appear in `security`), the step-up conditions (`acr`,
-/// `max_auth_age`), and whether a token is `optional`.
-pub const EXTENSION: &str = "x-route-guard";
 
 /// The placeholder `Claims<T>` leaves so [`document`] can tell `Option<Claims<T>>` (aide marks
 /// it not required) from `Claims<T>`; [`document`] removes it.
@@ -35,83 +29,29 @@ const MARKER: &str = "Authorization";
 const MARKER_NOTE: &str =
     "route-guard: replaced by the operation's security when route_guard::aide::document runs";
 
-/// At most this many security alternatives per operation (any-of lists multiply).
-const MAX_ALTERNATIVES: usize = 64;
-
-fn groups(groups: &[NameGroup]) -> Value {
-    groups
-        .iter()
-        .map(|g| match g.is_any() {
-            true => json!({ "any": g.names() }),
-            false => json!({ "all": g.names() }),
-        })
-        .collect()
-}
-
-fn runtime_groups(lists: &[Names]) -> Value {
-    lists
-        .iter()
-        .map(|n| match n.is_any() {
-            true => json!({ "any": n.names() }),
-            false => json!({ "all": n.names() }),
-        })
-        .collect()
-}
-
 /// Adds `need` to what the operation already requires.
-fn merge(operation: &mut Operation, need: Map<String, Value>) {
+fn note(operation: &mut Operation, need: Map<String, Value>) {
     let entry = operation
         .extensions
         .entry(EXTENSION.to_owned())
         .or_insert_with(|| json!({}));
-    let Value::Object(current) = entry else {
-        return;
-    };
-    for (key, value) in need {
-        match (current.get_mut(&key), value) {
-            (Some(Value::Array(list)), Value::Array(more)) => list.extend(more),
-            (Some(Value::Number(old)), Value::Number(new)) => {
-                if new.as_u64() < old.as_u64() {
-                    *old = new;
-                }
-            }
-            (Some(Value::Bool(old)), Value::Bool(new)) => *old |= new,
-            (_, value) => {
-                current.insert(key, value);
-            }
-        }
+    if let Value::Object(current) = entry {
+        openapi::merge(current, need);
     }
-}
-
-fn need(description: &Description) -> Map<String, Value> {
-    let mut need = Map::new();
-    need.insert("guarded".into(), Value::Bool(true));
-    need.insert("scopes".into(), groups(description.scopes));
-    need.insert("permissions".into(), groups(description.permissions));
-    need.insert("roles".into(), groups(description.roles));
-    need.insert("claims".into(), json!(description.claims));
-    need.insert("acr".into(), json!(description.acr));
-    if let Some(secs) = description.max_auth_age {
-        need.insert("max_auth_age".into(), json!(secs));
-    }
-    need
 }
 
 /// The guard the attribute macros inject: the operation requires what `R` describes.
 impl<R: Requirement> OperationInput for Guard<R> {
     fn operation_input(_ctx: &mut GenContext, operation: &mut Operation) {
-        let mut need = need(&R::DESCRIPTION);
-        if let Some(limit) = R::RATE_LIMIT {
-            need.insert("rate_limit".into(), json!([limit.quota.to_string()]));
-        }
-        merge(operation, need);
+        let rate_limit = R::RATE_LIMIT.map(|limit| limit.quota.to_string());
+        note(operation, openapi::need(&R::DESCRIPTION, rate_limit));
     }
 }
 
 /// A valid token; `Option<Claims<T>>` makes it optional.
 impl<T: TokenClaims> OperationInput for Claims<T> {
     fn operation_input(_ctx: &mut GenContext, operation: &mut Operation) {
-        merge(operation, Map::new());
+        note(operation, Map::new());
         let present = operation
             .parameters
             .iter()
@@ -165,17 +105,12 @@ pub fn requires<'t>(mut op: TransformOperation<'t>, require: &Require) -> Transf
     if let Some(secs) = max_auth_age {
         need.insert("max_auth_age".into(), json!(secs));
     }
-    merge(op.inner_mut(), need);
+    note(op.inner_mut(), need);
     op
 }
 
-/// The authorization server's endpoints could not be read for the `oauth2` scheme.
-#[derive(Debug, thiserror::Error)]
-#[error("route_guard::aide::document: the authorization server's endpoints are unknown: {0}")]
-pub struct DocumentError(String);
-
-/// Completes the document aide generated: each guarded operation's `security` and its 401 and
-/// 403 responses, and the security schemes (`oauth2` with the authorization-code and
+/// Completes the document aide generated: each guarded operation's `security` and its 401,
+/// 403 and 429 responses, and the security schemes (`oauth2` with the authorization-code and
 /// client-credentials flows of the configured issuer: Auth0's `/authorize` and `/oauth/token`
 /// for a domain, its discovery document otherwise; `bearerAuth`; `DPoP` when DPoP is on).
 ///
@@ -201,99 +136,90 @@ pub struct DocumentError(String);
 /// # }
 /// ```
 pub async fn document(auth: &Authenticator, api: &mut OpenApi) -> Result<(), DocumentError> {
-    let settings = &auth.inner.settings;
-    let client = crate::jwks::client(settings).map_err(|e| DocumentError(e.to_string()))?;
-    let (authorization_url, token_url) = crate::jwks::oauth_endpoints(&client, settings)
-        .await
-        .map_err(|e| DocumentError(e.to_string()))?;
-    let dpop = settings.dpop.mode != DpopMode::Disabled;
-
-    // Every operation's requirement, and which operations use each scope.
-    let mut used: Vec<(String, Vec<String>)> = Vec::new();
+    let mut doc = serde_json::to_value(&*api).map_err(|e| DocumentError(e.to_string()))?;
+    openapi::complete(auth, &mut doc, |_, op| {
+        let Some(Value::Object(mut need)) = op.remove(EXTENSION) else {
+            return None;
+        };
+        // The placeholder: not required means `Option<Claims<T>>`.
+        let optional = op
+            .get("parameters")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .any(|p| is_marker_json(p) && p["required"] != Value::Bool(true));
+        let guarded = need.get("guarded") == Some(&Value::Bool(true));
+        need.insert("optional".into(), Value::Bool(optional && !guarded));
+        Some(need)
+    })
+    .await?;
+    // Back into aide's types, part by part (aide cannot read back every document it writes).
     if let Some(paths) = api.paths.as_mut() {
         for (path, item) in paths.paths.iter_mut() {
             let ReferenceOr::Item(item) = item else {
                 continue;
             };
             for (method, operation) in operations(item) {
-                let Some(scopes) = secure(operation, dpop) else {
+                let written = &doc["paths"][path.as_str()][method];
+                if written.get(EXTENSION).is_none() {
                     continue;
-                };
-                for scope in scopes {
-                    let by = format!("{} {path}", method.to_uppercase());
-                    match used.iter_mut().find(|(s, _)| *s == scope) {
-                        Some((_, users)) => users.push(by),
-                        None => used.push((scope, vec![by])),
-                    }
                 }
+                apply(operation, written);
             }
         }
     }
-    for scope in registry::required_scopes() {
-        if !used.iter().any(|(s, _)| *s == scope) {
-            used.push((scope, Vec::new()));
-        }
-    }
-    let scopes: Map<String, Value> = used
-        .into_iter()
-        .map(|(scope, users)| {
-            let description = match users.is_empty() {
-                true => "required by a route of this API".to_owned(),
-                false => format!("required by {}", users.join(", ")),
-            };
-            (scope, Value::String(description))
-        })
-        .collect();
-    let mut schemes = vec![
-        (
-            "oauth2",
-            json!({
-                "type": "oauth2",
-                "description": "An access token from the API's authorization server, sent as `Authorization: Bearer <token>` (or `DPoP`)",
-                // Refresh tokens are redeemed at the token endpoint. (aide writes an absent
-                // refreshUrl as null, which the OpenAPI schema refuses.)
-                "flows": {
-                    "authorizationCode": {
-                        "authorizationUrl": authorization_url,
-                        "tokenUrl": token_url,
-                        "refreshUrl": token_url,
-                        "scopes": scopes,
-                    },
-                    "clientCredentials": {
-                        "tokenUrl": token_url,
-                        "refreshUrl": token_url,
-                        "scopes": scopes,
-                    },
-                },
-            }),
-        ),
-        (
-            "bearerAuth",
-            json!({ "type": "http", "scheme": "bearer", "bearerFormat": "JWT" }),
-        ),
-    ];
-    if dpop {
-        schemes.push((
-            "DPoP",
-            json!({
-                "type": "http", "scheme": "DPoP",
-                "description": "A DPoP-bound access token (RFC 9449) with a `DPoP` proof header",
-            }),
-        ));
-    }
     let components = api.components.get_or_insert_with(Default::default);
-    for (name, scheme) in schemes {
-        if let Ok(scheme) = serde_json::from_value(scheme) {
-            components
-                .security_schemes
-                .insert(name.to_owned(), ReferenceOr::Item(scheme));
+    for (name, scheme) in doc["components"]["securitySchemes"]
+        .as_object()
+        .into_iter()
+        .flatten()
+    {
+        match serde_json::from_value(scheme.clone()) {
+            Ok(scheme) => {
+                components
+                    .security_schemes
+                    .insert(name.clone(), ReferenceOr::Item(scheme));
+            }
+            Err(e) => return Err(DocumentError(format!("the {name} scheme: {e}"))),
         }
     }
     Ok(())
 }
 
-fn operations(item: &mut PathItem) -> Vec<(&'static str, &mut Operation)> {
-    let PathItem {
+fn is_marker_json(parameter: &Value) -> bool {
+    parameter["name"] == MARKER && parameter["description"] == MARKER_NOTE
+}
+
+/// Copies what [`openapi::complete`] wrote for an operation into aide's `operation`.
+fn apply(operation: &mut Operation, written: &Value) {
+    operation
+        .parameters
+        .retain(|p| p.as_item().is_none_or(|p| !is_marker(p)));
+    if let Ok(security) = serde_json::from_value(written["security"].clone()) {
+        operation.security = security;
+    }
+    operation
+        .extensions
+        .insert(EXTENSION.to_owned(), written[EXTENSION].clone());
+    let responses = operation.responses.get_or_insert_with(Default::default);
+    for (status, response) in written["responses"].as_object().into_iter().flatten() {
+        let Ok(code) = status.parse::<u16>() else {
+            continue;
+        };
+        let code = aide::openapi::StatusCode::Code(code);
+        if responses.responses.contains_key(&code) {
+            continue;
+        }
+        if let Ok(response) = serde_json::from_value(response.clone()) {
+            responses
+                .responses
+                .insert(code, ReferenceOr::Item(response));
+        }
+    }
+}
+
+fn operations(item: &mut aide::openapi::PathItem) -> Vec<(&'static str, &mut Operation)> {
+    let aide::openapi::PathItem {
         get,
         put,
         post,
@@ -317,182 +243,4 @@ fn operations(item: &mut PathItem) -> Vec<(&'static str, &mut Operation)> {
     .into_iter()
     .filter_map(|(method, op)| op.as_mut().map(|op| (method, op)))
     .collect()
-}
-
-/// Writes the operation's `security` and responses from its `x-route-guard` note; the scopes
-/// it names. `None` for an operation route-guard does not guard.
-fn secure(operation: &mut Operation, dpop: bool) -> Option<Vec<String>> {
-    let Value::Object(mut need) = operation.extensions.shift_remove(EXTENSION)? else {
-        return None;
-    };
-    let marker_optional = operation.parameters.iter().any(|p| {
-        p.as_item()
-            .is_some_and(|p| is_marker(p) && !p.parameter_data_ref().required)
-    });
-    operation
-        .parameters
-        .retain(|p| p.as_item().is_none_or(|p| !is_marker(p)));
-    let guarded = need.remove("guarded") == Some(Value::Bool(true));
-    let optional = marker_optional && !guarded;
-    let list = |need: &Map<String, Value>, key: &str| -> Vec<Value> {
-        need.get(key)
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default()
-    };
-    let scope_groups = list(&need, "scopes");
-    // All-of lists join every alternative; an any-of list multiplies them.
-    let mut alternatives: Vec<Vec<String>> = vec![Vec::new()];
-    for group in &scope_groups {
-        let (any, names) = match (group.get("any"), group.get("all")) {
-            (Some(names), _) => (true, names),
-            (None, Some(names)) => (false, names),
-            _ => continue,
-        };
-        let names: Vec<String> = names
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|n| n.as_str().map(str::to_owned))
-            .collect();
-        alternatives = match any {
-            false => alternatives
-                .into_iter()
-                .map(|mut alt| {
-                    alt.extend(
-                        names
-                            .iter()
-                            .filter(|n| !alt.contains(n))
-                            .cloned()
-                            .collect::<Vec<_>>(),
-                    );
-                    alt
-                })
-                .collect(),
-            true => alternatives
-                .iter()
-                .flat_map(|alt| {
-                    names.iter().map(move |name| {
-                        let mut alt = alt.clone();
-                        if !alt.contains(name) {
-                            alt.push(name.clone());
-                        }
-                        alt
-                    })
-                })
-                .take(MAX_ALTERNATIVES)
-                .collect(),
-        };
-    }
-    let mut security = Vec::new();
-    for alt in &alternatives {
-        let mut schemes = vec!["oauth2", "bearerAuth"];
-        if dpop {
-            schemes.push("DPoP");
-        }
-        for scheme in schemes {
-            if let Ok(requirement) = serde_json::from_value(json!({ scheme: alt })) {
-                security.push(requirement);
-            }
-        }
-    }
-    if optional {
-        if let Ok(anyone) = serde_json::from_value(json!({})) {
-            security.push(anyone);
-        }
-    }
-    operation.security = security;
-
-    // What is not an OAuth scope stays in the extension, documented.
-    let forbidding = ["scopes", "permissions", "roles", "claims"]
-        .iter()
-        .any(|key| !list(&need, key).is_empty());
-    let step_up = !list(&need, "acr").is_empty() || need.contains_key("max_auth_age");
-    let rate_limited = !list(&need, "rate_limit").is_empty();
-    need.retain(|_, v| !(v.as_array().is_some_and(Vec::is_empty)));
-    need.insert("optional".into(), Value::Bool(optional));
-    operation
-        .extensions
-        .insert(EXTENSION.to_owned(), Value::Object(need));
-    let responses = operation.responses.get_or_insert_with(Default::default);
-    let mut add = |status: u16, description: &str, codes: &[&str]| {
-        let response = json!({
-            "description": description,
-            "headers": {
-                "WWW-Authenticate": {
-                    "description": "The RFC 6750 challenge (RFC 9449 for DPoP): error, error_description, scope, resource_metadata",
-                    "schema": { "type": "string" },
-                },
-            },
-            "content": { "application/json": { "schema": {
-                "type": "object",
-                "required": ["error", "error_description"],
-                "properties": {
-                    "error": { "type": "string", "enum": codes },
-                    "error_description": { "type": "string" },
-                },
-            }}},
-        });
-        if let Ok(response) = serde_json::from_value(response) {
-            let status = aide::openapi::StatusCode::Code(status);
-            responses
-                .responses
-                .entry(status)
-                .or_insert(ReferenceOr::Item(response));
-        }
-    };
-    let mut unauthorized = vec![
-        "unauthorized",
-        "invalid_token",
-        "invalid_dpop_proof",
-        "use_dpop_nonce",
-    ];
-    if step_up {
-        unauthorized.push("insufficient_user_authentication");
-    }
-    add(
-        401,
-        "No valid access token (or, for step-up, a login not strong or recent enough)",
-        &unauthorized,
-    );
-    if forbidding {
-        add(
-            403,
-            "The token lacks a scope, permission, role or claim this operation requires",
-            &["insufficient_scope"],
-        );
-    }
-    if rate_limited {
-        let response = json!({
-            "description": "The caller spent its budget under the operation's rate limit",
-            "headers": {
-                "Retry-After": { "description": "Seconds until the next request may pass", "schema": { "type": "integer" } },
-                "RateLimit-Policy": { "description": "The limit (draft-ietf-httpapi-ratelimit-headers)", "schema": { "type": "string" } },
-                "RateLimit": { "description": "What is left of it, and when it is back", "schema": { "type": "string" } },
-            },
-            "content": { "application/json": { "schema": {
-                "type": "object",
-                "required": ["error", "error_description"],
-                "properties": {
-                    "error": { "type": "string", "enum": ["rate_limited"] },
-                    "error_description": { "type": "string" },
-                },
-            }}},
-        });
-        if let Ok(response) = serde_json::from_value(response) {
-            responses
-                .responses
-                .entry(aide::openapi::StatusCode::Code(429))
-                .or_insert(ReferenceOr::Item(response));
-        }
-    }
-    let mut scopes: Vec<String> = Vec::new();
-    for alt in alternatives {
-        for scope in alt {
-            if !scopes.contains(&scope) {
-                scopes.push(scope);
-            }
-        }
-    }
-    Some(scopes)
 }

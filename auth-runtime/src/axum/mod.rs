@@ -9,9 +9,13 @@ mod layer;
 #[cfg(feature = "mcp")]
 mod mcp;
 mod metadata;
+#[cfg(any(feature = "aide", feature = "utoipa"))]
+pub(crate) mod openapi;
 mod ratelimit;
 mod rejection;
 mod route;
+#[cfg(feature = "utoipa")]
+pub(crate) mod utoipa;
 
 use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};

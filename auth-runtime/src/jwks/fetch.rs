@@ -122,7 +122,7 @@ pub(crate) async fn resolve(
 
 /// Downloads and parses the key set; keys that are unusable are skipped, but a set with no
 /// usable key at all is a failure (so the last good keys stay in use).
-#[cfg(feature = "aide")]
+#[cfg(any(feature = "aide", feature = "utoipa"))]
 /// The authorization server's authorization and token endpoints, for documentation: Auth0's
 /// for a domain, the discovery document's otherwise (the first issuer's with several).
 pub(crate) async fn oauth_endpoints(

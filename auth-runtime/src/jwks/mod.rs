@@ -19,7 +19,7 @@ use fetch::{FetchError, Resolved};
 use key::VerifyingKey;
 
 pub(crate) use fetch::client;
-#[cfg(feature = "aide")]
+#[cfg(any(feature = "aide", feature = "utoipa"))]
 pub(crate) use fetch::oauth_endpoints;
 pub(crate) use issuers::IssuerCaches;
 pub(crate) use key::parse_key;

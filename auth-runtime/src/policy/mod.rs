@@ -21,7 +21,7 @@ use serde_json::Value;
 pub use description::{Description, NameGroup};
 #[cfg(feature = "mcp")]
 pub use mcp::{McpPolicy, DEFAULT_MAX_BODY};
-pub use registry::RouteScopes;
+pub use registry::{GuardedRoute, RouteScopes};
 pub use require::{all, any, Names, Require};
 
 use crate::claims::{StandardClaims, TokenClaims};

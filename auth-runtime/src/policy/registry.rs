@@ -16,6 +16,29 @@ pub struct RouteScopes {
 
 inventory::collect!(RouteScopes);
 
+/// A handler an attribute guards, submitted by the macros: what documentation integrations
+/// (utoipa) match operations against. Not a public API.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct GuardedRoute {
+    /// The handler's name (utoipa's default `operationId`).
+    pub handler: &'static str,
+    /// `module_path!()` where it is defined.
+    pub module: &'static str,
+    /// What it requires.
+    pub description: super::Description,
+    /// Its `#[rate_limit]` quota, as written (`"10/minute"`), if any.
+    pub rate_limit: Option<&'static str>,
+}
+
+inventory::collect!(GuardedRoute);
+
+/// Every handler an attribute guards in the program.
+#[cfg(feature = "utoipa")]
+pub(crate) fn guarded_routes() -> impl Iterator<Item = &'static GuardedRoute> {
+    inventory::iter::<GuardedRoute>.into_iter()
+}
+
 /// Scopes of the route layers built so far.
 static LAYERS: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
 

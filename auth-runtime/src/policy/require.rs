@@ -286,6 +286,7 @@ impl Require {
 
     /// The claim conditions described, the `acr` values and the login age asked for: what the
     /// documentation says of the conditions that are not scopes, permissions or roles.
+    #[cfg(feature = "aide")]
     pub(crate) fn claim_notes(&self) -> (Vec<String>, Vec<String>, Option<u64>) {
         let (mut notes, mut acr, mut max_age) = (Vec::new(), Vec::new(), None::<u64>);
         for rule in &self.claims {
