@@ -10,5 +10,8 @@ fn ui() {
     if cfg!(feature = "aide") {
         cases.pass("tests/ui/pass_aide/*.rs");
     }
+    if cfg!(feature = "utoipa") {
+        cases.pass("tests/ui/pass_utoipa/*.rs");
+    }
     cases.compile_fail("tests/ui/fail/*.rs");
 }
