@@ -26,7 +26,8 @@ fn doctor(vars: &[(&str, &str)], args: &[&str], stdin: &str) -> Output {
         .spawn()
         .expect("the route-guard binary is built with --features doctor");
     let mut input = child.stdin.take().expect("stdin");
-    input.write_all(stdin.as_bytes()).expect("write the token");
+    // A usage error exits before reading standard input: the pipe may be closed already.
+    let _ = input.write_all(stdin.as_bytes());
     drop(input);
     child.wait_with_output().expect("the doctor exits")
 }
