@@ -4,7 +4,8 @@
 //! issuer.
 #![cfg(feature = "mcp")]
 
-use std::path::PathBuf;
+mod common;
+
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -20,19 +21,6 @@ use rmcp::{RoleClient, ServiceExt};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-/// `target/<profile>/examples/mcp_server`, which `cargo test --all-features` builds with the
-/// tests.
-fn example_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    let profile_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target/<profile>");
-    profile_dir
-        .join("examples")
-        .join(format!("mcp_server{}", std::env::consts::EXE_SUFFIX))
-}
-
 struct Example {
     _child: Child,
     /// The MCP endpoint, as printed.
@@ -47,7 +35,7 @@ struct Example {
 async fn start() -> Example {
     let dir = std::env::temp_dir().join(format!("route-guard-mcp-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
-    let mut child = Command::new(example_binary())
+    let mut child = Command::new(common::example_binary("mcp_server"))
         .env_clear()
         .env("PORT", "0")
         .env("RUST_LOG", "warn")

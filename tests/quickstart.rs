@@ -17,24 +17,13 @@ const ROLES: &str = "https://myapp.com/roles";
 /// `target/<profile>/examples/quickstart`, which `cargo test` builds with the tests (run the
 /// whole suite, or `cargo build --examples` first, when running this file alone).
 fn quickstart_binary() -> PathBuf {
-    example_binary("quickstart")
-}
-
-fn example_binary(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    let profile_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target/<profile>");
-    profile_dir
-        .join("examples")
-        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
+    common::example_binary("quickstart")
 }
 
 /// `examples/testing.rs` is documentation that must stay true: run it.
 #[tokio::test]
 async fn the_testing_example_passes() {
-    let output = Command::new(example_binary("testing"))
+    let output = Command::new(common::example_binary("testing"))
         .env_clear()
         .output()
         .await
@@ -101,7 +90,7 @@ async fn get(base: &str, path: &str, token: Option<&str>) -> common::Reply {
 async fn the_openapi_example_serves_its_document_and_its_own_docs_page() {
     let dir = std::env::temp_dir().join(format!("route-guard-openapi-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
-    let mut child = Command::new(example_binary("openapi"))
+    let mut child = Command::new(common::example_binary("openapi"))
         .env_clear()
         .env("PORT", "0")
         .current_dir(&dir)

@@ -331,6 +331,19 @@ pub async fn assert_doctor_agrees(app: &App, path: &str, authorization: &str, re
     }
 }
 
+/// `target/<profile>/examples/<name>`, which `cargo test` builds with the tests (run the whole
+/// suite, or `cargo build --examples` first, when running one test file alone).
+pub fn example_binary(name: &str) -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>");
+    profile_dir
+        .join("examples")
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
+}
+
 pub async fn send(request: reqwest::RequestBuilder) -> Reply {
     let response = request.send().await.expect("request is answered");
     let status = response.status();

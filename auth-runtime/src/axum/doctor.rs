@@ -98,32 +98,30 @@ impl Authenticator {
         } = report;
         // The claims and the requirement: on the verified token only (an unverified one proves
         // nothing).
-        if let Some(token) = &verified {
-            let parsed = token.claims::<StandardClaims>();
-            if let Err(e) = &parsed {
-                causes.push(Cause {
-                    id: "claims_type",
-                    explanation: format!("a claim does not have the type the API reads: {e}"),
-                    fix: "issue `scope` as a space-separated string and `permissions` / roles as arrays of strings".to_owned(),
-                });
-            }
-            findings.push(Finding {
-                check: "claims",
-                outcome: match parsed.is_ok() {
-                    true => Outcome::Passed,
-                    false => Outcome::Failed,
-                },
-                expected: Some("claims the handler's `Claims` can read".to_owned()),
-                actual: Some(match &parsed {
-                    Ok(_) => "read".to_owned(),
-                    Err(e) => e.to_string(),
-                }),
-                trusted: true,
-            });
-        }
         match &verified {
             Some(token) => {
-                let claims = token.claims::<StandardClaims>().unwrap_or_default();
+                let parsed = token.claims::<StandardClaims>();
+                if let Err(e) = &parsed {
+                    causes.push(Cause {
+                        id: "claims_type",
+                        explanation: format!("a claim does not have the type the API reads: {e}"),
+                        fix: "issue `scope` as a space-separated string and `permissions` / roles as arrays of strings".to_owned(),
+                    });
+                }
+                findings.push(Finding {
+                    check: "claims",
+                    outcome: match parsed.is_ok() {
+                        true => Outcome::Passed,
+                        false => Outcome::Failed,
+                    },
+                    expected: Some("claims the handler's `Claims` can read".to_owned()),
+                    actual: Some(match &parsed {
+                        Ok(_) => "read".to_owned(),
+                        Err(e) => e.to_string(),
+                    }),
+                    trusted: true,
+                });
+                let claims = parsed.unwrap_or_default();
                 let outcome = check(&claims, token);
                 if let Err(missing) = &outcome {
                     requirement_causes(missing, &claims, &mut causes);

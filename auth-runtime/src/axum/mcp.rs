@@ -141,10 +141,10 @@ where
 /// Authenticates the request, reads the calls of a `POST` body and checks them: the body to
 /// hand on, or the rejection.
 async fn admit(policy: &McpPolicy, parts: &mut Parts, body: Body) -> Result<Body, AuthRejection> {
-    let endpoint_scopes = policy.endpoint().scope_names();
-    let (auth, token, scheme) = authenticate(parts)
-        .await
-        .map_err(|rejection| rejection.for_route_scopes(&endpoint_scopes))?;
+    // Only a rejection names the endpoint's scopes: no list is built for a request that passes.
+    let scoped =
+        |rejection: AuthRejection| rejection.for_route_scopes(&policy.endpoint().scope_names());
+    let (auth, token, scheme) = authenticate(parts).await.map_err(scoped)?;
     let (body, calls) = match parts.method == Method::POST {
         true => {
             let bytes = read_body(policy.max_body(), &parts.headers, body)
@@ -167,10 +167,9 @@ async fn admit(policy: &McpPolicy, parts: &mut Parts, body: Body) -> Result<Body
     let needed: Vec<&Require> = policy.requirements(&calls);
     let extensions = &mut parts.extensions;
     let claims = match policy.reads_claims(&needed) {
-        true => Some(
-            claims_for::<StandardClaims>(&auth, &token, scheme, extensions)
-                .map_err(|rejection| rejection.for_route_scopes(&endpoint_scopes))?,
-        ),
+        true => {
+            Some(claims_for::<StandardClaims>(&auth, &token, scheme, extensions).map_err(scoped)?)
+        }
         false => None,
     };
     if let Err(missing) = policy.check(&needed, claims.as_deref(), &token) {

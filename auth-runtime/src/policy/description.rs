@@ -159,6 +159,17 @@ impl Description {
     }
 }
 
+/// `the scope read:messages`, `the scopes a b`, `one of the roles admin, manager`: how a
+/// requirement's list reads, for [`Description`] and the run-time [`Require`](super::Require).
+pub(crate) fn phrase<S: AsRef<str>>(noun: &str, any: bool, names: &[S]) -> String {
+    let names: Vec<&str> = names.iter().map(AsRef::as_ref).collect();
+    match (any, names.as_slice()) {
+        (_, [one]) => format!("the {noun} {one}"),
+        (true, _) => format!("one of the {noun}s {}", names.join(", ")),
+        (false, _) => format!("the {noun}s {}", names.join(" ")),
+    }
+}
+
 impl fmt::Display for Description {
     /// `the scope read:messages; one of the roles admin, manager; org_id = "org_1"`, or
     /// `a valid token`.
@@ -170,11 +181,7 @@ impl fmt::Display for Description {
             ("role", self.roles),
         ] {
             for group in groups {
-                parts.push(match (group.any, group.names.len()) {
-                    (_, 1) => format!("the {noun} {}", group.names[0]),
-                    (true, _) => format!("one of the {noun}s {}", group.names.join(", ")),
-                    (false, _) => format!("the {noun}s {}", group.names.join(" ")),
-                });
+                parts.push(phrase(noun, group.any, group.names));
             }
         }
         parts.extend(self.claims.iter().map(|c| (*c).to_owned()));

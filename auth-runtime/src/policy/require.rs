@@ -266,11 +266,7 @@ impl Require {
             ("role", &self.roles),
         ] {
             for list in lists {
-                parts.push(match (list.any, list.names.len()) {
-                    (_, 1) => format!("the {noun} {}", list.names[0]),
-                    (true, _) => format!("one of the {noun}s {}", list.names.join(", ")),
-                    (false, _) => format!("the {noun}s {}", list.names.join(" ")),
-                });
+                parts.push(super::description::phrase(noun, list.any, &list.names));
             }
         }
         match self.claims.len() {

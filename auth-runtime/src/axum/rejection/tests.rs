@@ -126,9 +126,8 @@ fn no_description_or_challenge_smuggles_a_parameter() {
                 );
             }
             if let Some(challenge) = rejection.www_authenticate() {
-                // infallible: challenges are built from quotable (ASCII) text.
-                let challenge = challenge.to_str().expect("ascii").to_ascii_lowercase();
-                // One challenge per scheme offered, each naming its parameters once.
+                let challenge = challenge.to_str().expect("ascii").to_ascii_lowercase(); // infallible: challenges are built from quotable (ASCII) text
+                                                                                         // One challenge per scheme offered, each naming its parameters once.
                 let schemes = if scheme == Scheme::Both { 2 } else { 1 };
                 for key in [" scope=", " error=", " resource_metadata="] {
                     assert!(
