@@ -59,6 +59,11 @@ struct Measured {
     rps: f64,
     p99_ms: f64,
     non_2xx: u64,
+    /// The server's CPU time per request, in µs (all its threads, from `/proc`).
+    cpu_us: f64,
+    /// The share of the run's wall time the server spent on a CPU: near 1 when the server's
+    /// core limits the run, lower when wrk does.
+    busy: f64,
 }
 
 fn env_number(name: &str, default: u64) -> u64 {
@@ -115,7 +120,7 @@ fn main() {
             for (r, route) in ROUTES.iter().enumerate() {
                 let url = format!("{base}{route}");
                 if round == 0 {
-                    run_wrk(&script, pool, &url, 1); // warm-up: connections, caches, allocator
+                    run_wrk(&script, pool, &url, 1, pid); // warm-up: connections, caches, allocator
                 }
                 let perf = std::env::var("E2E_PERF").ok().map(|dir| {
                     let out = Path::new(&dir).join(format!("{recorded}.data"));
@@ -128,7 +133,7 @@ fn main() {
                         .spawn()
                         .expect("perf runs")
                 });
-                let measured = run_wrk(&script, pool, &url, seconds);
+                let measured = run_wrk(&script, pool, &url, seconds, pid);
                 if let Some(mut perf) = perf {
                     let _ = Command::new("kill")
                         .args(["-INT", &perf.id().to_string()])
@@ -187,6 +192,45 @@ fn main() {
             public.iter().chain(private).map(|m| m.non_2xx).sum::<u64>()
         );
         ratios.push((ratio, rps(public)));
+    }
+    // What the server's core spent a request: the ratio the rps would show if that core alone
+    // limited both routes. A public run whose server was idle part of the time was limited by
+    // wrk, and its rps ratio is compressed toward 1.
+    println!(
+        "\n  {:<14} {:>14} {:>14} {:>10} {:>13}",
+        "pool", "server µs/req", "server µs/req", "CPU ratio", "server busy"
+    );
+    println!(
+        "  {:<14} {:>14} {:>14} {:>10} {:>13}",
+        "", "public", "private", "(median)", "public, priv."
+    );
+    let mut wrk_bound = false;
+    for ((_, name), [public, private]) in POOLS.iter().zip(&runs) {
+        let cpu = |runs: &[Measured]| median(runs.iter().map(|m| m.cpu_us).collect());
+        let busy = |runs: &[Measured]| median(runs.iter().map(|m| m.busy).collect());
+        let ratio = median(
+            public
+                .iter()
+                .zip(private)
+                .map(|(public, private)| public.cpu_us / private.cpu_us)
+                .collect(),
+        );
+        wrk_bound |= busy(public) < 0.9;
+        println!(
+            "  {:<14} {:>14.2} {:>14.2} {:>10.3} {:>6.2}, {:.2}",
+            name,
+            cpu(public),
+            cpu(private),
+            ratio,
+            busy(public),
+            busy(private)
+        );
+    }
+    if wrk_bound {
+        println!(
+            "  note: the server's core was idle during part of a public run: wrk, not the server, \
+             limited it, and that pool's rps ratio is closer to 1 than the server's costs are"
+        );
     }
     // Every request of the 20,000-token pool verifies: the floor bounds what it can reach.
     let (every_request_verifies, public) = ratios[2];
@@ -356,7 +400,21 @@ fn start_quickstart(binary: &Path, issuer: &str) -> (Child, String, u32) {
     (child, base, pid)
 }
 
-fn run_wrk(script: &Path, pool: &Path, url: &str, seconds: u64) -> Measured {
+/// The CPU time of every thread of `pid` so far, in ns (`/proc/<pid>/task/*/schedstat`).
+fn cpu_ns(pid: u32) -> u64 {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0;
+    };
+    tasks
+        .filter_map(Result::ok)
+        .filter_map(|task| std::fs::read_to_string(task.path().join("schedstat")).ok())
+        .filter_map(|line| line.split_whitespace().next()?.parse::<u64>().ok())
+        .sum()
+}
+
+fn run_wrk(script: &Path, pool: &Path, url: &str, seconds: u64, pid: u32) -> Measured {
+    let cpu_before = cpu_ns(pid);
+    let started = Instant::now();
     let output = pinned(0, Path::new("wrk"))
         .args(["-t1", "-c32", "--latency", "-d"])
         .arg(format!("{seconds}s"))
@@ -367,8 +425,15 @@ fn run_wrk(script: &Path, pool: &Path, url: &str, seconds: u64) -> Measured {
         .arg(pool)
         .output()
         .expect("wrk runs");
+    let wall_ns = started.elapsed().as_nanos() as f64;
+    let cpu = cpu_ns(pid).saturating_sub(cpu_before) as f64;
     let text = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "wrk failed: {text}");
+    let requests: f64 = text
+        .lines()
+        .find_map(|l| l.trim().split_once(" requests in "))
+        .and_then(|(n, _)| n.trim().parse().ok())
+        .unwrap_or(f64::NAN);
     let rps = text
         .lines()
         .find_map(|l| l.trim().strip_prefix("Requests/sec:"))
@@ -388,6 +453,8 @@ fn run_wrk(script: &Path, pool: &Path, url: &str, seconds: u64) -> Measured {
         rps,
         p99_ms,
         non_2xx,
+        cpu_us: cpu / requests / 1000.0,
+        busy: cpu / wall_ns,
     }
 }
 

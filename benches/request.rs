@@ -1,13 +1,16 @@
 //! One request through an axum `Router` in process (no sockets): the quickstart's public route
 //! against its `#[require_auth]` route with typed claims, for a token seen before (the default
-//! verified-token cache) and for a full verification. Prints what the protected route costs
-//! beyond the public one, and the full path against the bare RS256 floor.
+//! verified-token cache) and for a full verification. Typed claims both ways: shared
+//! (`Claims<Arc<ApiClaims>>`, as the quickstart reads them) and copied (`Claims<ApiClaims>`
+//! of a `Clone` type). Prints what the protected route costs beyond the public one, and the
+//! full path against the bare RS256 floor.
 //!
 //! Run: `cargo bench --bench request --all-features`
 
 mod support;
 
 use std::hint::black_box;
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_lc_rs::signature::{ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256};
@@ -21,9 +24,8 @@ use route_guard::{require_auth, Authenticator, Claims, TokenClaims};
 use serde_json::{json, Value};
 use tower::ServiceExt as _;
 
-/// The quickstart's claims type.
-/// `Clone` lets route-guard keep the parsed claims with a token it has seen before: from a
-/// client's second request on, they are copied instead of parsed.
+/// The quickstart's claims type. `Clone`, so `Claims<ApiClaims>` of a token seen before is a
+/// copy of the claims kept with it; `Claims<Arc<ApiClaims>>` shares them.
 #[derive(TokenClaims, Clone, Debug)]
 #[claims(namespace = "https://myapp.com/")]
 struct ApiClaims {
@@ -38,7 +40,16 @@ async fn public() -> Json<Value> {
 }
 
 #[require_auth]
-async fn private(claims: Claims<ApiClaims>) -> Json<Value> {
+async fn private(claims: Claims<Arc<ApiClaims>>) -> Json<Value> {
+    Json(json!({
+        "message": "Hello from a private endpoint!",
+        "user": claims.sub,
+        "timestamp": 1_700_000_000u64,
+    }))
+}
+
+#[require_auth]
+async fn private_copied(claims: Claims<ApiClaims>) -> Json<Value> {
     Json(json!({
         "message": "Hello from a private endpoint!",
         "user": claims.sub,
@@ -50,6 +61,7 @@ fn app(auth: &Authenticator) -> Router {
     Router::new()
         .route("/api/public", get(public))
         .route("/api/private", get(private))
+        .route("/api/private-copied", get(private_copied))
         .layer(auth.layer())
 }
 
@@ -119,6 +131,9 @@ fn bench(c: &mut Criterion, f: &Fixture) {
     group.bench_function("private_token_seen_before", |b| {
         b.iter(|| call(f, &f.cached, black_box("/api/private")))
     });
+    group.bench_function("private_token_seen_before_copied", |b| {
+        b.iter(|| call(f, &f.cached, black_box("/api/private-copied")))
+    });
     group.bench_function("private_full_verification", |b| {
         b.iter(|| call(f, &f.full, black_box("/api/private")))
     });
@@ -127,10 +142,11 @@ fn bench(c: &mut Criterion, f: &Fixture) {
 
 fn report() {
     let mean = |name| support::mean_ns("request", name);
-    let (Some(floor), Some(public), Some(seen), Some(full)) = (
+    let (Some(floor), Some(public), Some(seen), Some(copied), Some(full)) = (
         mean("floor_aws_lc_rs_rs256"),
         mean("public"),
         mean("private_token_seen_before"),
+        mean("private_token_seen_before_copied"),
         mean("private_full_verification"),
     ) else {
         return;
@@ -141,9 +157,14 @@ fn report() {
         us(public)
     );
     println!(
-        "  private, token seen before    {:>6.2} µs  +{:.2} µs",
+        "  private, token seen before    {:>6.2} µs  +{:.2} µs (claims shared)",
         us(seen),
         us(seen - public)
+    );
+    println!(
+        "  private, token seen before    {:>6.2} µs  +{:.2} µs (claims copied)",
+        us(copied),
+        us(copied - public)
     );
     println!(
         "  private, full verification    {:>6.2} µs  +{:.2} µs = {:.3}× the RS256 floor ({:.2} µs)",

@@ -55,9 +55,9 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 const ROLES_CLAIM: &str = "https://myapp.com/roles";
 
 /// The claims of this API's tokens: the Rust form of the Fastify guide's `Token` interface.
-/// `Clone` lets route-guard keep the parsed claims with a token it has seen before: from a
-/// client's second request on, they are copied instead of parsed.
-#[derive(TokenClaims, Clone, Debug)]
+/// Handlers take them as `Claims<Arc<ApiClaims>>`: from a client's second request on, they
+/// share the claims parsed for its token instead of parsing or copying them again.
+#[derive(TokenClaims, Debug)]
 #[claims(namespace = "https://myapp.com/")]
 struct ApiClaims {
     sub: String,
@@ -86,7 +86,7 @@ async fn public() -> Json<Value> {
 }
 
 #[require_auth]
-async fn private(claims: Claims<ApiClaims>) -> Json<Value> {
+async fn private(claims: Claims<Arc<ApiClaims>>) -> Json<Value> {
     Json(json!({
         "message": "Hello from a private endpoint! You need to be authenticated to see this.",
         "user": claims.sub,
@@ -95,7 +95,7 @@ async fn private(claims: Claims<ApiClaims>) -> Json<Value> {
 }
 
 #[require_scopes("read:messages")]
-async fn private_scoped(claims: Claims<ApiClaims>) -> Json<Value> {
+async fn private_scoped(claims: Claims<Arc<ApiClaims>>) -> Json<Value> {
     Json(json!({
         "message": "Hello from a private endpoint! You need to be authenticated and have a scope of read:messages to see this.",
         "user": claims.sub,
@@ -136,14 +136,14 @@ async fn create_message(
 }
 
 #[require_role("admin")]
-async fn admin(claims: Claims<ApiClaims>) -> Json<Value> {
+async fn admin(claims: Claims<Arc<ApiClaims>>) -> Json<Value> {
     Json(json!({
         "users": [ { "id": claims.sub, "roles": claims.roles } ],
     }))
 }
 
 #[require_role(any("admin", "manager"))]
-async fn reports(claims: Claims<ApiClaims>) -> Json<Value> {
+async fn reports(claims: Claims<Arc<ApiClaims>>) -> Json<Value> {
     Json(json!({
         "reports": [ { "name": "monthly", "requested_by": claims.sub, "permissions": claims.permissions } ],
     }))
@@ -159,14 +159,14 @@ async fn expensive() -> Json<Value> {
 /// Under `/api/audit`, guarded as a group by a route layer rather than an attribute: every route
 /// of the nested router needs the `admin` role (FastAPI's `dependencies=[...]`, express's
 /// `router.use(...)`).
-async fn audit_events(claims: Claims<ApiClaims>) -> Json<Value> {
+async fn audit_events(claims: Claims<Arc<ApiClaims>>) -> Json<Value> {
     Json(json!({
         "events": [ { "action": "login", "actor": "auth0|someone" } ],
         "requested_by": claims.sub,
     }))
 }
 
-async fn feed(claims: Option<Claims<ApiClaims>>) -> Json<Value> {
+async fn feed(claims: Option<Claims<Arc<ApiClaims>>>) -> Json<Value> {
     match claims {
         Some(claims) => Json(
             json!({ "message": format!("Welcome back, {}! Here is your personal feed.", claims.sub) }),

@@ -3,10 +3,14 @@
 
 mod common;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use axum::routing::get;
+use axum::{Json, Router};
 use common::{send, start_with};
-use route_guard::VerifyError;
+use route_guard::{Claims, VerifyError};
+use serde_json::{json, Value};
 
 #[tokio::test]
 async fn a_repeated_token_is_answered_from_the_cache() {
@@ -148,6 +152,82 @@ async fn typed_claims_are_kept_per_type_with_the_cached_token_and_die_with_it() 
     let fresh = app.auth.verify(&token).await.expect("valid");
     assert_eq!(fresh.claims::<Counted>().expect("claims").sub, "auth0|kept");
     assert_eq!(parses(), 3);
+}
+
+/// Shared claims: no `Clone` needed, requirements and the Authenticator's context read
+/// through the `Arc`.
+#[derive(route_guard::TokenClaims, Debug)]
+#[claims(namespace = "https://route-guard.test/")]
+struct Shared {
+    sub: String,
+    roles: Vec<String>,
+    scope: Option<String>,
+}
+
+#[route_guard::require_role("admin")]
+async fn shared(claims: Claims<Arc<Shared>>) -> Json<Value> {
+    Json(json!({
+        "sub": claims.sub,
+        "scope": claims.scope,
+        "at": format!("{:p}", Arc::as_ptr(&claims.0)),
+    }))
+}
+
+/// `Claims<Arc<T>>`: a token seen before gets the very claims parsed for it before (one
+/// allocation, shared), still checked per request and still per token.
+#[tokio::test]
+async fn shared_claims_of_a_token_seen_before_are_the_same_allocation() {
+    let issuer = route_guard::testing::TestIssuer::start()
+        .await
+        .expect("issuer");
+    let auth = issuer
+        .authenticator_builder()
+        .implied_scopes("messages", ["read:messages"])
+        .build()
+        .expect("authenticator");
+    let app = common::serve_app(issuer, auth, Router::new().route("/shared", get(shared))).await;
+    let admin = app
+        .issuer
+        .token()
+        .sub("auth0|admin")
+        .roles(["admin"])
+        .scopes("messages")
+        .sign();
+    let user = app.issuer.token().sub("auth0|user").roles(["user"]).sign();
+
+    let replies = [
+        app.get("/shared", Some(&admin)).await,
+        app.get("/shared", Some(&admin)).await,
+        app.get("/shared", Some(&admin)).await,
+    ];
+    for reply in &replies {
+        assert_eq!(reply.status, 200, "{:?}", reply.body);
+        assert_eq!(reply.body["sub"], "auth0|admin");
+        // The context (implied scopes) reached `T` through the `Arc`.
+        assert_eq!(reply.body["scope"], "messages read:messages");
+    }
+    // Seen once: parsed, not kept; seen again: parsed and kept; from then on shared.
+    assert_eq!(replies[1].body["at"], replies[2].body["at"]);
+    assert_eq!(app.auth.stats().verified_from_cache(), 2);
+
+    // The role is `Shared`'s, checked through the `Arc`, for a token seen before too.
+    for _ in 0..2 {
+        app.get("/shared", Some(&user))
+            .await
+            .assert_rejected(403, "insufficient_scope");
+    }
+    // Another token never gets the first one's claims.
+    let other = app
+        .issuer
+        .token()
+        .sub("auth0|other")
+        .roles(["admin"])
+        .sign();
+    for _ in 0..3 {
+        let reply = app.get("/shared", Some(&other)).await;
+        assert_eq!(reply.body["sub"], "auth0|other");
+        assert_ne!(reply.body["at"], replies[2].body["at"]);
+    }
 }
 
 /// A token seen before is looked up before its header is scanned: every malformed shape around

@@ -14,6 +14,7 @@ const SHARDS: usize = 16;
 /// How many trailing bytes of a token are hashed: all of a compact JWS's signature is
 /// unpredictable, and 32 of its bytes keep accidental collisions out of reach.
 const HASHED_TAIL: usize = 32;
+const WORDS: usize = HASHED_TAIL / 8;
 
 /// A token's hash, from [`TokenCache::key`].
 pub(crate) type Key = u64;
@@ -52,8 +53,15 @@ type Shard<T> = HashMap<Key, Entry<T>, BuildHasherDefault<Prehashed>>;
 pub(crate) struct TokenCache<T> {
     shards: Vec<Mutex<Shard<T>>>,
     per_shard: usize,
-    /// Per process, so nobody can aim tokens at one bucket.
-    hasher: RandomState,
+    /// Random per cache, so nobody can aim tokens at one bucket.
+    seed: [u64; WORDS + 1],
+}
+
+/// The high and low halves of a 128-bit product folded together: a cheap mix of two words in
+/// which every input bit reaches every output bit (the mixing step of foldhash and aHash).
+fn folded_multiply(a: u64, b: u64) -> u64 {
+    let full = u128::from(a) * u128::from(b);
+    (full as u64) ^ ((full >> 64) as u64)
 }
 
 impl<T: Clone> TokenCache<T> {
@@ -67,15 +75,30 @@ impl<T: Clone> TokenCache<T> {
                 .map(|_| Mutex::new(HashMap::default()))
                 .collect(),
             per_shard: capacity.div_ceil(SHARDS),
-            hasher: RandomState::new(),
+            seed: {
+                let random = RandomState::new();
+                std::array::from_fn(|i| random.hash_one(i))
+            },
         })
     }
 
     /// The hash a token is filed under: its length and last bytes, far cheaper than hashing
-    /// a kilobyte per request.
+    /// a kilobyte per request. Keyed multiply-fold rather than SipHash: a lookup never inserts
+    /// (only a token that passed every check is ever filed), a hit compares the whole token,
+    /// and the tail hashed is a signature nobody but the issuer chooses; so a weaker hash can
+    /// cost a cache miss, never a wrong answer.
     pub(crate) fn key(&self, bytes: &[u8]) -> Key {
         let tail = &bytes[bytes.len().saturating_sub(HASHED_TAIL)..];
-        self.hasher.hash_one((bytes.len(), tail))
+        let mut padded = [0u8; HASHED_TAIL];
+        padded[HASHED_TAIL - tail.len()..].copy_from_slice(tail);
+        let word = |i: usize| {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(&padded[i * 8..i * 8 + 8]);
+            u64::from_le_bytes(w) ^ self.seed[i]
+        };
+        let low = folded_multiply(word(0), word(1));
+        let high = folded_multiply(word(2), word(3));
+        folded_multiply(low ^ self.seed[WORDS], high ^ bytes.len() as u64)
     }
 
     fn shard(&self, key: Key) -> &Mutex<Shard<T>> {
@@ -194,6 +217,32 @@ mod tests {
         assert_eq!(cache.get(key, forged.as_bytes(), 0.0, any), None);
         // ... and looking it up does not evict the real one.
         assert_eq!(cache.get(key, real.as_bytes(), 0.0, any), Some(1));
+    }
+
+    #[test]
+    fn keys_tell_every_tail_byte_and_the_length_apart_and_spread_over_the_shards() {
+        let cache = TokenCache::<u8>::new(64).expect("enabled"); // infallible: capacity > 0
+        let token = "h.p.".to_owned() + &"s".repeat(60);
+        let base = cache.key(token.as_bytes());
+        for i in token.len() - super::HASHED_TAIL..token.len() {
+            let mut changed = token.clone().into_bytes();
+            changed[i] ^= 1;
+            assert_ne!(cache.key(&changed), base, "byte {i}");
+        }
+        assert_ne!(cache.key(&token.as_bytes()[1..]), base, "one byte shorter");
+        let mut per_shard = [0usize; super::SHARDS];
+        let mut keys = std::collections::HashSet::new();
+        for i in 0..1_600 {
+            let key = cache.key(format!("token-{i}").as_bytes());
+            keys.insert(key);
+            per_shard[(key >> 32) as usize % super::SHARDS] += 1;
+        }
+        assert_eq!(keys.len(), 1_600);
+        // 100 a shard on average; a degenerate mix would leave shards empty.
+        assert!(
+            per_shard.iter().all(|&n| (50..150).contains(&n)),
+            "{per_shard:?}"
+        );
     }
 
     #[test]

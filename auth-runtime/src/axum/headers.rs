@@ -2,13 +2,13 @@
 //! token68), and the one `DPoP` proof header.
 
 use axum::http::header::{AsHeaderName, AUTHORIZATION};
-use axum::http::{HeaderMap, HeaderValue};
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
 
 use super::rejection::AuthError;
 use crate::dpop::ProofError;
 
-/// RFC 9449 §4.1.
-pub(super) const DPOP: &str = "dpop";
+/// RFC 9449 §4.1. A `HeaderName`, not a `&str`: a string is parsed into a name on every look-up.
+pub(super) const DPOP: HeaderName = HeaderName::from_static("dpop");
 
 /// The one proof of the request: exactly one `DPoP` header with one value.
 pub(super) fn single_proof(headers: &HeaderMap) -> Result<&str, ProofError> {

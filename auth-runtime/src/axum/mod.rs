@@ -404,8 +404,7 @@ async fn check_credentials(
     // scanned: it passed that scan when it was verified, and it is compared byte for byte.
     if !has_proof && mode != DpopMode::Required {
         if let Some(token) = bearer_bytes(&parts.headers) {
-            let context = request_context(parts);
-            if let Some(outcome) = auth.verify_seen(token, context).await {
+            if let Some(outcome) = auth.verify_seen(token, || request_context(parts)).await {
                 return outcome
                     .map(|verified| (verified, Scheme::Bearer))
                     .map_err(|e| auth.rejection(token_error(auth, e), Scheme::Bearer));

@@ -36,10 +36,11 @@ impl Authenticator {
     /// The Bearer path for a token found in the verified-token cache, `None` when it is not
     /// there. The token is looked up as the header's bytes, before anything scans them: only a
     /// token that passed every check was ever cached, and it is compared byte for byte.
-    pub(crate) async fn verify_seen(
+    /// `context` is asked only when a domain resolver needs it.
+    pub(crate) async fn verify_seen<'c>(
         &self,
         token: &[u8],
-        context: RequestContext<'_>,
+        context: impl FnOnce() -> RequestContext<'c>,
     ) -> Option<Result<VerifiedToken, VerifyError>> {
         let outcome = self.seen_before(token, context).await?;
         Some(self.bearer_outcome(outcome))
@@ -82,7 +83,7 @@ impl Authenticator {
         token: &str,
         context: RequestContext<'_>,
     ) -> Result<VerifiedToken, VerifyError> {
-        if let Some(outcome) = self.seen_before(token.as_bytes(), context).await {
+        if let Some(outcome) = self.seen_before(token.as_bytes(), || context).await {
             return outcome;
         }
         let settings = &self.inner.settings;
@@ -112,10 +113,10 @@ impl Authenticator {
     /// The verified-token cache's entry for exactly `token`, if it is still valid: unexpired,
     /// verified by the key set in use now, and (several domains) its issuer still accepted for
     /// this request. `None` when there is no such entry.
-    async fn seen_before(
+    async fn seen_before<'c>(
         &self,
         token: &[u8],
-        context: RequestContext<'_>,
+        context: impl FnOnce() -> RequestContext<'c>,
     ) -> Option<Result<VerifiedToken, VerifyError>> {
         let cache = self.inner.token_cache.as_ref()?;
         if token.len() > self.inner.settings.max_token_bytes {
@@ -130,7 +131,7 @@ impl Authenticator {
         let verified = hit?.seen_again();
         // A resolver's answer may differ from request to request: ask it every time.
         if let Keys::Multi { .. } = &self.inner.keys {
-            if let Err(e) = self.resolve_cache(verified.issuer(), context).await {
+            if let Err(e) = self.resolve_cache(verified.issuer(), context()).await {
                 return Some(Err(e));
             }
         }
