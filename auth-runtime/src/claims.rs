@@ -6,10 +6,15 @@ use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::verify::{ClaimsContext, VerifiedToken, VerifyError};
+
+mod lenient;
+
+pub use lenient::{de_claim, de_scope_set, de_string_set};
+use lenient::{lenient_string, one_or_many};
 
 /// Typed claims of a verified token: parsed once per token and type.
 impl VerifiedToken {
@@ -563,77 +568,3 @@ scope_set_via_string_set!(
     Option<HashSet<String>>,
     Option<BTreeSet<String>>
 );
-
-/// Roles or permissions, leniently: an array of strings (other items skipped) or one string.
-/// Any other JSON grants nothing; the token stays valid.
-#[doc(hidden)]
-pub fn de_string_set<'de, D: Deserializer<'de>, T: StringSet>(d: D) -> Result<T, D::Error> {
-    Ok(T::from_strings(strings(Value::deserialize(d)?, false)))
-}
-
-/// The scope claim, leniently: a space-separated string or an array of strings.
-#[doc(hidden)]
-pub fn de_scope_set<'de, D: Deserializer<'de>, T: ScopeSet>(d: D) -> Result<T, D::Error> {
-    Ok(T::from_scopes(strings(Value::deserialize(d)?, true)))
-}
-
-/// A required claim: a type mismatch names the claim and never echoes the value.
-#[doc(hidden)]
-pub fn de_claim<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
-    d: D,
-    name: &str,
-) -> Result<T, D::Error> {
-    T::deserialize(d).map_err(|_| {
-        <D::Error as serde::de::Error>::custom(format!(
-            "the `{name}` claim is not of the expected type"
-        ))
-    })
-}
-
-fn strings(value: Value, split: bool) -> Vec<String> {
-    let words = |s: String| -> Vec<String> {
-        if split {
-            s.split(' ')
-                .filter(|w| !w.is_empty())
-                .map(str::to_owned)
-                .collect()
-        } else {
-            vec![s]
-        }
-    };
-    match value {
-        Value::String(s) => words(s),
-        Value::Array(items) => items
-            .into_iter()
-            .filter_map(|v| match v {
-                Value::String(s) => Some(s),
-                _ => None,
-            })
-            .flat_map(words)
-            .collect(),
-        _ => Vec::new(),
-    }
-}
-
-/// A string claim, or `None` for any other JSON value.
-fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    Ok(match Value::deserialize(d)? {
-        Value::String(s) => Some(s),
-        _ => None,
-    })
-}
-
-fn one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum OneOrMany {
-        One(String),
-        Many(Vec<String>),
-        Null(()),
-    }
-    Ok(match OneOrMany::deserialize(d)? {
-        OneOrMany::One(s) => vec![s],
-        OneOrMany::Many(v) => v,
-        OneOrMany::Null(()) => Vec::new(),
-    })
-}
