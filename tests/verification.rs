@@ -107,6 +107,41 @@ async fn alg_none_is_rejected_in_any_case() {
     assert_eq!(app.issuer.jwks_fetches(), 0);
 }
 
+/// The last header that passed is remembered by its exact text: every other header, however
+/// close to it, is still read and checked, before and after the remembered one.
+#[tokio::test]
+async fn a_remembered_header_answers_only_for_its_exact_text() {
+    let app = start().await;
+    let good = app.issuer.token().sign();
+    assert_eq!(app.get("/private", Some(&good)).await.status, 200);
+    let (header, rest) = good.split_once('.').expect("compact JWS");
+    // The remembered header's JSON with `crit` added, or with `alg` changed.
+    let crit = app.issuer.token().header("crit", json!(["exp"])).sign();
+    assert_invalid(&app, &crit, "critical header").await;
+    let ps = app.issuer.token().alg(Algorithm::PS256).sign();
+    assert_invalid(&app, &ps, "accepted: RS256").await;
+    // Its text one character shorter, or with its last character changed.
+    let (head, last) = header.split_at(header.len() - 1);
+    let changed = if last == "A" { "B" } else { "A" };
+    for text in [head.to_owned(), format!("{head}{changed}")] {
+        app.get("/private", Some(&format!("{text}.{rest}")))
+            .await
+            .assert_rejected(401, "invalid_token");
+    }
+    // Another key id: the header is read, the key looked up (and not found).
+    let unknown = app.issuer.token().kid("not-published").sign();
+    assert_invalid(&app, &unknown, "").await;
+    // A token with the remembered header is still verified in full: its signature is checked.
+    let (payload, _) = rest.split_once('.').expect("JWS");
+    let other_signature = ps.rsplit_once('.').expect("JWS").1;
+    app.get(
+        "/private",
+        Some(&format!("{header}.{payload}.{other_signature}")),
+    )
+    .await
+    .assert_rejected(401, "invalid_token");
+}
+
 #[tokio::test]
 async fn alg_outside_the_allow_list_is_rejected_before_key_lookup() {
     let app = start().await;

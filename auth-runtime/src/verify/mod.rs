@@ -17,6 +17,7 @@ use std::fmt;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
+use arc_swap::ArcSwapOption;
 use url::Url;
 
 pub(crate) use diagnose::TokenReport;
@@ -95,6 +96,9 @@ pub(crate) struct Inner {
     pub(crate) rate_limits: RateLimits,
     /// The absolute URL of the Protected Resource Metadata, named by every challenge.
     pub(crate) resource_metadata: Option<Arc<str>>,
+    /// The last JOSE header that passed its checks, by its exact text: an issuer signs every
+    /// token with one header per key, so a new token's header is nearly always this one.
+    last_header: ArcSwapOption<path::KnownHeader>,
 }
 
 impl fmt::Debug for Authenticator {
@@ -196,6 +200,7 @@ impl Authenticator {
                     .resource
                     .as_ref()
                     .map(|r| Arc::from(r.metadata_url.as_str())),
+                last_header: ArcSwapOption::empty(),
                 settings,
                 keys,
                 hmac,

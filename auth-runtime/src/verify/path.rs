@@ -302,9 +302,28 @@ impl Authenticator {
     }
 
     /// The JOSE header: `crit`, `alg` against the allow-list, `typ`; the `alg` and `kid`.
-    /// Decoded on the stack (a header is a few dozen bytes), and not an `async` step, so the
-    /// buffer is not kept in the request's future.
+    /// The same text as the last header that passed gives the same answer without decoding
+    /// (the checks depend on the header and the settings only); any other header is read.
     fn read_header(&self, header_b64: &str) -> Result<(Algorithm, Option<String>), VerifyError> {
+        if let Some(known) = &*self.inner.last_header.load() {
+            if *known.text == *header_b64 {
+                return Ok((known.alg, known.kid.clone()));
+            }
+        }
+        let (alg, kid) = self.check_header(header_b64)?;
+        if header_b64.len() <= KNOWN_HEADER_BYTES {
+            self.inner.last_header.store(Some(Arc::new(KnownHeader {
+                text: header_b64.into(),
+                alg,
+                kid: kid.clone(),
+            })));
+        }
+        Ok((alg, kid))
+    }
+
+    /// [`read_header`](Self::read_header)'s checks. Decoded on the stack (a header is a few
+    /// dozen bytes), and not an `async` step, so the buffer is not kept in the request's future.
+    fn check_header(&self, header_b64: &str) -> Result<(Algorithm, Option<String>), VerifyError> {
         let settings = &self.inner.settings;
         let mut buffer = [0u8; 512];
         let header_json =
@@ -321,4 +340,14 @@ impl Authenticator {
         check_typ(header.typ.as_deref(), settings.require_at_jwt_typ)?;
         Ok((alg, header.kid.map(Cow::into_owned)))
     }
+}
+
+/// Longer headers are read every time rather than remembered.
+const KNOWN_HEADER_BYTES: usize = 512;
+
+/// A JOSE header that passed [`Authenticator::read_header`]'s checks, and what they found.
+pub(crate) struct KnownHeader {
+    text: Box<str>,
+    alg: Algorithm,
+    kid: Option<String>,
 }
