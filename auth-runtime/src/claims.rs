@@ -470,6 +470,11 @@ pub trait ScopeSet: Default {
     fn has_scope(&self, scope: &str) -> bool;
     /// Builds the field from the granted scopes.
     fn from_scopes(scopes: Vec<String>) -> Self;
+    /// Builds the field from a space-separated list (the `scope` claim as issued). The default
+    /// splits it for [`from_scopes`](Self::from_scopes); `String` keeps it as one string.
+    fn from_scope_list(scopes: &str) -> Self {
+        Self::from_scopes(words(scopes).map(str::to_owned).collect())
+    }
     /// Adds scopes implied by granted ones
     /// ([`implied_scopes`](crate::AuthenticatorBuilder::implied_scopes)). The default adds
     /// nothing.
@@ -484,6 +489,16 @@ impl ScopeSet for String {
     }
     fn from_scopes(scopes: Vec<String>) -> Self {
         scopes.join(" ")
+    }
+    fn from_scope_list(scopes: &str) -> Self {
+        let mut list = String::with_capacity(scopes.len());
+        for word in words(scopes) {
+            if !list.is_empty() {
+                list.push(' ');
+            }
+            list.push_str(word);
+        }
+        list
     }
     fn add_scopes(&mut self, scopes: &[&str]) {
         for scope in scopes {
@@ -504,11 +519,19 @@ impl ScopeSet for Option<String> {
     fn from_scopes(scopes: Vec<String>) -> Self {
         Some(scopes.join(" "))
     }
+    fn from_scope_list(scopes: &str) -> Self {
+        Some(String::from_scope_list(scopes))
+    }
     fn add_scopes(&mut self, scopes: &[&str]) {
         if !scopes.is_empty() {
             self.get_or_insert_with(String::new).add_scopes(scopes);
         }
     }
+}
+
+/// The words of a space-separated list (several spaces count as one).
+fn words(list: &str) -> impl Iterator<Item = &str> {
+    list.split(' ').filter(|w| !w.is_empty())
 }
 
 /// Adding one scope to a set-like scope field.

@@ -3,6 +3,7 @@
 //! and taken apart: a claim is read where it lies, one allocation per string kept.
 
 use std::fmt;
+use std::marker::PhantomData;
 
 use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
@@ -21,7 +22,7 @@ pub fn de_string_set<'de, D: Deserializer<'de>, T: StringSet>(d: D) -> Result<T,
 /// The scope claim, leniently: a space-separated string or an array of strings.
 #[doc(hidden)]
 pub fn de_scope_set<'de, D: Deserializer<'de>, T: ScopeSet>(d: D) -> Result<T, D::Error> {
-    Ok(T::from_scopes(d.deserialize_any(Strings { split: true })?))
+    d.deserialize_any(Scopes(PhantomData))
 }
 
 /// A required claim: a type mismatch names the claim and never echoes the value.
@@ -165,6 +166,32 @@ impl<'de> Visitor<'de> for Strings {
     otherwise!(Vec::new());
 }
 
+/// The scope claim: a space-separated list handed to the field as it is, or an array whose
+/// strings are split.
+struct Scopes<T>(PhantomData<T>);
+
+impl<'de, T: ScopeSet> Visitor<'de> for Scopes<T> {
+    type Value = T;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_str<E>(self, s: &str) -> Result<Self::Value, E> {
+        Ok(T::from_scope_list(s))
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        Strings { split: true }.visit_seq(seq).map(T::from_scopes)
+    }
+
+    otherwise!(T::from_scopes(Vec::new()));
+}
+
 /// An item of an array: a string, or `None` for anything else (skipped).
 #[derive(Clone, Copy)]
 struct Item;
@@ -222,6 +249,13 @@ mod tests {
             Some("read:a write:b x")
         );
         assert_eq!(scopes("7").as_deref(), Some(""));
+        let set: Vec<String> =
+            de_scope_set(&mut serde_json::Deserializer::from_str(r#"" a  b ""#)).expect("lenient");
+        assert_eq!(set, ["a", "b"]);
+        let set: Vec<String> =
+            de_scope_set(&mut serde_json::Deserializer::from_str(r#"["a b", "c"]"#))
+                .expect("lenient");
+        assert_eq!(set, ["a", "b", "c"]);
         assert_eq!(one(r#""org_1""#).as_deref(), Some("org_1"));
         for other in ["1", "true", "null", "[\"org_1\"]", r#"{"id": "org_1"}"#] {
             assert_eq!(one(other), None, "{other}");
