@@ -10,60 +10,16 @@
 mod support;
 
 use std::hint::black_box;
-use std::sync::Arc;
 use std::time::Duration;
 
 use aws_lc_rs::signature::{ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256};
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Router;
 use criterion::Criterion;
 use route_guard::testing::TestIssuer;
-use route_guard::{require_auth, Authenticator, Claims, TokenClaims};
-use serde_json::{json, Value};
+use support::quickstart::app;
 use tower::ServiceExt as _;
-
-/// The quickstart's claims type. `Clone`, so `Claims<ApiClaims>` of a token seen before is a
-/// copy of the claims kept with it; `Claims<Arc<ApiClaims>>` shares them.
-#[derive(TokenClaims, Clone, Debug)]
-#[claims(namespace = "https://myapp.com/")]
-struct ApiClaims {
-    sub: String,
-    roles: Vec<String>,
-    permissions: Vec<String>,
-    scope: Option<String>,
-}
-
-async fn public() -> Json<Value> {
-    Json(json!({ "message": "Hello from a public endpoint!", "timestamp": 1_700_000_000u64 }))
-}
-
-#[require_auth]
-async fn private(claims: Claims<Arc<ApiClaims>>) -> Json<Value> {
-    Json(json!({
-        "message": "Hello from a private endpoint!",
-        "user": claims.sub,
-        "timestamp": 1_700_000_000u64,
-    }))
-}
-
-#[require_auth]
-async fn private_copied(claims: Claims<ApiClaims>) -> Json<Value> {
-    Json(json!({
-        "message": "Hello from a private endpoint!",
-        "user": claims.sub,
-        "timestamp": 1_700_000_000u64,
-    }))
-}
-
-fn app(auth: &Authenticator) -> Router {
-    Router::new()
-        .route("/api/public", get(public))
-        .route("/api/private", get(private))
-        .route("/api/private-copied", get(private_copied))
-        .layer(auth.layer())
-}
 
 struct Fixture {
     rt: tokio::runtime::Runtime,

@@ -2,6 +2,8 @@
 //! floor, and reading criterion's estimates back to print ratios.
 #![allow(dead_code)] // each bench uses its own part of this
 
+pub mod quickstart;
+
 use aws_lc_rs::signature::ParsedPublicKey;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;

@@ -1,0 +1,204 @@
+//! Instructions a request costs, counted by valgrind's callgrind: the same figures whatever
+//! else the machine is doing, where wall-clock figures on a shared machine move by ±30% from one
+//! run to the next. One request through the quickstart's routes in an axum `Router` (as
+//! `benches/request.rs`, without sockets):
+//!
+//! - `public`: the public route, the baseline;
+//! - `seen, shared`: `#[require_auth]` with `Claims<Arc<ApiClaims>>` (the quickstart), a token
+//!   seen before;
+//! - `seen, copied`: the same with `Claims<ApiClaims>` of a `Clone` type;
+//! - `new token`: the shared route with a token never seen (a full verification and its cache
+//!   insert, as for the end-to-end bench's 20,000 tokens);
+//! - `floor`: the bare aws-lc-rs RS256 check of such a token, key parsed once.
+//!
+//! Each is counted over two request counts, and the difference divided by the difference of
+//! the counts, so start-up and warm-up cancel out. Instruction counts are not time (RSA's wide
+//! multiplies do more per instruction than parsing does), but they move only with the code.
+//!
+//! Run: `cargo bench --bench instructions` (needs `valgrind`: Debian's package; about two
+//! minutes). Without valgrind it says so and does nothing.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use aws_lc_rs::signature::{ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256};
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use axum::Router;
+use route_guard::testing::TestIssuer;
+use support::quickstart::app;
+use tower::ServiceExt as _;
+
+const MODES: [(&str, &str); 5] = [
+    ("public", "public route"),
+    ("shared", "token seen before, claims shared"),
+    ("copied", "token seen before, claims copied"),
+    ("new", "new token (full verification)"),
+    ("floor", "RS256 floor"),
+];
+/// The two request counts; their difference is what is measured.
+const COUNTS: [usize; 2] = [40, 200];
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return; // `cargo bench -- --list` and test harness probing
+    }
+    if let Ok(mode) = std::env::var("INSTRUCTIONS_MODE") {
+        child(&mode);
+        return;
+    }
+    let found = Command::new("valgrind").arg("--version").output();
+    if !found.is_ok_and(|o| o.status.success()) {
+        println!("instructions: valgrind is not installed (apt-get install valgrind); skipped");
+        return;
+    }
+    // Multi-threaded: the issuer keeps serving its keys to the children while this thread
+    // waits for them.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let issuer = rt.block_on(TestIssuer::start()).expect("issuer");
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("instructions");
+    std::fs::create_dir_all(&dir).expect("work dir");
+    // Minted here, natively: signing under valgrind would take minutes.
+    let tokens: Vec<String> = (0..=COUNTS[1])
+        .map(|i| {
+            support::auth0_shaped(&issuer)
+                .sub(&format!("auth0|5f7c8ec7c33c6c00{i:08}"))
+                .claim("https://myapp.com/roles", vec!["admin", "editor"])
+                .claim("gty", "password")
+                .sign()
+        })
+        .collect();
+    std::fs::write(dir.join("tokens.txt"), tokens.join("\n")).expect("tokens");
+    let der = issuer
+        .public_key_der(&issuer.signing_kid())
+        .expect("signing key");
+    std::fs::write(dir.join("key.der"), der).expect("key");
+
+    let mut per_request = Vec::new();
+    for (mode, _) in MODES {
+        let counted: Vec<u64> = COUNTS
+            .iter()
+            .map(|&n| count(mode, n, &dir, issuer.issuer()))
+            .collect();
+        per_request.push((counted[1] - counted[0]) as f64 / (COUNTS[1] - COUNTS[0]) as f64);
+    }
+    let public = per_request[0];
+    let floor = per_request[4];
+    println!("\ninstructions: a request in process, counted by callgrind");
+    for ((_, name), per) in MODES.iter().zip(&per_request) {
+        let beyond = match *name {
+            "public route" | "RS256 floor" => String::new(),
+            _ => format!("  +{:.1}k beyond the public route", (per - public) / 1000.0),
+        };
+        println!("  {name:<36} {:>8.1}k{beyond}", per / 1000.0);
+    }
+    let new = per_request[3];
+    println!(
+        "  a new token beyond the public route and the floor: {:.1}k ({:.3}× the floor for the whole verification)",
+        (new - public - floor) / 1000.0,
+        (new - public) / floor
+    );
+}
+
+/// `valgrind --tool=callgrind` of this binary in `mode` for `n` requests: the instructions of
+/// the counted function only.
+fn count(mode: &str, n: usize, dir: &Path, issuer: &str) -> u64 {
+    let out = dir.join(format!("callgrind.{mode}.{n}"));
+    let output = Command::new("valgrind")
+        .arg("--tool=callgrind")
+        .arg("--toggle-collect=*instructions::counted*")
+        .arg(format!("--callgrind-out-file={}", out.display()))
+        .arg(std::env::current_exe().expect("this bench"))
+        .env("INSTRUCTIONS_MODE", mode)
+        .env("INSTRUCTIONS_COUNT", n.to_string())
+        .env("INSTRUCTIONS_DIR", dir)
+        .env("INSTRUCTIONS_ISSUER", issuer)
+        .output()
+        .expect("valgrind runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{mode} {n}: {stderr}");
+    stderr
+        .lines()
+        .find_map(|l| {
+            l.split_once("Collected :")
+                .map(|(_, v)| v.trim().to_owned())
+        })
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no instruction count from callgrind: {stderr}"))
+}
+
+/// Under valgrind: `INSTRUCTIONS_COUNT` requests of `mode`, after a warm-up outside the count.
+fn child(mode: &str) {
+    let var = |name: &str| std::env::var(name).unwrap_or_else(|_| panic!("{name} is set"));
+    let n: usize = var("INSTRUCTIONS_COUNT").parse().expect("a count");
+    let dir = PathBuf::from(var("INSTRUCTIONS_DIR"));
+    let text = std::fs::read_to_string(dir.join("tokens.txt")).expect("tokens");
+    let tokens: Vec<&str> = text.lines().collect();
+    let rt = support::runtime();
+    if mode == "floor" {
+        let der = std::fs::read(dir.join("key.der")).expect("key");
+        let key = ParsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, der).expect("key");
+        assert_eq!(counted_floor(&key, &tokens[1..=n]), n);
+        return;
+    }
+    let auth = route_guard::Authenticator::builder()
+        .issuer_base_url(var("INSTRUCTIONS_ISSUER"))
+        .audience(route_guard::testing::TEST_AUDIENCE)
+        .roles_claim("https://myapp.com/roles")
+        .build()
+        .expect("authenticator");
+    rt.block_on(auth.warm_up()).expect("keys");
+    let router = app(&auth);
+    let (path, requests) = match mode {
+        "public" => ("/api/public", vec![tokens[0]; n]),
+        "shared" => ("/api/private", vec![tokens[0]; n]),
+        "copied" => ("/api/private-copied", vec![tokens[0]; n]),
+        "new" => ("/api/private", tokens[1..=n].to_vec()),
+        other => panic!("unknown mode {other}"),
+    };
+    // Warm-up: the seen token twice (so its claims are kept), and the public route.
+    for path in [path, path, "/api/public"] {
+        assert_eq!(send(&rt, &router, path, &tokens[..1]), 1, "{path}");
+    }
+    assert_eq!(counted_requests(&rt, &router, path, &requests), n);
+}
+
+/// The counted requests: callgrind's `--toggle-collect` names this function.
+#[inline(never)]
+fn counted_requests(
+    rt: &tokio::runtime::Runtime,
+    router: &Router,
+    path: &str,
+    tokens: &[&str],
+) -> usize {
+    send(rt, router, path, tokens)
+}
+
+/// Sends a request for each token; how many were answered 200.
+fn send(rt: &tokio::runtime::Runtime, router: &Router, path: &str, tokens: &[&str]) -> usize {
+    tokens
+        .iter()
+        .filter(|token| {
+            let request = Request::get(path)
+                .header(header::AUTHORIZATION, format!("Bearer {token}"))
+                .body(Body::empty())
+                .expect("request");
+            rt.block_on(router.clone().oneshot(request))
+                .is_ok_and(|r| r.status() == StatusCode::OK)
+        })
+        .count()
+}
+
+#[inline(never)]
+fn counted_floor(key: &ParsedPublicKey, tokens: &[&str]) -> usize {
+    tokens
+        .iter()
+        .filter(|jws| support::signature_verifies(key, jws))
+        .count()
+}
