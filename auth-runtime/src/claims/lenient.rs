@@ -125,7 +125,7 @@ struct Strings {
 impl Strings {
     fn push(&self, out: &mut Vec<String>, s: &str) {
         if self.split {
-            out.extend(s.split(' ').filter(|w| !w.is_empty()).map(str::to_owned));
+            out.extend(super::words(s).map(str::to_owned));
         } else {
             out.push(s.to_owned());
         }
