@@ -21,12 +21,10 @@ mod support;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use aws_lc_rs::signature::{ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256};
 use route_guard::testing::{TestIssuer, TEST_AUDIENCE};
-
-const ROLES_CLAIM: &str = "https://myapp.com/roles";
 
 /// The token pools: 2,000 tokens fit the verified-token cache, 20,000 do not.
 const POOLS: [(usize, &str); 3] = [
@@ -92,11 +90,7 @@ fn main() {
     let script = work.join("pool.lua");
     std::fs::write(&script, LUA).expect("lua script");
 
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = support::serving_runtime();
     let issuer = rt.block_on(TestIssuer::start()).expect("issuer");
     let started = Instant::now();
     let pools: Vec<(usize, PathBuf)> = [1, 2_000, 20_000]
@@ -322,14 +316,7 @@ fn build_quickstart() -> PathBuf {
 
 /// `size` distinct Auth0-shaped tokens (740 bytes or so), one a line, minted on two threads.
 fn write_pool(issuer: &TestIssuer, size: usize, dir: &Path) -> PathBuf {
-    let mint = |i: usize| {
-        support::auth0_shaped(issuer)
-            .sub(&format!("auth0|5f7c8ec7c33c6c00{i:08}"))
-            .claim(ROLES_CLAIM, vec!["admin", "editor"])
-            .claim("gty", "password")
-            .expires_in(Duration::from_secs(3600))
-            .sign()
-    };
+    let mint = |i: usize| support::pool_token(issuer, i);
     let half = size / 2;
     let (first, second) = std::thread::scope(|s| {
         let a = s.spawn(|| (0..half).map(mint).collect::<Vec<_>>());

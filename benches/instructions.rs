@@ -54,25 +54,14 @@ fn main() {
         println!("instructions: valgrind is not installed (apt-get install valgrind); skipped");
         return;
     }
-    // Multi-threaded: the issuer keeps serving its keys to the children while this thread
-    // waits for them.
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    // The issuer keeps serving its keys to the children while this thread waits for them.
+    let rt = support::serving_runtime();
     let issuer = rt.block_on(TestIssuer::start()).expect("issuer");
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("instructions");
     std::fs::create_dir_all(&dir).expect("work dir");
     // Minted here, natively: signing under valgrind would take minutes.
     let tokens: Vec<String> = (0..=COUNTS[1])
-        .map(|i| {
-            support::auth0_shaped(&issuer)
-                .sub(&format!("auth0|5f7c8ec7c33c6c00{i:08}"))
-                .claim("https://myapp.com/roles", vec!["admin", "editor"])
-                .claim("gty", "password")
-                .sign()
-        })
+        .map(|i| support::pool_token(&issuer, i))
         .collect();
     std::fs::write(dir.join("tokens.txt"), tokens.join("\n")).expect("tokens");
     let der = issuer

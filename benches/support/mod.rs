@@ -17,6 +17,27 @@ pub fn runtime() -> tokio::runtime::Runtime {
         .expect("runtime")
 }
 
+/// A runtime whose one worker thread keeps a `TestIssuer` serving while the bench's own thread
+/// waits on child processes (the quickstart under wrk, valgrind's runs).
+pub fn serving_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// Token `i` of a pool: Auth0-shaped, with roles under the quickstart's claim, about 740 bytes,
+/// valid for an hour; a distinct subject (and so signature) per `i`.
+pub fn pool_token(issuer: &TestIssuer, i: usize) -> String {
+    auth0_shaped(issuer)
+        .sub(&format!("auth0|5f7c8ec7c33c6c00{i:08}"))
+        .claim("https://myapp.com/roles", vec!["admin", "editor"])
+        .claim("gty", "password")
+        .expires_in(std::time::Duration::from_secs(3600))
+        .sign()
+}
+
 /// The claims of an Auth0 access token for a user of an API with RBAC.
 pub fn auth0_shaped(issuer: &TestIssuer) -> TokenBuilder<'_> {
     issuer
