@@ -544,6 +544,52 @@ async fn hs256_verifies_with_a_shared_secret_only() {
     );
 }
 
+/// JSON text is UTF-8 (RFC 8259 §8.1): a correctly signed payload holding a byte sequence that
+/// is not, inside a string where only a UTF-8 check can see it, is refused like any payload that
+/// is not a JSON object; the same claims in valid UTF-8 (non-ASCII letters included) verify.
+#[tokio::test]
+async fn a_payload_that_is_not_utf8_is_refused() {
+    use base64::Engine as _;
+    let secret = b"0123456789abcdef0123456789abcdef".to_vec();
+    let auth = route_guard::Authenticator::builder()
+        .domain("tenant.example.com")
+        .audience(TEST_AUDIENCE)
+        .algorithms([Algorithm::HS256])
+        .hs256_secret(secret.clone())
+        .build()
+        .expect("auth");
+    let sign = |payload: &[u8]| {
+        let encode = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+        let message = format!("{}.{}", encode(br#"{"alg":"HS256"}"#), encode(payload));
+        let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &secret);
+        let tag = aws_lc_rs::hmac::sign(&key, message.as_bytes());
+        format!("{message}.{}", encode(tag.as_ref()))
+    };
+    let claims = |name: &[u8]| {
+        let mut payload = format!(
+            r#"{{"iss":"https://tenant.example.com/","aud":"{TEST_AUDIENCE}","exp":9999999999,"name":""#
+        )
+        .into_bytes();
+        payload.extend_from_slice(name);
+        payload.extend_from_slice(br#"","sub":"svc"}"#);
+        payload
+    };
+    let valid = auth
+        .verify(&sign(&claims("Zoë".as_bytes())))
+        .await
+        .expect("UTF-8 verifies");
+    assert_eq!(valid.claim("name"), Some(&json!("Zoë")));
+    for bytes in [&b"Zo\xeb"[..], b"\xff\xfe", b"\xed\xa0\x80", b"\xc3"] {
+        assert_eq!(
+            auth.verify(&sign(&claims(bytes))).await.err(),
+            Some(route_guard::VerifyError::Malformed(
+                "the payload is not a JSON object"
+            )),
+            "{bytes:?}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn an_id_token_is_named_as_such() {
     let app = start().await;

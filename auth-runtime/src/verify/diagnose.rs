@@ -432,12 +432,11 @@ impl Authenticator {
             },
             trusted,
         );
-        let policies = match super::registered::parse_claims(&bytes) {
-            Ok(claims) => self
-                .check_policies(&claims, &bytes)
-                .map_err(|e| e.to_string()),
-            Err(e) => Err(e.to_string()),
-        };
+        let policies = super::registered::payload_text(bytes).and_then(|text| {
+            let claims = super::registered::parse_claims(&text)?;
+            self.check_policies(&claims, &text)
+        });
+        let policies = policies.map_err(|e| e.to_string());
         report.push(
             "policies",
             passed(policies.is_ok()),

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::error::{key_error, VerifyError};
 use super::header::{check_typ, decode_segment, decode_segment_into, parse_header, unix_now};
-use super::registered::parse_claims;
+use super::registered::{parse_claims, payload_text};
 use super::token::VerifiedToken;
 use super::{Allowed, Authenticator, Keys, RequestContext};
 use crate::config::{normalize_domain, Algorithm, IssuerRequest, Resolver};
@@ -224,7 +224,7 @@ impl Authenticator {
         // Parsed once, before the key lookup: the unverified `iss` chooses the issuer (and a
         // token of another issuer is refused before it can cause a fetch); every claim is
         // checked again below, after the signature.
-        let payload = decode_segment(payload_b64, "the payload is not base64url")?;
+        let payload = payload_text(decode_segment(payload_b64, "the payload is not base64url")?)?;
         let claims = parse_claims(&payload)?;
 
         let key_set = match &self.inner.hmac {

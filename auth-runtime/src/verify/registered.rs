@@ -17,7 +17,7 @@ impl Authenticator {
     pub(super) fn check_policies(
         &self,
         claims: &Registered<'_>,
-        payload: &[u8],
+        payload: &str,
     ) -> Result<(), VerifyError> {
         let settings = &self.inner.settings;
         if settings.organization == OrgPolicy::Required {
@@ -60,7 +60,7 @@ impl Authenticator {
         }
         if !settings.required_claims.is_empty() {
             let present: std::collections::HashMap<Cow<'_, str>, IgnoredAny> =
-                serde_json::from_slice(payload)
+                serde_json::from_str(payload)
                     .map_err(|_| VerifyError::Malformed("the payload is not a JSON object"))?;
             if let Some(missing) = settings
                 .required_claims
@@ -84,18 +84,29 @@ impl Authenticator {
     }
 }
 
-pub(super) fn parse_claims(json: &[u8]) -> Result<Registered<'_>, VerifyError> {
-    const NOT_AN_OBJECT: VerifyError = VerifyError::Malformed("the payload is not a JSON object");
-    if !is_object(json) {
+pub(super) fn parse_claims(json: &str) -> Result<Registered<'_>, VerifyError> {
+    if !is_object(json.as_bytes()) {
         return Err(NOT_AN_OBJECT);
     }
-    serde_json::from_slice(json).map_err(|e| {
+    serde_json::from_str(json).map_err(|e| {
         if e.is_data() {
             VerifyError::InvalidClaims(data_error(&e))
         } else {
             NOT_AN_OBJECT
         }
     })
+}
+
+/// What a payload that is not a JSON object (or not UTF-8, which JSON text must be) is refused
+/// with.
+pub(super) const NOT_AN_OBJECT: VerifyError =
+    VerifyError::Malformed("the payload is not a JSON object");
+
+/// The decoded payload as text: checked as UTF-8 once here, so that each parse of it (the
+/// registered claims, then the application's claims type) reads it without checking every
+/// string again.
+pub(super) fn payload_text(payload: Vec<u8>) -> Result<String, VerifyError> {
+    String::from_utf8(payload).map_err(|_| NOT_AN_OBJECT)
 }
 
 /// A client-safe account of a claims error: serde_json's "invalid type: string \"...\"" would

@@ -54,7 +54,8 @@ pub struct VerifiedToken {
 }
 
 struct VerifiedInner {
-    payload: Vec<u8>,
+    /// The decoded payload, UTF-8 checked once: every parse reads it as `str`.
+    payload: String,
     alg: Algorithm,
     kid: Option<String>,
     /// The verified `iss` (shared with the key set that verified it).
@@ -94,7 +95,7 @@ impl fmt::Debug for VerifiedToken {
 
 impl VerifiedToken {
     pub(super) fn new(
-        payload: Vec<u8>,
+        payload: String,
         alg: Algorithm,
         kid: Option<String>,
         issuer: Arc<str>,
@@ -170,7 +171,7 @@ impl VerifiedToken {
 
     /// Deserializes the claims into any type, without route-guard's role context.
     pub fn deserialize<T: DeserializeOwned>(&self) -> Result<T, VerifyError> {
-        serde_json::from_slice(&self.inner.payload)
+        serde_json::from_str(&self.inner.payload)
             .map_err(|e| VerifyError::InvalidClaims(data_error(&e)))
     }
 
@@ -180,7 +181,7 @@ impl VerifiedToken {
     pub fn claim(&self, name: &str) -> Option<&Value> {
         self.inner
             .raw
-            .get_or_init(|| serde_json::from_slice(&self.inner.payload).unwrap_or_default())
+            .get_or_init(|| serde_json::from_str(&self.inner.payload).unwrap_or_default())
             .get(name)
     }
 
