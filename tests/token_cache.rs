@@ -68,6 +68,26 @@ async fn a_cached_token_dies_with_its_key() {
     }
 }
 
+/// A cache much smaller than the tokens going by: a client that keeps calling keeps its entry
+/// while a flood of tokens, each seen once, takes the rest (a full cache makes room by
+/// dropping what was not looked up lately, not what happens to be next).
+#[tokio::test]
+async fn an_active_token_stays_cached_through_a_flood_of_tokens_seen_once() {
+    let app = start_with(|b| b.verified_token_cache(32)).await;
+    let active = app.issuer.token().sub("auth0|active").sign();
+    assert_eq!(app.get("/private", Some(&active)).await.status, 200);
+    let flood = 200;
+    for i in 0..flood {
+        let once = app.issuer.token().sub(&format!("auth0|once-{i}")).sign();
+        assert_eq!(app.get("/private", Some(&once)).await.status, 200);
+        assert_eq!(app.get("/private", Some(&active)).await.status, 200);
+    }
+    let stats = app.auth.stats();
+    assert_eq!(stats.verified(), 1 + 2 * flood);
+    // Every call of the active client after its first came from the cache; none of the flood.
+    assert_eq!(stats.verified_from_cache(), flood);
+}
+
 #[tokio::test]
 async fn the_cache_can_be_disabled() {
     let app = start_with(|b| b.verified_token_cache(0)).await;

@@ -4,6 +4,11 @@
 //! sharing a tail never share an entry. An entry is valid only while the token is unexpired and
 //! the key set that verified it is still the current one (a refresh, and so any key removal,
 //! invalidates every entry).
+//!
+//! A full shard makes room by CLOCK (second chance), an approximation of least-recently-used:
+//! a token looked up since the hand last passed it stays, the first one not looked up goes. So
+//! the tokens of active clients outlive a burst of tokens seen once, and memory is given back one
+//! entry at a time, just as the new entry takes the same sizes again.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
@@ -20,12 +25,15 @@ const WORDS: usize = HASHED_TAIL / 8;
 pub(crate) type Key = u64;
 
 struct Entry<T> {
+    key: Key,
     token: Box<str>,
     value: T,
     /// `exp` plus the leeway, in seconds since the epoch.
     valid_until: f64,
     /// The key-set generation that verified it.
     generation: u64,
+    /// Looked up since the clock's hand last passed: spared once.
+    used: bool,
 }
 
 /// The keys are already keyed hashes: the map uses them as they are.
@@ -48,7 +56,40 @@ impl Hasher for Prehashed {
     }
 }
 
-type Shard<T> = HashMap<Key, Entry<T>, BuildHasherDefault<Prehashed>>;
+/// One shard: its entries in slots the clock's hand sweeps, and where each key's entry is.
+struct Shard<T> {
+    index: HashMap<Key, usize, BuildHasherDefault<Prehashed>>,
+    slots: Vec<Option<Entry<T>>>,
+    hand: usize,
+}
+
+impl<T> Default for Shard<T> {
+    fn default() -> Self {
+        Shard {
+            index: HashMap::default(),
+            slots: Vec::new(),
+            hand: 0,
+        }
+    }
+}
+
+impl<T> Shard<T> {
+    /// The slot a new entry goes to when every slot is taken: the first, from the hand on,
+    /// that is empty, dead at `now`, or not looked up since the hand last passed (the others
+    /// lose their mark on the way). Two sweeps at most: the first clears every mark.
+    fn victim(&mut self, now: f64) -> usize {
+        let len = self.slots.len();
+        for _ in 0..2 * len {
+            let at = self.hand;
+            self.hand = (at + 1) % len;
+            match &mut self.slots[at] {
+                Some(entry) if entry.used && now < entry.valid_until => entry.used = false,
+                _ => return at,
+            }
+        }
+        self.hand
+    }
+}
 
 pub(crate) struct TokenCache<T> {
     shards: Vec<Mutex<Shard<T>>>,
@@ -71,9 +112,7 @@ impl<T: Clone> TokenCache<T> {
             return None;
         }
         Some(TokenCache {
-            shards: (0..SHARDS)
-                .map(|_| Mutex::new(HashMap::default()))
-                .collect(),
+            shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
             per_shard: capacity.div_ceil(SHARDS),
             seed: {
                 let random = RandomState::new();
@@ -116,19 +155,24 @@ impl<T: Clone> TokenCache<T> {
         now: f64,
         is_current: impl FnOnce(&T, u64) -> bool,
     ) -> Option<T> {
-        let mut shard = self.shard(key).lock().ok()?;
-        let entry = shard.get(&key)?;
+        let mut guard = self.shard(key).lock().ok()?;
+        let shard = &mut *guard;
+        let at = *shard.index.get(&key)?;
+        let entry = shard.slots.get_mut(at)?.as_mut()?;
         if entry.token.as_bytes() != token {
             // Another token with the same hash: not this one's entry.
             return None;
         }
         if now < entry.valid_until && is_current(&entry.value, entry.generation) {
+            entry.used = true;
             return Some(entry.value.clone());
         }
-        shard.remove(&key);
+        shard.index.remove(&key);
+        shard.slots[at] = None;
         None
     }
 
+    /// Files `token`'s `value`; in a full shard, in place of the entry the clock chooses.
     pub(crate) fn insert(
         &self,
         key: Key,
@@ -138,33 +182,40 @@ impl<T: Clone> TokenCache<T> {
         generation: u64,
         now: f64,
     ) {
-        let Ok(mut shard) = self.shard(key).lock() else {
+        let Ok(mut guard) = self.shard(key).lock() else {
             return;
         };
-        if shard.len() >= self.per_shard && !shard.contains_key(&key) {
-            // Drop what is dead first; if the shard is full of live tokens, start it over:
-            // bounded memory matters more than a few extra verifications.
-            shard.retain(|_, e| now < e.valid_until);
-            if shard.len() >= self.per_shard {
-                shard.clear();
+        let shard = &mut *guard;
+        let entry = Entry {
+            key,
+            token: token.into(),
+            value,
+            valid_until,
+            generation,
+            used: false,
+        };
+        let at = match shard.index.get(&key) {
+            // The same token again (verified twice at once), or one with the same hash.
+            Some(&at) => at,
+            None if shard.slots.len() < self.per_shard => {
+                shard.slots.push(None);
+                shard.slots.len() - 1
+            }
+            None => shard.victim(now),
+        };
+        if let Some(old) = shard.slots[at].replace(entry) {
+            if old.key != key {
+                shard.index.remove(&old.key);
             }
         }
-        shard.insert(
-            key,
-            Entry {
-                token: token.into(),
-                value,
-                valid_until,
-                generation,
-            },
-        );
+        shard.index.insert(key, at);
     }
 
     #[cfg(test)]
     fn len(&self) -> usize {
         self.shards
             .iter()
-            .map(|s| s.lock().map_or(0, |s| s.len()))
+            .map(|s| s.lock().map_or(0, |s| s.index.len()))
             .sum()
     }
 }
@@ -195,13 +246,95 @@ mod tests {
     }
 
     #[test]
-    fn memory_is_bounded() {
+    fn memory_is_bounded_and_a_full_cache_stays_full() {
         let cache = TokenCache::new(160).expect("enabled"); // infallible: capacity > 0
         for i in 0..10_000 {
             let token = format!("token-{i}");
             cache.insert(cache.key(token.as_bytes()), &token, i, 1e12, 1, 0.0);
         }
-        assert!(cache.len() <= 160, "{}", cache.len());
+        // Each new token makes room by dropping one entry: every shard holds its share (10),
+        // neither more nor (as when a whole shard was started over) fewer.
+        assert_eq!(cache.len(), 160);
+        let last = "token-9999";
+        let any = |_: &usize, _: u64| true;
+        assert_eq!(
+            cache.get(cache.key(last.as_bytes()), last.as_bytes(), 0.0, any),
+            Some(9_999)
+        );
+    }
+
+    /// `n` tokens filed in shard `shard`, named `{prefix}-{i}`.
+    fn in_shard<T: Clone>(
+        cache: &TokenCache<T>,
+        shard: usize,
+        prefix: &str,
+        n: usize,
+    ) -> Vec<String> {
+        let tokens: Vec<String> = (0..100_000)
+            .map(|i| format!("{prefix}-{i}"))
+            .filter(|t| (cache.key(t.as_bytes()) >> 32) as usize % super::SHARDS == shard)
+            .take(n)
+            .collect();
+        assert_eq!(tokens.len(), n, "tokens in shard {shard}");
+        tokens
+    }
+
+    #[test]
+    fn a_full_shard_spares_a_token_looked_up_since_the_hand_passed_unless_it_is_dead() {
+        // Two entries a shard.
+        let cache = TokenCache::new(2 * super::SHARDS).expect("enabled"); // infallible: capacity > 0
+        let any = |_: &u8, _: u64| true;
+        let [live, dead, new, newer] =
+            <[String; 4]>::try_from(in_shard(&cache, 3, "t", 4)).expect("four tokens"); // infallible: in_shard checked the count
+        let key = |t: &str| cache.key(t.as_bytes());
+        cache.insert(key(&live), &live, 1u8, 1e12, 1, 0.0);
+        cache.insert(key(&dead), &dead, 2, 50.0, 1, 0.0);
+        assert_eq!(cache.get(key(&live), live.as_bytes(), 10.0, any), Some(1));
+        assert_eq!(cache.get(key(&dead), dead.as_bytes(), 10.0, any), Some(2));
+        // Full at 100: both were looked up, `live` is spared once, `dead` expired at 50.
+        cache.insert(key(&new), &new, 3, 1e12, 1, 100.0);
+        assert_eq!(cache.len(), 2);
+        assert_eq!(cache.get(key(&live), live.as_bytes(), 100.0, any), Some(1));
+        // Looked up again, `live` is spared again; `new` never was, and makes room.
+        cache.insert(key(&newer), &newer, 4, 1e12, 1, 100.0);
+        assert_eq!(cache.get(key(&live), live.as_bytes(), 100.0, any), Some(1));
+        assert_eq!(cache.get(key(&new), new.as_bytes(), 100.0, any), None);
+        assert_eq!(
+            cache.get(key(&newer), newer.as_bytes(), 100.0, any),
+            Some(4)
+        );
+    }
+
+    #[test]
+    fn active_tokens_outlive_a_flood_of_tokens_seen_once() {
+        // Four entries a shard; two of each shard's are in use all along.
+        let cache = TokenCache::new(4 * super::SHARDS).expect("enabled"); // infallible: capacity > 0
+        let active: Vec<String> = (0..super::SHARDS)
+            .flat_map(|shard| in_shard(&cache, shard, "active", 2))
+            .collect();
+        let any = |_: &usize, _: u64| true;
+        let look_up_all = |cache: &TokenCache<usize>| {
+            active
+                .iter()
+                .enumerate()
+                .filter(|(i, t)| {
+                    cache.get(cache.key(t.as_bytes()), t.as_bytes(), 0.0, any) == Some(*i)
+                })
+                .count()
+        };
+        for (i, token) in active.iter().enumerate() {
+            cache.insert(cache.key(token.as_bytes()), token, i, 1e12, 1, 0.0);
+        }
+        for i in 0..5_000 {
+            let once = format!("once-{i}");
+            cache.insert(cache.key(once.as_bytes()), &once, usize::MAX, 1e12, 1, 0.0);
+            assert_eq!(
+                look_up_all(&cache),
+                active.len(),
+                "after {i} tokens seen once"
+            );
+        }
+        assert_eq!(cache.len(), 4 * super::SHARDS);
     }
 
     #[test]

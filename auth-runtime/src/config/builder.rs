@@ -240,7 +240,9 @@ impl AuthenticatorBuilder {
     /// How many verified tokens to remember (default 4096; 0 disables). A token seen before,
     /// still unexpired and verified by the current key set, is accepted without checking its
     /// signature again: a client sends the same token until it expires. Memory stays bounded
-    /// (about 2 KiB an entry: the token and its claims).
+    /// (about 2 KiB an entry: the token and its claims); when the cache is full, a new token
+    /// takes the place of one not looked up lately (CLOCK), so active clients keep their
+    /// entries through a burst of tokens seen once.
     pub fn verified_token_cache(mut self, entries: usize) -> Self {
         self.verified_token_cache = entries;
         self
