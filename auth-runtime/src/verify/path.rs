@@ -1,7 +1,6 @@
 //! The one verification path: the verified-token cache in front, then the full check (token
 //! shape, header, issuer, key, signature, registered claims, the Authenticator's policies).
 
-use std::borrow::Cow;
 use std::sync::Arc;
 
 use super::error::{key_error, VerifyError};
@@ -304,7 +303,7 @@ impl Authenticator {
     /// The JOSE header: `crit`, `alg` against the allow-list, `typ`; the `alg` and `kid`.
     /// The same text as the last header that passed gives the same answer without decoding
     /// (the checks depend on the header and the settings only); any other header is read.
-    fn read_header(&self, header_b64: &str) -> Result<(Algorithm, Option<String>), VerifyError> {
+    fn read_header(&self, header_b64: &str) -> Result<(Algorithm, Option<Arc<str>>), VerifyError> {
         if let Some(known) = &*self.inner.last_header.load() {
             if *known.text == *header_b64 {
                 return Ok((known.alg, known.kid.clone()));
@@ -323,7 +322,7 @@ impl Authenticator {
 
     /// [`read_header`](Self::read_header)'s checks. Decoded on the stack (a header is a few
     /// dozen bytes), and not an `async` step, so the buffer is not kept in the request's future.
-    fn check_header(&self, header_b64: &str) -> Result<(Algorithm, Option<String>), VerifyError> {
+    fn check_header(&self, header_b64: &str) -> Result<(Algorithm, Option<Arc<str>>), VerifyError> {
         let settings = &self.inner.settings;
         let mut buffer = [0u8; 512];
         let header_json =
@@ -338,7 +337,7 @@ impl Authenticator {
             }
         })?;
         check_typ(header.typ.as_deref(), settings.require_at_jwt_typ)?;
-        Ok((alg, header.kid.map(Cow::into_owned)))
+        Ok((alg, header.kid.as_deref().map(Arc::from)))
     }
 }
 
@@ -349,5 +348,6 @@ const KNOWN_HEADER_BYTES: usize = 512;
 pub(crate) struct KnownHeader {
     text: Box<str>,
     alg: Algorithm,
-    kid: Option<String>,
+    /// Shared with every token verified under this header, not copied for each.
+    kid: Option<Arc<str>>,
 }

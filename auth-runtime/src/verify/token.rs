@@ -57,7 +57,7 @@ struct VerifiedInner {
     /// The decoded payload, UTF-8 checked once: every parse reads it as `str`.
     payload: String,
     alg: Algorithm,
-    kid: Option<String>,
+    kid: Option<Arc<str>>,
     /// The verified `iss` (shared with the key set that verified it).
     issuer: Arc<str>,
     /// `cnf.jkt`: the thumbprint of the key a DPoP-bound token is bound to.
@@ -97,7 +97,7 @@ impl VerifiedToken {
     pub(super) fn new(
         payload: String,
         alg: Algorithm,
-        kid: Option<String>,
+        kid: Option<Arc<str>>,
         issuer: Arc<str>,
         jkt: Option<Box<str>>,
         context: Arc<ClaimsContext>,
