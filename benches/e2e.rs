@@ -18,13 +18,12 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use aws_lc_rs::signature::{ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256};
-use route_guard::testing::{TestIssuer, TEST_AUDIENCE};
+use route_guard::testing::TestIssuer;
 
 /// The token pools: 2,000 tokens fit the verified-token cache, 20,000 do not.
 const POOLS: [(usize, &str); 3] = [
@@ -84,7 +83,7 @@ fn main() {
     let seconds = env_number("E2E_SECONDS", 4);
     let rounds = env_number("E2E_ROUNDS", 3).max(1);
     ensure_wrk();
-    let quickstart = build_quickstart();
+    let quickstart = support::server::build_quickstart();
     let work = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("e2e");
     std::fs::create_dir_all(&work).expect("work dir");
     let script = work.join("pool.lua");
@@ -104,7 +103,9 @@ fn main() {
     );
     let floor_us = floor_us(&issuer);
 
-    let (mut server, base, pid) = start_quickstart(&quickstart, issuer.issuer());
+    let (mut server, base) =
+        support::server::start_quickstart(pinned(1, &quickstart), issuer.issuer());
+    let pid = server.id();
     // runs[pool][route]: one measurement a round. Rounds interleave every pair, so a machine
     // that drifts during the run drifts for the public route and the private one alike.
     let mut runs = vec![[const { Vec::new() }; ROUTES.len()]; POOLS.len()];
@@ -300,20 +301,6 @@ fn ensure_wrk() {
     }
 }
 
-/// `cargo build --release --example quickstart`, and the binary's path.
-fn build_quickstart() -> PathBuf {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let status = Command::new(cargo)
-        .args(["build", "--release", "--example", "quickstart"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .status()
-        .expect("cargo runs");
-    assert!(status.success(), "the quickstart did not build");
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("target/release/examples")
-        .join(format!("quickstart{}", std::env::consts::EXE_SUFFIX))
-}
-
 /// `size` distinct Auth0-shaped tokens (740 bytes or so), one a line, minted on two threads.
 fn write_pool(issuer: &TestIssuer, size: usize, dir: &Path) -> PathBuf {
     let mint = |i: usize| support::pool_token(issuer, i);
@@ -356,35 +343,6 @@ fn floor_us(issuer: &TestIssuer) -> f64 {
         best = best.min(started.elapsed().as_secs_f64() * 1e6 / f64::from(rounds));
     }
     best
-}
-
-fn start_quickstart(binary: &Path, issuer: &str) -> (Child, String, u32) {
-    let mut child = pinned(1, binary)
-        .env_clear()
-        .env("AUTH0_ISSUER_BASE_URL", issuer)
-        .env("AUTH0_AUDIENCE", TEST_AUDIENCE)
-        .env("PORT", "0")
-        .env("RUST_LOG", "warn")
-        .current_dir(std::env::temp_dir())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("the quickstart starts");
-    let pid = child.id();
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let base = loop {
-        let line = lines
-            .next()
-            .expect("the quickstart prints `listening on`")
-            .expect("stdout line");
-        if let Some(base) = line.strip_prefix("listening on ") {
-            break base.to_owned();
-        }
-    };
-    // Keep draining stdout so the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    (child, base, pid)
 }
 
 /// The CPU time of every thread of `pid` so far, in ns (`/proc/<pid>/task/*/schedstat`).

@@ -11,6 +11,11 @@
 //!   insert, as for the end-to-end bench's 20,000 tokens);
 //! - `floor`: the bare aws-lc-rs RS256 check of such a token, key parsed once.
 //!
+//! Then the same over real HTTP, in the quickstart's release binary (every layer it has: hyper,
+//! the router, tracing, the guards, the handler's JSON): public route, token seen before, new
+//! token, each request on one keep-alive connection; callgrind counts the whole server's
+//! user-space instructions (the kernel's share, the sockets, is not counted).
+//!
 //! Each is counted over two request counts, and the difference divided by the difference of
 //! the counts, so start-up and warm-up cancel out. Instruction counts are not time (RSA's wide
 //! multiplies do more per instruction than parsing does), but they move only with the code.
@@ -93,6 +98,98 @@ fn main() {
         (new - public - floor) / 1000.0,
         (new - public) / floor
     );
+    server(&issuer, &tokens, &dir, floor);
+}
+
+/// The quickstart over HTTP: each mode's instructions a request, and the ratios to the public
+/// route (the kernel's part of a request, the same for every route, is left out).
+fn server(issuer: &TestIssuer, tokens: &[String], dir: &Path, floor: f64) {
+    let quickstart = support::server::build_quickstart();
+    let tokens: Vec<&str> = tokens.iter().map(String::as_str).collect();
+    let seen = vec![tokens[0]; COUNTS[1]];
+    // (name, path, the warm-up requests, the counted ones)
+    let modes: [(&str, &str, &[&str], &[&str]); 3] = [
+        ("public route", "/api/public", &tokens[..1], &seen),
+        (
+            "token seen before",
+            "/api/private",
+            &[tokens[0], tokens[0]],
+            &seen,
+        ),
+        ("new token", "/api/private", &tokens[..1], &tokens[1..]),
+    ];
+    let per_request: Vec<f64> = modes
+        .iter()
+        .map(|(_, path, warm, counted)| {
+            let [few, many] = COUNTS.map(|n| {
+                count_server(&quickstart, issuer.issuer(), dir, path, warm, &counted[..n])
+            });
+            (many - few) as f64 / (COUNTS[1] - COUNTS[0]) as f64
+        })
+        .collect();
+    println!("\ninstructions: a request to the quickstart's release binary over HTTP (user space)");
+    for ((name, ..), per) in modes.iter().zip(&per_request) {
+        println!(
+            "  {name:<36} {:>8.1}k  public / this: {:.3}",
+            per / 1000.0,
+            per_request[0] / per
+        );
+    }
+    println!(
+        "  a new token beyond the public route and the floor: {:.1}k",
+        (per_request[2] - per_request[0] - floor) / 1000.0
+    );
+}
+
+/// The server's instructions while it answers `counted` (after `warm`, which is not counted).
+fn count_server(
+    quickstart: &Path,
+    issuer: &str,
+    dir: &Path,
+    path: &str,
+    warm: &[&str],
+    counted: &[&str],
+) -> u64 {
+    let log = dir.join("server.log");
+    let mut valgrind = Command::new("valgrind");
+    valgrind
+        .args(["--tool=callgrind", "--instr-atstart=no"])
+        .arg(format!("--log-file={}", log.display()))
+        .arg(format!(
+            "--callgrind-out-file={}",
+            dir.join("callgrind.server").display()
+        ))
+        .arg(quickstart);
+    let (mut server, base) = support::server::start_quickstart(valgrind, issuer);
+    // Outside the count: the connection's first request, the token's entry and kept claims.
+    assert_eq!(support::server::get_each(&base, path, warm), warm.len());
+    let on = Command::new("callgrind_control")
+        .args(["-i", "on"])
+        .arg(server.id().to_string())
+        .output()
+        .expect("callgrind_control runs");
+    assert!(on.status.success(), "callgrind_control: {on:?}");
+    assert_eq!(
+        support::server::get_each(&base, path, counted),
+        counted.len(),
+        "{path}"
+    );
+    let _ = Command::new("kill")
+        .args(["-INT", &server.id().to_string()])
+        .status();
+    let _ = server.wait();
+    collected(&std::fs::read_to_string(&log).expect("valgrind's log"))
+}
+
+/// The `Collected :` total of a callgrind run's log.
+fn collected(log: &str) -> u64 {
+    log.lines()
+        .find_map(|l| {
+            l.split_once("Collected :")
+                .map(|(_, v)| v.trim().to_owned())
+        })
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no instruction count from callgrind: {log}"))
 }
 
 /// `valgrind --tool=callgrind` of this binary in `mode` for `n` requests: the instructions of
@@ -112,14 +209,7 @@ fn count(mode: &str, n: usize, dir: &Path, issuer: &str) -> u64 {
         .expect("valgrind runs");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{mode} {n}: {stderr}");
-    stderr
-        .lines()
-        .find_map(|l| {
-            l.split_once("Collected :")
-                .map(|(_, v)| v.trim().to_owned())
-        })
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("no instruction count from callgrind: {stderr}"))
+    collected(&stderr)
 }
 
 /// Under valgrind: `INSTRUCTIONS_COUNT` requests of `mode`, after a warm-up outside the count.

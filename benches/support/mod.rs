@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each bench uses its own part of this
 
 pub mod quickstart;
+pub mod server;
 
 use aws_lc_rs::signature::ParsedPublicKey;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
