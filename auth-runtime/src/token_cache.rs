@@ -164,7 +164,9 @@ impl<T: Clone> TokenCache<T> {
             return None;
         }
         if now < entry.valid_until && is_current(&entry.value, entry.generation) {
-            entry.used = true;
+            if !entry.used {
+                entry.used = true; // only when it changes: most hits leave the entry unwritten
+            }
             return Some(entry.value.clone());
         }
         shard.index.remove(&key);
