@@ -60,8 +60,7 @@ impl Authenticator {
         }
         if !settings.required_claims.is_empty() {
             let present: std::collections::HashMap<Cow<'_, str>, IgnoredAny> =
-                serde_json::from_str(payload)
-                    .map_err(|_| VerifyError::Malformed("the payload is not a JSON object"))?;
+                serde_json::from_str(payload).map_err(|_| NOT_AN_OBJECT)?;
             if let Some(missing) = settings
                 .required_claims
                 .iter()
