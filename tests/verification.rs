@@ -504,40 +504,51 @@ async fn missing_kid_is_accepted_only_with_a_single_key() {
     );
 }
 
-#[tokio::test]
-async fn hs256_verifies_with_a_shared_secret_only() {
-    let secret = b"0123456789abcdef0123456789abcdef".to_vec();
-    let auth = route_guard::Authenticator::builder()
+/// The shared secret of [`hs256_authenticator`].
+const HS256_SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
+
+/// An Authenticator for HS256 tokens of `https://tenant.example.com/` signed with
+/// [`HS256_SECRET`].
+fn hs256_authenticator() -> route_guard::Authenticator {
+    route_guard::Authenticator::builder()
         .domain("tenant.example.com")
         .audience(TEST_AUDIENCE)
         .algorithms([Algorithm::HS256])
-        .hs256_secret(secret.clone())
+        .hs256_secret(HS256_SECRET.to_vec())
         .build()
-        .expect("auth");
-    let sign = |claims: serde_json::Value, secret: &[u8]| {
-        let message = format!(
-            "{}.{}",
-            b64(&json!({ "alg": "HS256", "typ": "JWT" }).to_string()),
-            b64(&claims.to_string())
-        );
-        let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, secret);
-        let tag = aws_lc_rs::hmac::sign(&key, message.as_bytes());
-        use base64::Engine as _;
-        format!(
-            "{message}.{}",
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(tag.as_ref())
-        )
-    };
+        .expect("auth")
+}
+
+/// A compact JWS of `header` and `payload` (any bytes, so not only valid JSON text) with an
+/// HS256 tag made with `secret`.
+fn sign_hs256(header: &[u8], payload: &[u8], secret: &[u8]) -> String {
+    use base64::Engine as _;
+    let encode = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let message = format!("{}.{}", encode(header), encode(payload));
+    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, secret);
+    let tag = aws_lc_rs::hmac::sign(&key, message.as_bytes());
+    format!("{message}.{}", encode(tag.as_ref()))
+}
+
+#[tokio::test]
+async fn hs256_verifies_with_a_shared_secret_only() {
+    let auth = hs256_authenticator();
+    let header = json!({ "alg": "HS256", "typ": "JWT" }).to_string();
     let claims = json!({
         "iss": "https://tenant.example.com/",
         "aud": TEST_AUDIENCE,
         "exp": 9_999_999_999u64,
         "sub": "svc",
-    });
-    let token = sign(claims.clone(), &secret);
+    })
+    .to_string();
+    let token = sign_hs256(header.as_bytes(), claims.as_bytes(), HS256_SECRET);
     let verified = auth.verify(&token).await.expect("verifies");
     assert_eq!(verified.algorithm(), Algorithm::HS256);
-    let forged = sign(claims, b"another-secret-another-secret-xx");
+    let forged = sign_hs256(
+        header.as_bytes(),
+        claims.as_bytes(),
+        b"another-secret-another-secret-xx",
+    );
     assert_eq!(
         auth.verify(&forged).await.err(),
         Some(route_guard::VerifyError::InvalidSignature)
@@ -549,22 +560,8 @@ async fn hs256_verifies_with_a_shared_secret_only() {
 /// is not a JSON object; the same claims in valid UTF-8 (non-ASCII letters included) verify.
 #[tokio::test]
 async fn a_payload_that_is_not_utf8_is_refused() {
-    use base64::Engine as _;
-    let secret = b"0123456789abcdef0123456789abcdef".to_vec();
-    let auth = route_guard::Authenticator::builder()
-        .domain("tenant.example.com")
-        .audience(TEST_AUDIENCE)
-        .algorithms([Algorithm::HS256])
-        .hs256_secret(secret.clone())
-        .build()
-        .expect("auth");
-    let sign = |payload: &[u8]| {
-        let encode = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
-        let message = format!("{}.{}", encode(br#"{"alg":"HS256"}"#), encode(payload));
-        let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &secret);
-        let tag = aws_lc_rs::hmac::sign(&key, message.as_bytes());
-        format!("{message}.{}", encode(tag.as_ref()))
-    };
+    let auth = hs256_authenticator();
+    let sign = |payload: &[u8]| sign_hs256(br#"{"alg":"HS256"}"#, payload, HS256_SECRET);
     let claims = |name: &[u8]| {
         let mut payload = format!(
             r#"{{"iss":"https://tenant.example.com/","aud":"{TEST_AUDIENCE}","exp":9999999999,"name":""#
