@@ -1,8 +1,8 @@
 //! End to end: the quickstart's release binary under `wrk`, protected routes against the public
 //! route of the same run, and the limit the RS256 floor allows.
 //!
-//! Run: `cargo bench --bench e2e` (about two minutes; installs Debian's `wrk` if it is missing).
-//! Every pool goes to the public route and the private one, in `E2E_ROUNDS` rounds (default 3)
+//! Run: `cargo bench --bench e2e` (about three minutes; installs Debian's `wrk` if it is missing).
+//! Every pool goes to the public route and the private one, in `E2E_ROUNDS` rounds (default 5)
 //! that interleave the pairs, each run `E2E_SECONDS` long (default 4; the first round warms up
 //! each pair for 1 s); the table gives medians, and the range of the per-round ratios.
 //! `E2E_PIN=0` leaves both processes unpinned.
@@ -90,7 +90,7 @@ fn main() {
         return; // `cargo bench -- --list` and test harness probing
     }
     let seconds = env_number("E2E_SECONDS", 4);
-    let rounds = env_number("E2E_ROUNDS", 3).max(1);
+    let rounds = env_number("E2E_ROUNDS", 5).max(1);
     ensure_wrk();
     let quickstart = support::server::build_quickstart();
     let work = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("e2e");
