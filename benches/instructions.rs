@@ -11,6 +11,11 @@
 //!   insert, as for the end-to-end bench's 20,000 tokens);
 //! - `floor`: the bare aws-lc-rs RS256 check of such a token, key parsed once.
 //!
+//! Then what a cache hit reads from memory: the public and the shared route with one token, and
+//! with 200 tokens in turn (each cached, its claims kept), under callgrind's cache simulator
+//! (32 KiB L1d, a 256 KiB last level the pool's entries do not fit, as 2,000 real ones do not
+//! fit a core's L2): the misses a request adds beyond the public route sent the same tokens.
+//!
 //! Then the same over real HTTP, in the quickstart's release binary (every layer it has: hyper,
 //! the router, tracing, the guards, the handler's JSON): public route, token seen before, new
 //! token, each request on one keep-alive connection; callgrind counts the whole server's
@@ -20,7 +25,7 @@
 //! the counts, so start-up and warm-up cancel out. Instruction counts are not time (RSA's wide
 //! multiplies do more per instruction than parsing does), but they move only with the code.
 //!
-//! Run: `cargo bench --bench instructions` (needs `valgrind`: Debian's package; about two
+//! Run: `cargo bench --bench instructions` (needs `valgrind`: Debian's package; about three
 //! minutes). Without valgrind it says so and does nothing.
 
 mod support;
@@ -78,7 +83,7 @@ fn main() {
     for (mode, _) in MODES {
         let counted: Vec<u64> = COUNTS
             .iter()
-            .map(|&n| count(mode, n, &dir, issuer.issuer()))
+            .map(|&n| count(mode, n, &dir, issuer.issuer(), false).event("Ir"))
             .collect();
         per_request.push((counted[1] - counted[0]) as f64 / (COUNTS[1] - COUNTS[0]) as f64);
     }
@@ -98,7 +103,55 @@ fn main() {
         (new - public - floor) / 1000.0,
         (new - public) / floor
     );
+    memory(&dir, issuer.issuer());
     server(&issuer, &tokens, &dir, floor);
+}
+
+/// Caches: the same router with one token, and with 200 tokens in turn (each cached, with its
+/// claims kept), under callgrind's cache simulator. The pool's entries do not fit the simulated
+/// last-level cache, as 2,000 real ones do not fit a core's L2: what a hit reads from memory.
+fn memory(dir: &Path, issuer: &str) {
+    // (mode, name, its baseline: the public route sent the same tokens)
+    let modes = [
+        ("public", "public route, 1 token"),
+        ("shared", "token seen before, 1 token"),
+        ("pool-public", "public route, 200 tokens in turn"),
+        ("pool-shared", "1 of 200 tokens seen before, in turn"),
+    ];
+    let per_request: Vec<(f64, f64, f64)> = modes
+        .iter()
+        .map(|(mode, _)| {
+            let [few, many] = COUNTS.map(|n| count(mode, n, dir, issuer, true));
+            let per = |event: &str| {
+                (many.event(event) as f64 - few.event(event) as f64)
+                    / (COUNTS[1] - COUNTS[0]) as f64
+            };
+            (
+                per("Ir"),
+                per("D1mr") + per("D1mw"),
+                per("DLmr") + per("DLmw"),
+            )
+        })
+        .collect();
+    println!(
+        "\ninstructions: memory a request reads, callgrind's cache simulator \
+         ({} KiB L1d, {} KiB last level)",
+        L1D_BYTES / 1024,
+        LL_BYTES / 1024
+    );
+    println!(
+        "  {:<38} {:>8} {:>10} {:>18}",
+        "", "instr", "L1d misses", "last-level misses"
+    );
+    for ((_, name), (ir, d1, ll)) in modes.iter().zip(&per_request) {
+        println!("  {name:<38} {:>7.1}k {d1:>10.1} {ll:>18.1}", ir / 1000.0);
+    }
+    let ll = |i: usize| per_request[i].2;
+    println!(
+        "  a hit beyond the public route with the same tokens: {:+.1} last-level misses with 1 token, {:+.1} with 200",
+        ll(1) - ll(0),
+        ll(3) - ll(2)
+    );
 }
 
 /// The quickstart over HTTP: each mode's instructions a request, and the ratios to the public
@@ -178,26 +231,61 @@ fn count_server(
         .args(["-INT", &server.id().to_string()])
         .status();
     let _ = server.wait();
-    collected(&std::fs::read_to_string(&log).expect("valgrind's log"))
+    collected(&std::fs::read_to_string(&log).expect("valgrind's log")).event("Ir")
 }
 
-/// The `Collected :` total of a callgrind run's log.
-fn collected(log: &str) -> u64 {
-    log.lines()
-        .find_map(|l| {
-            l.split_once("Collected :")
-                .map(|(_, v)| v.trim().to_owned())
-        })
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("no instruction count from callgrind: {log}"))
+/// The simulated caches of [`memory`]: a core's L1d, and a last level that 200 cached tokens
+/// do not fit.
+const L1D_BYTES: u32 = 32 * 1024;
+const LL_BYTES: u32 = 256 * 1024;
+
+/// What a callgrind run collected: each event's total (`Ir` alone, or with the cache
+/// simulator's misses).
+struct Collected(Vec<(String, u64)>);
+
+impl Collected {
+    fn event(&self, name: &str) -> u64 {
+        self.0
+            .iter()
+            .find(|(event, _)| event == name)
+            .map(|(_, total)| *total)
+            .unwrap_or_else(|| panic!("callgrind collected no {name}"))
+    }
+}
+
+/// The `Events :` and `Collected :` lines of a callgrind run's log.
+fn collected(log: &str) -> Collected {
+    let line = |label: &str| {
+        log.lines()
+            .find_map(|l| l.split_once(label).map(|(_, v)| v.trim().to_owned()))
+            .unwrap_or_else(|| panic!("no `{label}` line from callgrind: {log}"))
+    };
+    let events = line("Events    :");
+    let totals = line("Collected :");
+    // Callgrind leaves out trailing totals that are zero.
+    let mut totals = totals.split_whitespace().map(|v| v.parse().unwrap_or(0));
+    Collected(
+        events
+            .split_whitespace()
+            .map(|event| (event.to_owned(), totals.next().unwrap_or(0)))
+            .collect(),
+    )
 }
 
 /// `valgrind --tool=callgrind` of this binary in `mode` for `n` requests: the instructions of
 /// the counted function only.
-fn count(mode: &str, n: usize, dir: &Path, issuer: &str) -> u64 {
+fn count(mode: &str, n: usize, dir: &Path, issuer: &str, cache: bool) -> Collected {
     let out = dir.join(format!("callgrind.{mode}.{n}"));
-    let output = Command::new("valgrind")
-        .arg("--tool=callgrind")
+    let mut valgrind = Command::new("valgrind");
+    valgrind.arg("--tool=callgrind");
+    if cache {
+        valgrind.args([
+            "--cache-sim=yes".to_owned(),
+            format!("--D1={L1D_BYTES},8,64"),
+            format!("--LL={LL_BYTES},16,64"),
+        ]);
+    }
+    let output = valgrind
         .arg("--toggle-collect=*instructions::counted*")
         .arg(format!("--callgrind-out-file={}", out.display()))
         .arg(std::env::current_exe().expect("this bench"))
@@ -239,6 +327,18 @@ fn child(mode: &str) {
         "shared" => ("/api/private", vec![tokens[0]; n]),
         "copied" => ("/api/private-copied", vec![tokens[0]; n]),
         "new" => ("/api/private", tokens[1..=n].to_vec()),
+        "pool-public" | "pool-shared" => {
+            // Every token of the pool cached, its claims kept (a second request), then each in turn.
+            for token in &tokens[1..] {
+                assert_eq!(send(&rt, &router, "/api/private", &[token, token]), 2);
+            }
+            let path = if mode == "pool-public" {
+                "/api/public"
+            } else {
+                "/api/private"
+            };
+            (path, tokens[1..].iter().cycle().take(n).copied().collect())
+        }
         other => panic!("unknown mode {other}"),
     };
     // Warm-up: the seen token twice (so its claims are kept), and the public route.
