@@ -111,7 +111,7 @@ fn main() {
 /// claims kept), under callgrind's cache simulator. The pool's entries do not fit the simulated
 /// last-level cache, as 2,000 real ones do not fit a core's L2: what a hit reads from memory.
 fn memory(dir: &Path, issuer: &str) {
-    // (mode, name, its baseline: the public route sent the same tokens)
+    // (mode, name): each pool's baseline is the public route sent the same tokens.
     let modes = [
         ("public", "public route, 1 token"),
         ("shared", "token seen before, 1 token"),
@@ -272,10 +272,11 @@ fn collected(log: &str) -> Collected {
     )
 }
 
-/// `valgrind --tool=callgrind` of this binary in `mode` for `n` requests: the instructions of
-/// the counted function only.
+/// `valgrind --tool=callgrind` of this binary in `mode` for `n` requests (with the cache
+/// simulator when `cache`): what it collected in the counted function only.
 fn count(mode: &str, n: usize, dir: &Path, issuer: &str, cache: bool) -> Collected {
-    let out = dir.join(format!("callgrind.{mode}.{n}"));
+    let suffix = if cache { ".cache" } else { "" };
+    let out = dir.join(format!("callgrind.{mode}.{n}{suffix}"));
     let mut valgrind = Command::new("valgrind");
     valgrind.arg("--tool=callgrind");
     if cache {
