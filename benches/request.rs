@@ -138,11 +138,6 @@ fn report() {
     ) else {
         return;
     };
-    let (Some(public_pool), Some(seen_pool)) =
-        (mean("public_pool"), mean("private_pool_seen_before"))
-    else {
-        return;
-    };
     let us = |ns: f64| ns / 1000.0;
     println!(
         "\nrequest: in process, beyond the public route ({:.2} µs):",
@@ -158,12 +153,16 @@ fn report() {
         us(copied),
         us(copied - public)
     );
-    println!(
-        "  private, 1 of {POOL} seen before {:>6.2} µs  +{:.2} µs (public route with the same {POOL}: {:.2} µs)",
-        us(seen_pool),
-        us(seen_pool - public_pool),
-        us(public_pool)
-    );
+    if let (Some(public_pool), Some(seen_pool)) =
+        (mean("public_pool"), mean("private_pool_seen_before"))
+    {
+        println!(
+            "  private, 1 of {POOL} seen before {:>6.2} µs  +{:.2} µs (public route with the same {POOL}: {:.2} µs)",
+            us(seen_pool),
+            us(seen_pool - public_pool),
+            us(public_pool)
+        );
+    }
     println!(
         "  private, full verification    {:>6.2} µs  +{:.2} µs = {:.3}× the RS256 floor ({:.2} µs)",
         us(full),
