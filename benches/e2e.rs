@@ -85,6 +85,22 @@ fn median(mut values: Vec<f64>) -> f64 {
     values[values.len() / 2]
 }
 
+/// The median of one figure over a route's runs.
+fn median_of(runs: &[Measured], figure: impl Fn(&Measured) -> f64) -> f64 {
+    median(runs.iter().map(figure).collect())
+}
+
+/// The median, over the rounds, of the server's CPU a public request over a private one.
+fn cpu_ratio(public: &[Measured], private: &[Measured]) -> f64 {
+    median(
+        public
+            .iter()
+            .zip(private)
+            .map(|(public, private)| public.cpu_us / private.cpu_us)
+            .collect(),
+    )
+}
+
 fn main() {
     if std::env::args().any(|a| a == "--list") {
         return; // `cargo bench -- --list` and test harness probing
@@ -181,8 +197,8 @@ fn main() {
             .iter()
             .fold((f64::MAX, f64::MIN), |(l, h), &r| (l.min(r), h.max(r)));
         let ratio = median(per_round);
-        let rps = |runs: &[Measured]| median(runs.iter().map(|m| m.rps).collect());
-        let p99 = |runs: &[Measured]| median(runs.iter().map(|m| m.p99_ms).collect());
+        let rps = |runs: &[Measured]| median_of(runs, |m| m.rps);
+        let p99 = |runs: &[Measured]| median_of(runs, |m| m.p99_ms);
         println!(
             "  {:<14} {:>11.0} {:>12.0} {:>7.2} {:>8.2} {:>6.3} ({:.2}-{:.2}) {:>8}",
             name,
@@ -210,16 +226,10 @@ fn main() {
     );
     let mut wrk_bound = false;
     for ((_, name), [public, private]) in POOLS.iter().zip(&runs) {
-        let cpu = |runs: &[Measured]| median(runs.iter().map(|m| m.cpu_us).collect());
-        let busy = |runs: &[Measured]| median(runs.iter().map(|m| m.busy).collect());
-        let ratio = median(
-            public
-                .iter()
-                .zip(private)
-                .map(|(public, private)| public.cpu_us / private.cpu_us)
-                .collect(),
-        );
-        let steal = |runs: &[Measured]| median(runs.iter().map(|m| m.steal).collect());
+        let cpu = |runs: &[Measured]| median_of(runs, |m| m.cpu_us);
+        let busy = |runs: &[Measured]| median_of(runs, |m| m.busy);
+        let steal = |runs: &[Measured]| median_of(runs, |m| m.steal);
+        let ratio = cpu_ratio(public, private);
         wrk_bound |= busy(public) + steal(public) < 0.9;
         println!(
             "  {:<14} {:>14.2} {:>14.2} {:>10.3} {:>7.2}, {:.2} {:>7.2}, {:.2}",
@@ -251,20 +261,13 @@ fn main() {
     );
     // The same in CPU time, which the hypervisor's steal does not inflate.
     let [public, private] = &runs[2];
-    let cpu_public = median(public.iter().map(|m| m.cpu_us).collect());
-    let cpu_ratio = median(
-        public
-            .iter()
-            .zip(private)
-            .map(|(public, private)| public.cpu_us / private.cpu_us)
-            .collect(),
-    );
+    let cpu_public = median_of(public, |m| m.cpu_us);
     let cpu_limit = cpu_public / (cpu_public + floor.cpu_us);
     println!(
         "  in CPU time: RS256 verify {:.1} µs, public {cpu_public:.1} µs -> limit {cpu_limit:.3}; \
          20,000 tokens reach {:.2} of it",
         floor.cpu_us,
-        cpu_ratio / cpu_limit
+        cpu_ratio(public, private) / cpu_limit
     );
     println!("  server peak RSS: {:.1} MiB", peak_rss_kib as f64 / 1024.0);
 }
