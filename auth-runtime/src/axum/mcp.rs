@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::body::{Body, Bytes};
-use axum::http::header::CONTENT_LENGTH;
+use axum::http::header::{CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE};
 use axum::http::request::Parts;
 use axum::http::{Method, Request};
 use axum::response::{IntoResponse, Response};
@@ -26,10 +26,23 @@ use crate::policy::{McpPolicy, Require};
 /// needs what the [`McpPolicy`] declares for its tool, prompt, resource or method: 403
 /// `insufficient_scope` naming the scopes to ask for, before the MCP server sees the request.
 ///
-/// The body is read up to the policy's bound (1 MiB by default; 413 beyond it) and handed on
-/// unchanged. A body that is not JSON goes on untouched: the MCP server's JSON-RPC parse error
-/// is the right answer. A body that names a tool, prompt or resource key twice in one object is
-/// refused with 400 (parsers disagree on which one wins).
+/// The guard decides or refuses; nothing it cannot read reaches the server, because MCP
+/// servers and the layers in front of them read more than strict JSON (a byte-order mark,
+/// `NaN`, invalid UTF-8 decoded as U+FFFD, UTF-16, a gzip body decoded by a decompression
+/// layer) and would run calls the guard never judged:
+/// - The body is read up to the policy's bound (1 MiB by default; 413 beyond it) and handed
+///   on unchanged when it passes.
+/// - A body that is not strict JSON (RFC 8259 in UTF-8) is answered 400 with a JSON-RPC parse
+///   error (`-32700`); a key naming a method, tool, prompt or resource twice in one object
+///   with `-32600` (parsers disagree on which one wins); a call that names a tool, prompt or
+///   resource in a form the guard cannot read (not a string, `params` not an object) with
+///   `-32602`.
+/// - A `Content-Encoding` other than `identity` is refused with 415: put a decompression
+///   layer *outside* this one (added after it) if clients compress.
+/// - Methods other than `POST`, `GET` and `DELETE` are refused with 405; a `GET` or `DELETE`
+///   with a body has it read like a `POST`'s.
+/// - [`McpPolicy::deny_unlisted`] refuses (403 `access_denied`) every call to a tool, prompt or
+///   resource the policy does not name.
 ///
 /// `tools/list` (and the other lists) are not filtered: a client learns which scopes a tool
 /// needs from the 403 of calling it, which names them, and filtering would mean rewriting the
@@ -132,39 +145,105 @@ where
             let (mut parts, body) = request.into_parts();
             match admit(&policy, &mut parts, body).await {
                 Ok(body) => inner.call(Request::from_parts(parts, body)).await,
-                Err(rejection) => Ok(rejection.into_response()),
+                Err(refusal) => Ok(refusal.into_response()),
             }
         })
     }
 }
 
-/// Authenticates the request, reads the calls of a `POST` body and checks them: the body to
-/// hand on, or the rejection.
-async fn admit(policy: &McpPolicy, parts: &mut Parts, body: Body) -> Result<Body, AuthRejection> {
+/// The methods an MCP endpoint serves (streamable HTTP): `POST` messages, `GET` the server's
+/// stream, `DELETE` the session.
+const ALLOW: &str = "GET, POST, DELETE";
+
+/// A refusal of the layer: the rejection, and for a body it cannot judge, the JSON-RPC error
+/// code its answer carries (the client is an MCP client, which reads JSON-RPC errors).
+struct Refusal {
+    rejection: AuthRejection,
+    jsonrpc: Option<i32>,
+}
+
+impl From<AuthRejection> for Refusal {
+    fn from(rejection: AuthRejection) -> Self {
+        Refusal {
+            rejection,
+            jsonrpc: None,
+        }
+    }
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        let Some(code) = self.jsonrpc else {
+            return self.rejection.into_response();
+        };
+        let description = self.rejection.description();
+        let mut response = self.rejection.into_response();
+        // JSON-RPC 2.0 §5.1: a request whose id could not be read is answered with a null id.
+        let body = serde_json::json!({
+            "jsonrpc": "2.0",
+            "id": null,
+            "error": { "code": code, "message": description },
+        });
+        let headers = std::mem::take(response.headers_mut());
+        let status = response.status();
+        let mut response = axum::Json(body).into_response();
+        *response.status_mut() = status;
+        for (name, value) in &headers {
+            if name != axum::http::header::CONTENT_LENGTH && name != CONTENT_TYPE {
+                response.headers_mut().insert(name, value.clone());
+            }
+        }
+        response
+    }
+}
+
+/// Authenticates the request, reads the calls of its body and checks them: the body to hand
+/// on, or the refusal. A guard decides or refuses: a body it cannot read strictly is never
+/// forwarded for a more lenient parser to read differently.
+async fn admit(policy: &McpPolicy, parts: &mut Parts, body: Body) -> Result<Body, Refusal> {
     // Only a rejection names the endpoint's scopes: no list is built for a request that passes.
     let scoped =
         |rejection: AuthRejection| rejection.for_route_scopes(&policy.endpoint().scope_names());
     let (auth, token, scheme) = authenticate(parts).await.map_err(scoped)?;
-    let (body, calls) = match parts.method == Method::POST {
-        true => {
-            let bytes = read_body(policy.max_body(), &parts.headers, body)
-                .await
-                .map_err(|error| auth.reject(error, scheme))?;
-            let calls = match jsonrpc::read(&bytes) {
-                Calls::Calls(calls) => calls,
-                Calls::Malformed => Vec::new(),
-                Calls::Ambiguous => {
-                    return Err(auth.reject(
-                        AuthError::InvalidBody("the JSON-RPC body names a method, tool, prompt or resource twice in one object"),
-                        scheme,
-                    ))
-                }
-            };
-            (Body::from(bytes), calls)
-        }
-        false => (body, Vec::new()),
+    let refuse = |error: AuthError| Refusal::from(auth.reject(error, scheme));
+    let unreadable = |why: &'static str, code: i32| Refusal {
+        rejection: auth.reject(AuthError::InvalidBody(why), scheme),
+        jsonrpc: Some(code),
     };
-    let needed: Vec<&Require> = policy.requirements(&calls);
+    if ![Method::POST, Method::GET, Method::DELETE].contains(&parts.method) {
+        return Err(refuse(AuthError::MethodNotAllowed { allow: ALLOW }));
+    }
+    if !identity_encoded(&parts.headers) {
+        return Err(refuse(AuthError::UnsupportedContentEncoding));
+    }
+    let bytes = read_body(policy.max_body(), &parts.headers, body)
+        .await
+        .map_err(refuse)?;
+    // A GET or DELETE carries no message; one that has a body anyway is read like a POST, so
+    // a server that reads it has had it judged.
+    let calls = match bytes.is_empty() && parts.method != Method::POST {
+        true => Vec::new(),
+        false => match jsonrpc::read(&bytes) {
+            Calls::Calls(calls) => calls,
+            Calls::Malformed => {
+                return Err(unreadable(
+                    "the body is not a JSON-RPC message in strict JSON (RFC 8259, UTF-8, no byte-order mark)",
+                    PARSE_ERROR,
+                ))
+            }
+            Calls::Ambiguous => return Err(unreadable(
+                "the JSON-RPC body names a method, tool, prompt or resource twice in one object",
+                INVALID_REQUEST,
+            )),
+            Calls::Unreadable(why) => return Err(unreadable(why, INVALID_PARAMS)),
+        },
+    };
+    let needed: Vec<&Require> = match policy.requirements(&calls) {
+        Ok(needed) => needed,
+        Err(unlisted) => {
+            return Err(refuse(AuthError::CallNotAllowed(unlisted.to_string())));
+        }
+    };
     let extensions = &mut parts.extensions;
     let claims = match policy.reads_claims(&needed) {
         true => {
@@ -174,12 +253,33 @@ async fn admit(policy: &McpPolicy, parts: &mut Parts, body: Body) -> Result<Body
     };
     if let Err(missing) = policy.check(&needed, claims.as_deref(), &token) {
         let scopes = policy.challenge_scopes(&needed, claims.as_deref());
-        return Err(insufficient(&auth, missing, scheme).for_route_scopes(&scopes));
+        return Err(insufficient(&auth, missing, scheme)
+            .for_route_scopes(&scopes)
+            .into());
     }
     if let Some(claims) = claims {
         hand_over(extensions, claims);
     }
-    Ok(body)
+    Ok(Body::from(bytes))
+}
+
+/// JSON-RPC 2.0 §5.1 error codes.
+const PARSE_ERROR: i32 = -32700;
+const INVALID_REQUEST: i32 = -32600;
+const INVALID_PARAMS: i32 = -32602;
+
+/// Whether the body is sent as it is: no `Content-Encoding`, or only `identity`. A body the
+/// guard would have to decode is refused: a decompression layer inside the guard would hand the
+/// server calls the guard never read.
+fn identity_encoded(headers: &axum::http::HeaderMap) -> bool {
+    headers.get_all(CONTENT_ENCODING).iter().all(|value| {
+        value.to_str().is_ok_and(|value| {
+            value
+                .split(',')
+                .map(str::trim)
+                .all(|coding| coding.is_empty() || coding.eq_ignore_ascii_case("identity"))
+        })
+    })
 }
 
 /// The body, up to `limit` bytes: a `Content-Length` over it is refused before reading, a

@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::http::header::{RETRY_AFTER, WWW_AUTHENTICATE};
+use axum::http::header::{ACCEPT_ENCODING, ALLOW, RETRY_AFTER, WWW_AUTHENTICATE};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
@@ -84,9 +84,23 @@ pub enum AuthError {
         /// The bound, in bytes.
         limit: usize,
     },
-    /// A request body a guard must read cannot be judged (an MCP call named twice, a body cut
-    /// off): 400 `invalid_request`, no challenge.
+    /// A request body a guard must read cannot be judged (not strict JSON, an MCP call named
+    /// twice, a body cut off): 400 `invalid_request`, no challenge. The MCP layer answers it as
+    /// a JSON-RPC error.
     InvalidBody(&'static str),
+    /// A request body a guard must read is compressed or otherwise encoded
+    /// (`Content-Encoding` other than `identity`): 415 `invalid_request` with
+    /// `Accept-Encoding: identity`, no challenge. Decompress before the guard to accept it.
+    UnsupportedContentEncoding,
+    /// A method the guarded endpoint does not serve (an MCP endpoint serves `POST`, `GET` and
+    /// `DELETE`): 405 `invalid_request` with `Allow`, no challenge.
+    MethodNotAllowed {
+        /// The `Allow` header's value.
+        allow: &'static str,
+    },
+    /// An MCP call the endpoint's policy does not name, under `McpPolicy::deny_unlisted`: 403
+    /// `access_denied`, no challenge (no token can grant it). Holds what was called.
+    CallNotAllowed(String),
 }
 
 /// Which authentication scheme a challenge names.
@@ -198,7 +212,10 @@ impl AuthRejection {
             AuthError::MissingToken => Some(RejectionReason::MissingToken),
             AuthError::InvalidRequest(_)
             | AuthError::InvalidBody(_)
+            | AuthError::UnsupportedContentEncoding
+            | AuthError::MethodNotAllowed { .. }
             | AuthError::ContentTooLarge { .. } => Some(RejectionReason::InvalidRequest),
+            AuthError::CallNotAllowed(_) => Some(RejectionReason::InsufficientScope),
             AuthError::InvalidToken(e) => Some(e.reason()),
             AuthError::InsufficientScope(_) => Some(RejectionReason::InsufficientScope),
             AuthError::InsufficientUserAuthentication(_) => {
@@ -217,7 +234,8 @@ impl AuthRejection {
         }
     }
 
-    /// The HTTP status: 400, 401, 403, 413 for a body over an MCP endpoint's bound, 429 for a DPoP key over its replay-store quota, 503 when
+    /// The HTTP status: 400, 401, 403, 405 and 415 for what an MCP endpoint does not serve, 413
+    /// for a body over an MCP endpoint's bound, 429 for a DPoP key over its replay-store quota, 503 when
     /// a dependency of ours is down (the issuer's keys never loaded, the replay store, the domain
     /// resolver), or 500 for a missing layer.
     pub fn status(&self) -> StatusCode {
@@ -230,7 +248,9 @@ impl AuthRejection {
             | AuthError::DpopRequired => StatusCode::UNAUTHORIZED,
             AuthError::InvalidRequest(_) | AuthError::InvalidBody(_) => StatusCode::BAD_REQUEST,
             AuthError::ContentTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            AuthError::InsufficientScope(_) => StatusCode::FORBIDDEN,
+            AuthError::UnsupportedContentEncoding => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            AuthError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            AuthError::InsufficientScope(_) | AuthError::CallNotAllowed(_) => StatusCode::FORBIDDEN,
             AuthError::DpopQuotaExceeded { .. } | AuthError::RateLimited { .. } => {
                 StatusCode::TOO_MANY_REQUESTS
             }
@@ -244,14 +264,17 @@ impl AuthRejection {
 
     /// The body's `error`: `unauthorized`, `invalid_request`, `invalid_token`,
     /// `insufficient_scope`, `insufficient_user_authentication`, `invalid_dpop_proof`,
-    /// `use_dpop_nonce`, `too_many_requests`, `rate_limited`, `temporarily_unavailable` or
-    /// `server_error`.
+    /// `use_dpop_nonce`, `too_many_requests`, `rate_limited`, `temporarily_unavailable`,
+    /// `access_denied` (an MCP call a default-deny policy does not name) or `server_error`.
     pub fn error_code(&self) -> &'static str {
         match &self.0.error {
             AuthError::MissingToken => "unauthorized",
             AuthError::InvalidRequest(_)
             | AuthError::InvalidBody(_)
+            | AuthError::UnsupportedContentEncoding
+            | AuthError::MethodNotAllowed { .. }
             | AuthError::ContentTooLarge { .. } => "invalid_request",
+            AuthError::CallNotAllowed(_) => "access_denied",
             AuthError::InvalidToken(_) | AuthError::DpopRequired => "invalid_token",
             AuthError::InsufficientScope(_) => "insufficient_scope",
             AuthError::InsufficientUserAuthentication(_) => "insufficient_user_authentication",
@@ -298,6 +321,9 @@ impl AuthRejection {
             AuthError::RateLimitUnavailable => "the rate limit store is unavailable; retry shortly".to_owned(),
             AuthError::InvalidRequest(why) | AuthError::InvalidBody(why) => (*why).to_owned(),
             AuthError::ContentTooLarge { limit } => format!("the request body is over this endpoint's limit of {limit} bytes"),
+            AuthError::UnsupportedContentEncoding => "the request body must not be compressed or encoded (Content-Encoding: identity): the guard reads it before the server".to_owned(),
+            AuthError::MethodNotAllowed { allow } => format!("this endpoint serves only {allow}"),
+            AuthError::CallNotAllowed(what) => format!("{what} is not allowed on this endpoint: its policy denies what it does not name"),
             AuthError::InvalidToken(e) => e.to_string(),
             AuthError::InsufficientScope(missing)
             | AuthError::InsufficientUserAuthentication(missing) => missing.to_string(),
@@ -306,8 +332,8 @@ impl AuthRejection {
         defused(&quotable(&text))
     }
 
-    /// The `WWW-Authenticate` challenge (none for a 413, 429, 500 or 503, nor for a body the MCP
-    /// layer cannot judge): `Bearer` for the Bearer
+    /// The `WWW-Authenticate` challenge (none for a 405, 413, 415, 429, 500 or 503, nor for a
+    /// body the MCP layer cannot judge or a call its policy denies): `Bearer` for the Bearer
     /// scheme, `DPoP ... algs="..."` for the DPoP scheme (RFC 9449 §7.1), both for a request
     /// without credentials when DPoP is allowed.
     pub fn www_authenticate(&self) -> Option<HeaderValue> {
@@ -326,6 +352,9 @@ impl AuthRejection {
             | AuthError::KeysUnavailable { .. }
             | AuthError::ContentTooLarge { .. }
             | AuthError::InvalidBody(_)
+            | AuthError::UnsupportedContentEncoding
+            | AuthError::MethodNotAllowed { .. }
+            | AuthError::CallNotAllowed(_)
             | AuthError::DpopQuotaExceeded { .. } => return None,
             AuthError::MissingToken => String::new(),
             _ => format!(
@@ -412,6 +441,15 @@ impl IntoResponse for AuthRejection {
         };
         if let Some(retry_after) = retry_after {
             headers.insert(RETRY_AFTER, HeaderValue::from(whole_seconds(retry_after)));
+        }
+        match &self.0.error {
+            AuthError::MethodNotAllowed { allow } => {
+                headers.insert(ALLOW, HeaderValue::from_static(allow));
+            }
+            AuthError::UnsupportedContentEncoding => {
+                headers.insert(ACCEPT_ENCODING, HeaderValue::from_static("identity"));
+            }
+            _ => {}
         }
         if let AuthError::RateLimited {
             policy,

@@ -17,11 +17,16 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqA
 /// What a request body holds.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Body {
-    /// Not JSON (a syntax error, or cut short): no JSON-RPC server can run anything from it,
-    /// and the MCP server's own parse error is the right answer.
+    /// Not strict JSON (RFC 8259 in UTF-8: a syntax error, a body cut short, a byte-order mark,
+    /// invalid UTF-8, `NaN`): refused with a JSON-RPC parse error, because lenient parsers
+    /// downstream read some of these and the guard would not have judged what they run.
     Malformed,
     /// A key naming a call is repeated inside one object.
     Ambiguous,
+    /// A method that names a tool, prompt or resource, whose name the guard cannot read (not a
+    /// string, `params` not an object, a subscription filter in serde's sequence form): refused
+    /// with JSON-RPC's invalid params rather than forwarded unjudged.
+    Unreadable(&'static str),
     /// One message or a batch: the calls in it (messages without a method, such as a client's
     /// responses, name none).
     Calls(Vec<Call>),
@@ -32,17 +37,17 @@ pub(crate) enum Body {
 pub(crate) struct Call {
     /// `method`, e.g. `tools/call`.
     pub(crate) method: String,
-    /// What the method acts on.
-    pub(crate) target: Target,
+    /// What the method acts on: none for most methods, one for `tools/call`, several for a
+    /// `subscriptions/listen` naming several resources.
+    pub(crate) targets: Vec<Target>,
 }
 
 /// What a call names, by its method: `tools/call` a tool, `prompts/get` a prompt,
-/// `resources/read` / `subscribe` / `unsubscribe` a resource, `completion/complete` the prompt or
-/// resource of its `ref`.
+/// `resources/read` / `subscribe` / `unsubscribe` / `directory/read` and `skills/get` a
+/// resource, `subscriptions/listen` the resources of its filter, `completion/complete` the
+/// prompt or resource of its `ref`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Target {
-    /// Nothing a policy can name (or a name that is not a string: the server refuses it).
-    None,
     /// A tool, by name.
     Tool(String),
     /// A prompt, by name.
@@ -51,10 +56,55 @@ pub(crate) enum Target {
     Resource(String),
 }
 
+/// The methods that name what they act on (the rest name nothing a policy can match but the
+/// method itself).
+pub(crate) const NAMING_METHODS: [&str; 9] = [
+    "tools/call",
+    "prompts/get",
+    "resources/read",
+    "resources/subscribe",
+    "resources/unsubscribe",
+    "resources/directory/read",
+    "skills/get",
+    "subscriptions/listen",
+    "completion/complete",
+];
+
+/// The visitor methods for JSON scalars, each answering `value`: what a reader does with a
+/// value that is not the object or list it looks for.
+macro_rules! scalars {
+    ($ret:ty = $value:expr; $($kind:ident),*) => {
+        $(scalars!(@one $kind, $ret, $value);)*
+    };
+    (@one bool, $ret:ty, $value:expr) => {
+        fn visit_bool<E: de::Error>(self, _: bool) -> Result<$ret, E> { Ok($value) }
+    };
+    (@one i64, $ret:ty, $value:expr) => {
+        fn visit_i64<E: de::Error>(self, _: i64) -> Result<$ret, E> { Ok($value) }
+    };
+    (@one u64, $ret:ty, $value:expr) => {
+        fn visit_u64<E: de::Error>(self, _: u64) -> Result<$ret, E> { Ok($value) }
+    };
+    (@one f64, $ret:ty, $value:expr) => {
+        fn visit_f64<E: de::Error>(self, _: f64) -> Result<$ret, E> { Ok($value) }
+    };
+    (@one str, $ret:ty, $value:expr) => {
+        fn visit_str<E: de::Error>(self, _: &str) -> Result<$ret, E> { Ok($value) }
+    };
+    (@one unit, $ret:ty, $value:expr) => {
+        fn visit_unit<E: de::Error>(self) -> Result<$ret, E> { Ok($value) }
+    };
+}
+
 /// Reads the calls of `body`.
 pub(crate) fn read(body: &[u8]) -> Body {
+    // serde_json checks UTF-8 only in the strings it decodes, not in those it skips: a
+    // lenient reader downstream would turn a bad byte into U+FFFD and see another name.
+    let Ok(text) = std::str::from_utf8(body) else {
+        return Body::Malformed;
+    };
     let mut ambiguous = false;
-    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let mut deserializer = serde_json::Deserializer::from_str(text);
     let messages = match (Top {
         ambiguous: &mut ambiguous,
     })
@@ -67,52 +117,143 @@ pub(crate) fn read(body: &[u8]) -> Body {
     if ambiguous {
         return Body::Ambiguous;
     }
-    Body::Calls(
-        messages
-            .into_iter()
-            .filter_map(Message::into_call)
-            .collect(),
-    )
+    let mut calls = Vec::with_capacity(messages.len());
+    for message in messages {
+        match message.into_call() {
+            Some(Ok(call)) => calls.push(call),
+            Some(Err(why)) => return Body::Unreadable(why),
+            None => {}
+        }
+    }
+    Body::Calls(calls)
+}
+
+/// A key's value as read: absent, what was wanted, or some other JSON value.
+#[derive(Debug, Default)]
+enum Slot<T> {
+    #[default]
+    Absent,
+    Found(T),
+    Other,
+}
+
+impl<T> Slot<T> {
+    fn from_option(value: Option<T>) -> Self {
+        match value {
+            Some(value) => Slot::Found(value),
+            None => Slot::Other,
+        }
+    }
 }
 
 /// The fields of one message that name a call.
 #[derive(Default)]
 struct Message {
     method: Option<String>,
-    name: Option<String>,
-    uri: Option<String>,
-    reference: Option<Reference>,
+    params: Slot<Params>,
+}
+
+/// `params`, as far as it names a call.
+#[derive(Default)]
+struct Params {
+    name: Slot<String>,
+    uri: Slot<String>,
+    reference: Slot<Reference>,
+    notifications: Slot<Filter>,
 }
 
 /// `completion/complete`'s `ref`: `{"type": "ref/prompt", "name": ..}` or
-/// `{"type": "ref/resource", "uri": ..}`.
+/// `{"type": "ref/resource", "uri": ..}`, or serde's sequence form of an internally tagged enum,
+/// which rmcp reads too: `["ref/prompt", name]`, `["ref/resource", uri]`.
 #[derive(Default)]
 struct Reference {
-    kind: Option<String>,
-    name: Option<String>,
-    uri: Option<String>,
+    kind: Slot<String>,
+    name: Slot<String>,
+    uri: Slot<String>,
 }
 
+/// `subscriptions/listen`'s `notifications`, as far as it names resources.
+#[derive(Default)]
+struct Filter {
+    resources: Slot<Vec<Option<String>>>,
+}
+
+/// Why a naming method's target cannot be read.
+const NO_PARAMS: &str = "the call's params must be an object naming what it acts on";
+const NO_NAME: &str = "the call must name its tool or prompt with a string params.name";
+const NO_URI: &str = "the call must name its resource with a string params.uri";
+const NO_REF: &str = "completion/complete must name a prompt or resource in params.ref";
+const NO_FILTER: &str = "subscriptions/listen must give params.notifications as an object whose resourceSubscriptions is a list of URIs";
+
 impl Message {
-    fn into_call(self) -> Option<Call> {
+    /// The call, `None` for a message of no method, or why its target cannot be read.
+    fn into_call(self) -> Option<Result<Call, &'static str>> {
         let method = self.method?;
-        let target = match method.as_str() {
-            "tools/call" => self.name.map(Target::Tool),
-            "prompts/get" => self.name.map(Target::Prompt),
-            "resources/read" | "resources/subscribe" | "resources/unsubscribe" => {
-                self.uri.map(Target::Resource)
+        let params = match self.params {
+            Slot::Found(params) => Some(params),
+            Slot::Absent => None,
+            Slot::Other => {
+                return Some(match NAMING_METHODS.contains(&method.as_str()) {
+                    true => Err(NO_PARAMS),
+                    false => Ok(Call {
+                        method,
+                        targets: Vec::new(),
+                    }),
+                })
             }
-            "completion/complete" => self.reference.and_then(|r| match r.kind.as_deref() {
-                Some("ref/prompt") => r.name.map(Target::Prompt),
-                Some("ref/resource") => r.uri.map(Target::Resource),
-                _ => None,
-            }),
-            _ => None,
         };
-        Some(Call {
-            method,
-            target: target.unwrap_or(Target::None),
-        })
+        let targets = match params {
+            Some(params) => params.targets(&method),
+            None => match method.as_str() {
+                "subscriptions/listen" => Ok(Vec::new()),
+                m if NAMING_METHODS.contains(&m) => Err(NO_PARAMS),
+                _ => Ok(Vec::new()),
+            },
+        };
+        Some(targets.map(|targets| Call { method, targets }))
+    }
+}
+
+impl Params {
+    fn targets(self, method: &str) -> Result<Vec<Target>, &'static str> {
+        let one = |slot: Slot<String>, target: fn(String) -> Target, why| match slot {
+            Slot::Found(value) => Ok(vec![target(value)]),
+            _ => Err(why),
+        };
+        match method {
+            "tools/call" => one(self.name, Target::Tool, NO_NAME),
+            "prompts/get" => one(self.name, Target::Prompt, NO_NAME),
+            "resources/read"
+            | "resources/subscribe"
+            | "resources/unsubscribe"
+            | "resources/directory/read"
+            | "skills/get" => one(self.uri, Target::Resource, NO_URI),
+            "completion/complete" => match self.reference {
+                Slot::Found(reference) => match reference.kind {
+                    Slot::Found(kind) if kind == "ref/prompt" => {
+                        one(reference.name, Target::Prompt, NO_REF)
+                    }
+                    Slot::Found(kind) if kind == "ref/resource" => {
+                        one(reference.uri, Target::Resource, NO_REF)
+                    }
+                    _ => Err(NO_REF),
+                },
+                _ => Err(NO_REF),
+            },
+            "subscriptions/listen" => match self.notifications {
+                Slot::Absent => Ok(Vec::new()),
+                Slot::Other => Err(NO_FILTER),
+                Slot::Found(filter) => match filter.resources {
+                    Slot::Absent => Ok(Vec::new()),
+                    Slot::Other => Err(NO_FILTER),
+                    Slot::Found(uris) => uris
+                        .into_iter()
+                        .map(|uri| uri.map(Target::Resource).ok_or(NO_FILTER))
+                        .collect(),
+                },
+            },
+            _ => Ok(Vec::new()),
+        }
     }
 }
 
@@ -150,24 +291,7 @@ impl<'de> Visitor<'de> for Top<'_> {
     }
 
     // Any other JSON value is a message of no call: the server answers it.
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(Vec::new())
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(Vec::new())
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(Vec::new())
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(Vec::new())
-    }
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(Vec::new())
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(Vec::new())
-    }
+    scalars!(Self::Value = Vec::new(); bool, i64, u64, f64, str, unit);
 }
 
 /// An object whose fields are read into `T` (a [`Message`], its `params`, a [`Reference`]); any
@@ -234,24 +358,7 @@ impl<'de, T: Object> Visitor<'de> for Fields<'_, T> {
         Ok(None)
     }
 
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
+    scalars!(Self::Value = None; bool, i64, u64, f64, str, unit);
 }
 
 impl Object for Message {
@@ -264,24 +371,13 @@ impl Object for Message {
         match key {
             "method" => self.method = map.next_value::<Text>()?.0,
             "params" => {
-                if let Some(params) = map.next_value_seed(Fields::<Params>::new(ambiguous))? {
-                    self.name = params.name;
-                    self.uri = params.uri;
-                    self.reference = params.reference;
-                }
+                let params = map.next_value_seed(Fields::<Params>::new(ambiguous))?;
+                self.params = Slot::from_option(params);
             }
             _ => return Ok(false),
         }
         Ok(true)
     }
-}
-
-/// `params`, as far as it names a call.
-#[derive(Default)]
-struct Params {
-    name: Option<String>,
-    uri: Option<String>,
-    reference: Option<Reference>,
 }
 
 impl Object for Params {
@@ -292,9 +388,16 @@ impl Object for Params {
         ambiguous: &mut bool,
     ) -> Result<bool, A::Error> {
         match key {
-            "name" => self.name = map.next_value::<Text>()?.0,
-            "uri" => self.uri = map.next_value::<Text>()?.0,
-            "ref" => self.reference = map.next_value_seed(Fields::<Reference>::new(ambiguous))?,
+            "name" => self.name = Slot::from_option(map.next_value::<Text>()?.0),
+            "uri" => self.uri = Slot::from_option(map.next_value::<Text>()?.0),
+            "ref" => {
+                let reference = map.next_value_seed(ReferenceSeed { ambiguous })?;
+                self.reference = Slot::from_option(reference);
+            }
+            "notifications" => {
+                let filter = map.next_value_seed(Fields::<Filter>::new(ambiguous))?;
+                self.notifications = Slot::from_option(filter);
+            }
             _ => return Ok(false),
         }
         Ok(true)
@@ -308,13 +411,102 @@ impl Object for Reference {
         map: &mut A,
         _ambiguous: &mut bool,
     ) -> Result<bool, A::Error> {
+        let slot = match key {
+            "type" => &mut self.kind,
+            "name" => &mut self.name,
+            "uri" => &mut self.uri,
+            _ => return Ok(false),
+        };
+        *slot = Slot::from_option(map.next_value::<Text>()?.0);
+        Ok(true)
+    }
+}
+
+impl Object for Filter {
+    fn field<'de, A: MapAccess<'de>>(
+        &mut self,
+        key: &str,
+        map: &mut A,
+        _ambiguous: &mut bool,
+    ) -> Result<bool, A::Error> {
         match key {
-            "type" => self.kind = map.next_value::<Text>()?.0,
-            "name" => self.name = map.next_value::<Text>()?.0,
-            "uri" => self.uri = map.next_value::<Text>()?.0,
+            "resourceSubscriptions" => self.resources = map.next_value::<Texts>()?.0,
             _ => return Ok(false),
         }
         Ok(true)
+    }
+}
+
+/// `ref` in either of the forms serde reads an internally tagged enum from: an object, or a
+/// sequence whose first element is the tag and whose second is the variant's first field
+/// (`name` of a prompt, `uri` of a resource).
+struct ReferenceSeed<'a> {
+    ambiguous: &'a mut bool,
+}
+
+impl<'de> DeserializeSeed<'de> for ReferenceSeed<'_> {
+    type Value = Option<Reference>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ReferenceSeed<'_> {
+    type Value = Option<Reference>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        Fields::<Reference>::new(self.ambiguous).visit_map(map)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let kind = seq.next_element::<Text>()?.and_then(|t| t.0);
+        let first = seq.next_element::<Text>()?.and_then(|t| t.0);
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        let slot = || Slot::from_option(first.clone());
+        Ok(Some(Reference {
+            kind: Slot::from_option(kind),
+            name: slot(),
+            uri: slot(),
+        }))
+    }
+
+    scalars!(Self::Value = None; bool, i64, u64, f64, str, unit);
+}
+
+/// A list of strings (`Found`, each element `None` when it is not a string), nothing for
+/// `null`, `Other` for any other value.
+struct Texts(Slot<Vec<Option<String>>>);
+
+impl<'de> de::Deserialize<'de> for Texts {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct TextsVisitor;
+        impl<'de> Visitor<'de> for TextsVisitor {
+            type Value = Texts;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Texts, A::Error> {
+                let mut texts = Vec::new();
+                while let Some(text) = seq.next_element::<Text>()? {
+                    texts.push(text.0);
+                }
+                Ok(Texts(Slot::Found(texts)))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Texts, E> {
+                Ok(Texts(Slot::Absent))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Texts, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Texts(Slot::Other))
+            }
+            scalars!(Texts = Texts(Slot::Other); bool, i64, u64, f64, str);
+        }
+        deserializer.deserialize_any(TextsVisitor)
     }
 }
 
@@ -359,176 +551,11 @@ impl<'de> de::Deserialize<'de> for Text {
                 while seq.next_element::<IgnoredAny>()?.is_some() {}
                 Ok(Text(None))
             }
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Text, E> {
-                Ok(Text(None))
-            }
-            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Text, E> {
-                Ok(Text(None))
-            }
-            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Text, E> {
-                Ok(Text(None))
-            }
-            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Text, E> {
-                Ok(Text(None))
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<Text, E> {
-                Ok(Text(None))
-            }
+            scalars!(Text = Text(None); bool, i64, u64, f64, unit);
         }
         deserializer.deserialize_any(TextVisitor)
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn calls(body: &str) -> Vec<Call> {
-        match read(body.as_bytes()) {
-            Body::Calls(calls) => calls,
-            other => panic!("{body}: {other:?}"),
-        }
-    }
-
-    fn call(method: &str, target: Target) -> Call {
-        Call {
-            method: method.to_owned(),
-            target,
-        }
-    }
-
-    #[test]
-    fn every_method_class_names_its_target() {
-        let tool = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"send_message","arguments":{"text":"hi"}}}"#;
-        assert_eq!(
-            calls(tool),
-            [call("tools/call", Target::Tool("send_message".into()))]
-        );
-        let prompt = r#"{"jsonrpc":"2.0","id":2,"method":"prompts/get","params":{"name":"greet"}}"#;
-        assert_eq!(
-            calls(prompt),
-            [call("prompts/get", Target::Prompt("greet".into()))]
-        );
-        for method in [
-            "resources/read",
-            "resources/subscribe",
-            "resources/unsubscribe",
-        ] {
-            let body = format!(
-                r#"{{"jsonrpc":"2.0","id":3,"method":"{method}","params":{{"uri":"file:///a"}}}}"#
-            );
-            assert_eq!(
-                calls(&body),
-                [call(method, Target::Resource("file:///a".into()))]
-            );
-        }
-        let complete = r#"{"jsonrpc":"2.0","id":4,"method":"completion/complete","params":{"ref":{"type":"ref/prompt","name":"greet"},"argument":{"name":"n","value":"x"}}}"#;
-        assert_eq!(
-            calls(complete),
-            [call("completion/complete", Target::Prompt("greet".into()))]
-        );
-        let complete = r#"{"jsonrpc":"2.0","id":5,"method":"completion/complete","params":{"ref":{"type":"ref/resource","uri":"db://{table}"}}}"#;
-        assert_eq!(
-            calls(complete),
-            [call(
-                "completion/complete",
-                Target::Resource("db://{table}".into())
-            )]
-        );
-        let list = r#"{"jsonrpc":"2.0","id":6,"method":"tools/list"}"#;
-        assert_eq!(calls(list), [call("tools/list", Target::None)]);
-        let note = r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
-        assert_eq!(
-            calls(note),
-            [call("notifications/initialized", Target::None)]
-        );
-        let response = r#"{"jsonrpc":"2.0","id":7,"result":{}}"#;
-        assert_eq!(calls(response), []);
-    }
-
-    #[test]
-    fn a_batch_lists_every_call() {
-        let batch = r#"[{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"a"}},
-            {"jsonrpc":"2.0","id":2,"method":"tools/list"}, 7, "x", [1],
-            {"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"b"}}]"#;
-        assert_eq!(
-            calls(batch),
-            [
-                call("tools/call", Target::Tool("a".into())),
-                call("tools/list", Target::None),
-                call("tools/call", Target::Tool("b".into())),
-            ]
-        );
-    }
-
-    #[test]
-    fn escapes_are_read_as_the_server_reads_them() {
-        let body = r#"{"m\u0065thod":"tools\/call","params":{"n\u0061me":"send_\u006dessage"}}"#;
-        assert_eq!(
-            calls(body),
-            [call("tools/call", Target::Tool("send_message".into()))]
-        );
-    }
-
-    #[test]
-    fn a_repeated_key_that_names_a_call_is_ambiguous() {
-        for body in [
-            r#"{"method":"tools/call","params":{"name":"read","name":"send"}}"#,
-            r#"{"method":"tools/list","method":"tools/call","params":{"name":"send"}}"#,
-            r#"{"method":"tools/call","params":{"name":"read"},"params":{"name":"send"}}"#,
-            r#"{"method":"tools/call","params":{"name":"read"},"p\u0061rams":{"name":"send"}}"#,
-            r#"[{"method":"tools/list"},{"method":"resources/read","params":{"uri":"a","uri":"b"}}]"#,
-            r#"{"method":"completion/complete","params":{"ref":{"type":"ref/prompt","name":"a","name":"b"}}}"#,
-        ] {
-            assert_eq!(read(body.as_bytes()), Body::Ambiguous, "{body}");
-        }
-        // Keys that name nothing may repeat: no reader decides a call by them.
-        let body = r#"{"method":"tools/call","id":1,"id":2,"params":{"name":"read","arguments":{"a":1,"a":2}}}"#;
-        assert_eq!(
-            calls(body),
-            [call("tools/call", Target::Tool("read".into()))]
-        );
-    }
-
-    #[test]
-    fn not_json_is_malformed_and_odd_shapes_name_nothing() {
-        for body in [
-            "",
-            "{",
-            "{\"method\":",
-            "not json",
-            "{\"method\":\"tools/call\"} trailing",
-            "\u{feff}{}",
-        ] {
-            assert_eq!(read(body.as_bytes()), Body::Malformed, "{body:?}");
-        }
-        // A name that is not a string names nothing (the server refuses the call itself).
-        let body = r#"{"method":"tools/call","params":{"name":["send_message"]}}"#;
-        assert_eq!(calls(body), [call("tools/call", Target::None)]);
-        let body = r#"{"method":7,"params":{"name":"send_message"}}"#;
-        assert_eq!(calls(body), []);
-        assert_eq!(calls("null"), []);
-    }
-
-    #[test]
-    fn depth_in_what_is_skipped_never_hides_a_call() {
-        // Nested far deeper than serde_json's recursion limit (128), where the server's own
-        // parser skips it: the call is still read.
-        let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
-        let body = format!(
-            r#"{{"extra":{deep},"method":"tools/call","params":{{"name":"send_message","arguments":{{"x":{deep}}},"_meta":{deep}}}}}"#
-        );
-        assert_eq!(
-            calls(&body),
-            [call("tools/call", Target::Tool("send_message".into()))]
-        );
-        let body =
-            format!(r#"[{deep},{{"method":"tools/call","params":{{"name":"send_message"}}}}]"#);
-        assert_eq!(
-            calls(&body),
-            [call("tools/call", Target::Tool("send_message".into()))]
-        );
-        let body = format!(r#"{{"method":{deep},"params":{{"name":{deep}}}}}"#);
-        assert_eq!(calls(&body), []);
-    }
-}
+mod tests;

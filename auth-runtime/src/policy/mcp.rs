@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use super::jsonrpc::{Call, Target};
+use super::jsonrpc::{Call, Target, NAMING_METHODS};
 use super::{Insufficient, Names, Require};
 use crate::claims::{StandardClaims, TokenClaims};
 use crate::config::ConfigError;
@@ -51,6 +51,7 @@ pub struct McpPolicy {
     resource_prefixes: Vec<(String, usize)>,
     methods: HashMap<String, usize>,
     max_body: usize,
+    deny_unlisted: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,6 +92,7 @@ impl McpPolicy {
             resource_prefixes: Vec::new(),
             methods: HashMap::new(),
             max_body: DEFAULT_MAX_BODY,
+            deny_unlisted: false,
         }
     }
 
@@ -149,6 +151,32 @@ impl McpPolicy {
     /// MCP server sees it.
     pub fn max_body_bytes(mut self, bytes: usize) -> Self {
         self.max_body = bytes;
+        self
+    }
+
+    /// Default-deny: a call to a tool, prompt or resource the policy does not name is refused
+    /// (403 `access_denied`), and so is a JSON-RPC method outside MCP's own list that no
+    /// [`method`](Self::method) declares. A tool added to the server later is then closed until
+    /// the policy names it, instead of open to any valid token. A method declaration covers
+    /// every call of that method, whatever it names.
+    ///
+    /// The methods that name nothing (`initialize`, `ping`, the lists, `logging/setLevel`,
+    /// `tasks/*`, notifications, responses) stay open to any valid token, as without it.
+    ///
+    /// ```
+    /// # extern crate auth_runtime as route_guard;
+    /// use route_guard::layer::Require;
+    /// use route_guard::mcp::McpPolicy;
+    ///
+    /// let policy = McpPolicy::new()
+    ///     .deny_unlisted()
+    ///     .tool("read_messages", "messages:read")
+    ///     // Open to any valid token, on purpose: named with an empty requirement.
+    ///     .tool_requires("server_time", Require::new());
+    /// assert!(policy.validate().is_ok());
+    /// ```
+    pub fn deny_unlisted(mut self) -> Self {
+        self.deny_unlisted = true;
         self
     }
 
@@ -232,33 +260,58 @@ impl McpPolicy {
         super::registry::register(self.scope_names());
     }
 
-    /// The requirements `calls` add to the endpoint's, in order.
-    pub(crate) fn requirements<'a>(&'a self, calls: &'a [Call]) -> Vec<&'a Require> {
+    /// The requirements `calls` add to the endpoint's, in order; under
+    /// [`deny_unlisted`](Self::deny_unlisted), the first call the policy does not name.
+    pub(crate) fn requirements<'a>(
+        &'a self,
+        calls: &'a [Call],
+    ) -> Result<Vec<&'a Require>, Unlisted<'a>> {
         let mut found: Vec<usize> = Vec::new();
-        let mut add = |at: Option<&usize>| {
-            if let Some(&at) = at {
-                if !found.contains(&at) {
-                    found.push(at);
-                }
+        let mut add = |at: usize| {
+            if !found.contains(&at) {
+                found.push(at);
             }
         };
         for call in calls {
-            add(self.methods.get(&call.method));
-            match &call.target {
-                Target::None => {}
-                Target::Tool(name) => add(self.tools.get(name)),
-                Target::Prompt(name) => add(self.prompts.get(name)),
-                Target::Resource(uri) => {
-                    add(self.resources.get(uri));
-                    for (prefix, at) in &self.resource_prefixes {
-                        if uri.starts_with(prefix.as_str()) {
-                            add(Some(at));
+            let by_method = self.methods.get(&call.method).copied();
+            if let Some(at) = by_method {
+                add(at);
+            }
+            if self.deny_unlisted
+                && by_method.is_none()
+                && call.targets.is_empty()
+                && !is_open_method(&call.method)
+            {
+                return Err(Unlisted::Method(&call.method));
+            }
+            for target in &call.targets {
+                let named: Option<usize> = match target {
+                    Target::Tool(name) => self.tools.get(name).copied(),
+                    Target::Prompt(name) => self.prompts.get(name).copied(),
+                    Target::Resource(uri) => {
+                        let mut any = self.resources.get(uri).copied();
+                        if let Some(at) = any {
+                            add(at);
                         }
+                        for (prefix, at) in &self.resource_prefixes {
+                            if uri.starts_with(prefix.as_str()) {
+                                add(*at);
+                                any = Some(*at);
+                            }
+                        }
+                        any
                     }
+                };
+                match named {
+                    Some(at) => add(at),
+                    None if self.deny_unlisted && by_method.is_none() => {
+                        return Err(Unlisted::Target(target));
+                    }
+                    None => {}
                 }
             }
         }
-        found.into_iter().map(|at| &self.entries[at].2).collect()
+        Ok(found.into_iter().map(|at| &self.entries[at].2).collect())
     }
 
     /// The scopes a 403 for `needed` asks the client to request: those `needed` names, and
@@ -304,6 +357,46 @@ impl McpPolicy {
     }
 }
 
+/// A call [`McpPolicy::deny_unlisted`] refuses: what it names that the policy does not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Unlisted<'a> {
+    /// A tool, prompt or resource no declaration names.
+    Target(&'a Target),
+    /// A method outside MCP's own list that no declaration names.
+    Method(&'a str),
+}
+
+impl std::fmt::Display for Unlisted<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unlisted::Target(Target::Tool(name)) => write!(f, "the tool {name}"),
+            Unlisted::Target(Target::Prompt(name)) => write!(f, "the prompt {name}"),
+            Unlisted::Target(Target::Resource(uri)) => write!(f, "the resource {uri}"),
+            Unlisted::Method(method) => write!(f, "the method {method}"),
+        }
+    }
+}
+
+/// MCP's own methods that name nothing a policy could match but the method: open to any valid
+/// token under [`McpPolicy::deny_unlisted`] (a method that names a target is judged by it).
+fn is_open_method(method: &str) -> bool {
+    const OPEN: [&str; 9] = [
+        "initialize",
+        "ping",
+        "server/discover",
+        "tools/list",
+        "prompts/list",
+        "resources/list",
+        "resources/templates/list",
+        "skills/list",
+        "logging/setLevel",
+    ];
+    OPEN.contains(&method)
+        || NAMING_METHODS.contains(&method)
+        || method.starts_with("notifications/")
+        || method.starts_with("tasks/")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -312,7 +405,7 @@ mod tests {
     fn tool(name: &str) -> Call {
         Call {
             method: "tools/call".into(),
-            target: Target::Tool(name.into()),
+            targets: vec![Target::Tool(name.into())],
         }
     }
 
@@ -327,6 +420,7 @@ mod tests {
         let scopes = |calls: &[Call]| -> Vec<Vec<String>> {
             policy
                 .requirements(calls)
+                .expect("no default-deny")
                 .iter()
                 .map(|r| r.scope_names().into_iter().map(str::to_owned).collect())
                 .collect()
@@ -342,7 +436,7 @@ mod tests {
         assert_eq!(scopes(&[tool("unknown")]), [vec!["mcp:tools"]]);
         let read = |uri: &str| Call {
             method: "resources/read".into(),
-            target: Target::Resource(uri.into()),
+            targets: vec![Target::Resource(uri.into())],
         };
         assert_eq!(
             scopes(&[read("file:///docs/secret")]),
@@ -357,11 +451,64 @@ mod tests {
         let policy = McpPolicy::new()
             .tool("send", "messages:write")
             .tool("send", any(["a", "b"]));
-        assert_eq!(policy.requirements(&[tool("send")]).len(), 1);
+        let calls = [tool("send")];
+        let needed = policy.requirements(&calls).expect("allowed");
+        assert_eq!(needed.len(), 1);
+        assert_eq!(needed[0].scope_names(), ["messages:write", "a", "b"]);
+    }
+
+    #[test]
+    fn default_deny_refuses_what_the_policy_does_not_name() {
+        let policy = McpPolicy::new()
+            .deny_unlisted()
+            .tool("read", "messages:read")
+            .resource("file:///docs/*", "docs:read")
+            .method("custom/open", "custom:use");
+        let method = |name: &str| Call {
+            method: name.into(),
+            targets: Vec::new(),
+        };
+        let resource = |uri: &str| Target::Resource(uri.into());
+        assert!(policy.requirements(&[tool("read")]).is_ok());
         assert_eq!(
-            policy.requirements(&[tool("send")])[0].scope_names(),
-            ["messages:write", "a", "b"]
+            policy
+                .requirements(&[tool("read"), tool("added_later")])
+                .err(),
+            Some(Unlisted::Target(&Target::Tool("added_later".into())))
         );
+        let listen = Call {
+            method: "subscriptions/listen".into(),
+            targets: vec![resource("file:///docs/a"), resource("file:///etc/passwd")],
+        };
+        assert_eq!(
+            policy.requirements(std::slice::from_ref(&listen)).err(),
+            Some(Unlisted::Target(&resource("file:///etc/passwd")))
+        );
+        for open in [
+            "initialize",
+            "tools/list",
+            "notifications/initialized",
+            "tasks/get",
+        ] {
+            assert!(policy.requirements(&[method(open)]).is_ok(), "{open}");
+        }
+        assert!(policy.requirements(&[method("custom/open")]).is_ok());
+        assert_eq!(
+            policy.requirements(&[method("custom/other")]).err(),
+            Some(Unlisted::Method("custom/other"))
+        );
+        assert_eq!(
+            Unlisted::Target(&Target::Prompt("p".into())).to_string(),
+            "the prompt p"
+        );
+        // Without it, the same calls need only what every request needs.
+        let open = McpPolicy::new().tool("read", "messages:read");
+        assert_eq!(
+            open.requirements(&[tool("added_later")]).map(|r| r.len()),
+            Ok(0)
+        );
+        let custom = [method("custom/other")];
+        assert_eq!(open.requirements(&custom).map(|r| r.len()), Ok(0));
     }
 
     #[test]

@@ -98,6 +98,11 @@ fn every_error() -> Vec<AuthError> {
         AuthError::RateLimitUnavailable,
         AuthError::ContentTooLarge { limit: 1024 },
         AuthError::InvalidBody(HOSTILE),
+        AuthError::UnsupportedContentEncoding,
+        AuthError::MethodNotAllowed {
+            allow: "GET, POST, DELETE",
+        },
+        AuthError::CallNotAllowed(HOSTILE.to_owned()),
     ];
     errors.extend(verify.into_iter().map(AuthError::InvalidToken));
     errors.extend(proof.into_iter().map(AuthError::InvalidDpopProof));
