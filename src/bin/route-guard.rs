@@ -15,7 +15,6 @@
 use std::io::{IsTerminal, Read, Write};
 use std::process::ExitCode;
 
-use route_guard::doctor::{Diagnosis, Outcome};
 use route_guard::layer::{Names, Require};
 use route_guard::AuthenticatorBuilder;
 
@@ -142,117 +141,6 @@ fn requirement(options: &Options) -> Require {
     require
 }
 
-/// ANSI styles, or nothing when the output is not a terminal.
-struct Style {
-    on: bool,
-}
-
-impl Style {
-    fn paint(&self, code: &str, text: &str) -> String {
-        match self.on {
-            true => format!("\x1b[{code}m{text}\x1b[0m"),
-            false => text.to_owned(),
-        }
-    }
-}
-
-fn print_text(d: &Diagnosis, style: &Style, out: &mut impl Write) -> std::io::Result<()> {
-    writeln!(
-        out,
-        "route-guard doctor: token sha256:{}… (the token itself is never shown)",
-        d.token_sha256
-    )?;
-    writeln!(out)?;
-    for (n, finding) in d.checks.iter().enumerate() {
-        let (mark, code) = match finding.outcome {
-            Outcome::Passed => ("ok  ", "32"),
-            Outcome::Failed => ("FAIL", "31;1"),
-            Outcome::NotReached => ("--  ", "2"),
-        };
-        let actual = match finding.outcome {
-            Outcome::NotReached => "not reached".to_owned(),
-            _ => finding.actual.clone().unwrap_or_default(),
-        };
-        let untrusted = match (finding.trusted, finding.outcome) {
-            (false, Outcome::Passed | Outcome::Failed) => {
-                " (untrusted: read before the signature passed)"
-            }
-            _ => "",
-        };
-        writeln!(
-            out,
-            "{:>3}. {} {:<12} {actual}{untrusted}",
-            n + 1,
-            style.paint(code, mark),
-            finding.check
-        )?;
-        if finding.outcome == Outcome::Failed {
-            if let Some(expected) = &finding.expected {
-                writeln!(out, "                      expected: {expected}")?;
-            }
-        }
-    }
-    writeln!(out)?;
-    if let Some(key) = &d.key {
-        writeln!(
-            out,
-            "key:     {} {} kid {} of {}{}",
-            key.kty,
-            key.alg,
-            key.kid.as_deref().unwrap_or("(none)"),
-            key.issuer,
-            if d.jwks_refreshed {
-                " (JWKS fetched for this)"
-            } else {
-                ""
-            }
-        )?;
-    }
-    for time in &d.times {
-        writeln!(
-            out,
-            "{:<8} {} ({})",
-            format!("{}:", time.claim),
-            time.utc,
-            time.relative
-        )?;
-    }
-    for cause in &d.causes {
-        writeln!(out)?;
-        writeln!(
-            out,
-            "{} {}",
-            style.paint("33;1", "cause:"),
-            cause.explanation
-        )?;
-        writeln!(out, "{} {}", style.paint("36;1", "fix:  "), cause.fix)?;
-    }
-    writeln!(out)?;
-    let verdict = &d.verdict;
-    match verdict.accepted {
-        true => writeln!(
-            out,
-            "{} the API accepts this token (200)",
-            style.paint("32;1", "verdict:")
-        )?,
-        false => {
-            writeln!(
-                out,
-                "{} the API refuses this token: {}",
-                style.paint("31;1", "verdict:"),
-                verdict.status
-            )?;
-            if let Some(challenge) = &verdict.www_authenticate {
-                writeln!(out, "  WWW-Authenticate: {challenge}")?;
-            }
-            if let Some(body) = &verdict.body {
-                writeln!(out, "  body: {body}")?;
-            }
-        }
-    }
-    Ok(())
-}
-
 async fn run(args: &[String]) -> Result<bool, (u8, String)> {
     let options = parse(args).map_err(|e| (2, e))?;
     let token = read_token(&options).map_err(|e| (2, e))?;
@@ -271,10 +159,8 @@ async fn run(args: &[String]) -> Result<bool, (u8, String)> {
             .map_err(std::io::Error::other)
             .and_then(|()| writeln!(out)),
         false => {
-            let style = Style {
-                on: options.color.unwrap_or_else(|| stdout.is_terminal()),
-            };
-            print_text(&diagnosis, &style, &mut out)
+            let color = options.color.unwrap_or_else(|| stdout.is_terminal());
+            write!(out, "{}", diagnosis.report(color))
         }
     };
     written.map_err(|e| (2, format!("cannot write the report: {e}")))?;

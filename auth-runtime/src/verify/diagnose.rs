@@ -231,10 +231,19 @@ impl Authenticator {
             },
             _ => None,
         };
-        let mut issuer_ok = match (&iss, &self.inner.hmac) {
-            (Some(iss), Some(_)) => iss == self.hs256_issuer(),
-            (Some(_), None) => cache.is_some(),
-            (None, _) => false,
+        // Whether `iss` is the issuer: `None` while nothing has decided it (no key step), so the
+        // report never says "ok" of an issuer it did not check.
+        let mut issuer_ok: Option<bool> = match (&iss, &self.inner.hmac, &self.inner.keys) {
+            (None, _, _) => Some(false),
+            (Some(iss), Some(_), _) => Some(iss == self.hs256_issuer()),
+            (Some(_), None, _) if cache.is_none() => Some(false),
+            (Some(iss), None, Keys::Single(_)) if !issuers.is_empty() => {
+                match issuers.iter().any(|known| known == iss) {
+                    true => None,
+                    false => Some(false),
+                }
+            }
+            _ => None,
         };
         let fetches_before = self.stats().jwks_fetches();
         let mut signature_checked = false;
@@ -268,12 +277,16 @@ impl Authenticator {
                                     alg: alg.as_str(),
                                 });
                                 signature_checked = true;
+                                issuer_ok = Some(true);
                                 report.push_key(true, &kid, "found in the issuer's key set");
                             }
-                            Err(e) => report.push_key(false, &kid, &format!("{e:?}")),
+                            Err(e) => {
+                                issuer_ok = Some(true);
+                                report.push_key(false, &kid, &format!("{e:?}"));
+                            }
                         },
                         Err(crate::jwks::KeyError::ForeignIssuer) => {
-                            issuer_ok = false;
+                            issuer_ok = Some(false);
                             report.push_key(false, &kid, "the key set belongs to another issuer");
                         }
                         Err(e) => report.push_key(false, &kid, &format!("{e:?}")),
@@ -291,9 +304,9 @@ impl Authenticator {
                 .unwrap_or(report.findings.len()),
             Finding {
                 check: "iss",
-                outcome: match &iss {
-                    Some(_) => passed(issuer_ok),
-                    None => Outcome::Failed,
+                outcome: match issuer_ok {
+                    Some(ok) => passed(ok),
+                    None => Outcome::NotReached,
                 },
                 expected: Some(expected_issuers),
                 actual: Some(iss.clone().unwrap_or_else(|| "no `iss` claim".to_owned())),

@@ -1,5 +1,7 @@
 //! The token doctor's report: what `Authenticator::diagnose` returns.
 
+use std::fmt;
+
 use serde::Serialize;
 use serde_json::Value;
 
@@ -133,4 +135,189 @@ pub struct Verdict {
     pub www_authenticate: Option<String>,
     /// The JSON body of a rejection.
     pub body: Option<Value>,
+}
+
+impl Diagnosis {
+    /// The report as text, with ANSI colours when `color` is set: what `route-guard doctor`
+    /// prints. Every value that came from the token or the issuer is escaped for a terminal
+    /// (see [`Diagnosis`]'s `Display`).
+    ///
+    /// ```
+    /// # extern crate auth_runtime as route_guard;
+    /// # async fn show(auth: route_guard::Authenticator, token: &str) {
+    /// let diagnosis = auth.diagnose(token).await;
+    /// eprintln!("{}", diagnosis.report(std::io::IsTerminal::is_terminal(&std::io::stderr())));
+    /// # }
+    /// ```
+    pub fn report(&self, color: bool) -> Report<'_> {
+        Report {
+            diagnosis: self,
+            color,
+        }
+    }
+}
+
+/// The text report of a [`Diagnosis`] ([`Diagnosis::report`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Report<'a> {
+    diagnosis: &'a Diagnosis,
+    color: bool,
+}
+
+impl Report<'_> {
+    fn paint(&self, code: &str, text: &str) -> String {
+        match self.color {
+            true => format!("\x1b[{code}m{text}\x1b[0m"),
+            false => text.to_owned(),
+        }
+    }
+}
+
+/// The plain-text report, one check a line, then the key, the times, the causes with their
+/// fixes and the verdict. A token can hold anything in `kid`, `iss`, `aud` or a claim, and an
+/// issuer anything in its key set: every such value is shown through [`terminal_safe`], so no
+/// escape sequence reaches the terminal and no line break forges a line of the report.
+/// (`--json` output is exact: JSON escapes control characters itself.)
+impl fmt::Display for Diagnosis {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.report(false).fmt(f)
+    }
+}
+
+impl fmt::Display for Report<'_> {
+    fn fmt(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let d = self.diagnosis;
+        let safe = terminal_safe;
+        writeln!(
+            out,
+            "route-guard doctor: token sha256:{}… (the token itself is never shown)",
+            safe(&d.token_sha256)
+        )?;
+        writeln!(out)?;
+        for (n, finding) in d.checks.iter().enumerate() {
+            let (mark, code) = match finding.outcome {
+                Outcome::Passed => ("ok  ", "32"),
+                Outcome::Failed => ("FAIL", "31;1"),
+                Outcome::NotReached => ("--  ", "2"),
+            };
+            let actual = match finding.outcome {
+                Outcome::NotReached => "not reached".to_owned(),
+                _ => safe(finding.actual.as_deref().unwrap_or_default()),
+            };
+            let untrusted = match (finding.trusted, finding.outcome) {
+                (false, Outcome::Passed | Outcome::Failed) => {
+                    " (untrusted: read before the signature passed)"
+                }
+                _ => "",
+            };
+            writeln!(
+                out,
+                "{:>3}. {} {:<12} {actual}{untrusted}",
+                n + 1,
+                self.paint(code, mark),
+                finding.check
+            )?;
+            if finding.outcome == Outcome::Failed {
+                if let Some(expected) = &finding.expected {
+                    writeln!(out, "                      expected: {}", safe(expected))?;
+                }
+            }
+        }
+        writeln!(out)?;
+        if let Some(key) = &d.key {
+            writeln!(
+                out,
+                "key:     {} {} kid {} of {}{}",
+                key.kty,
+                key.alg,
+                safe(key.kid.as_deref().unwrap_or("(none)")),
+                safe(&key.issuer),
+                match d.jwks_refreshed {
+                    true => " (JWKS fetched for this)",
+                    false => "",
+                }
+            )?;
+        }
+        for time in &d.times {
+            writeln!(
+                out,
+                "{:<8} {} ({})",
+                format!("{}:", time.claim),
+                safe(&time.utc),
+                safe(&time.relative)
+            )?;
+        }
+        for cause in &d.causes {
+            writeln!(out)?;
+            let explanation = safe(&cause.explanation);
+            writeln!(out, "{} {explanation}", self.paint("33;1", "cause:"))?;
+            writeln!(out, "{} {}", self.paint("36;1", "fix:  "), safe(&cause.fix))?;
+        }
+        writeln!(out)?;
+        let verdict = &d.verdict;
+        match verdict.accepted {
+            true => writeln!(
+                out,
+                "{} the API accepts this token (200)",
+                self.paint("32;1", "verdict:")
+            ),
+            false => {
+                writeln!(
+                    out,
+                    "{} the API refuses this token: {}",
+                    self.paint("31;1", "verdict:"),
+                    verdict.status
+                )?;
+                if let Some(challenge) = &verdict.www_authenticate {
+                    writeln!(out, "  WWW-Authenticate: {}", safe(challenge))?;
+                }
+                if let Some(body) = &verdict.body {
+                    writeln!(out, "  body: {}", safe(&body.to_string()))?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The most characters of one value a report shows; the rest is counted, not shown.
+const SHOWN: usize = 400;
+
+/// `text` made safe for a terminal and a log line: control characters (C0, DEL, C1), line and
+/// paragraph separators and the bidirectional controls that reorder what a reader sees become
+/// `\u{1b}`-style escapes, a backslash becomes `\\` (so an escape shown is never one the text
+/// wrote), and text longer than 400 characters is cut with a note of how much was left out.
+///
+/// ```
+/// # extern crate auth_runtime as route_guard;
+/// use route_guard::doctor::terminal_safe;
+///
+/// assert_eq!(terminal_safe("kid\u{1b}]0;owned\u{7}"), "kid\\u{1b}]0;owned\\u{7}");
+/// assert_eq!(terminal_safe("a\r\nverdict: ok"), "a\\u{d}\\u{a}verdict: ok");
+/// assert_eq!(terminal_safe("tenant.eu.auth0.com"), "tenant.eu.auth0.com");
+/// ```
+pub fn terminal_safe(text: &str) -> String {
+    let mut out = String::with_capacity(text.len().min(SHOWN) + 8);
+    for (shown, c) in text.chars().enumerate() {
+        if shown == SHOWN {
+            let left = text.chars().count() - SHOWN;
+            out.push_str(&format!("… ({left} more characters not shown)"));
+            break;
+        }
+        match c {
+            '\\' => out.push_str("\\\\"),
+            c if needs_escape(c) => out.push_str(&format!("\\u{{{:x}}}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Characters a terminal acts on or that change how a line reads.
+fn needs_escape(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{2028}' | '\u{2029}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}'
+        )
 }

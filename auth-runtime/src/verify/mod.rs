@@ -21,7 +21,9 @@ use arc_swap::ArcSwapOption;
 use url::Url;
 
 pub(crate) use diagnose::TokenReport;
-pub use diagnosis::{Cause, Diagnosis, Finding, Outcome, SelectedKey, TimeClaim, Verdict};
+pub use diagnosis::{
+    terminal_safe, Cause, Diagnosis, Finding, Outcome, Report, SelectedKey, TimeClaim, Verdict,
+};
 pub use error::{KeysUnavailable, VerifyError};
 pub(crate) use header::{decode_segment, is_object, unix_now};
 pub(crate) use registered::NumericDate;
