@@ -122,6 +122,47 @@ async fn an_auth_age_requirement_asks_for_a_recent_login() {
 }
 
 #[tokio::test]
+async fn a_login_time_in_the_future_is_not_fresh_beyond_the_leeway() {
+    let issuer = TestIssuer::start().await.expect("issuer");
+    let auth = issuer
+        .authenticator_builder()
+        .leeway(std::time::Duration::from_secs(30))
+        .build()
+        .expect("builds");
+    let app = common::serve_app(issuer, auth, routes()).await;
+    // Within the leeway: clocks differ, the login is fresh.
+    let skewed = app
+        .issuer
+        .token()
+        .claim("acr", MFA)
+        .claim("auth_time", now() + 20)
+        .sign();
+    assert_eq!(app.get("/password", Some(&skewed)).await.status, 200);
+    assert_eq!(app.get("/layer/settings", Some(&skewed)).await.status, 200);
+    // Beyond it (a clock far off, or a claim written to stay fresh forever): refused, on the
+    // attribute and on the layer form alike.
+    for ahead in [120, 86_400, 10 * 365 * 86_400] {
+        let future = app
+            .issuer
+            .token()
+            .claim("acr", MFA)
+            .claim("auth_time", now() + ahead)
+            .sign();
+        assert_step_up(
+            &app.get("/password", Some(&future)).await,
+            "max_age=\"300\"",
+        );
+        assert_step_up(
+            &app.get("/layer/settings", Some(&future)).await,
+            "max_age=\"60\"",
+        );
+    }
+    // Not a number a clock can hold.
+    let huge = app.issuer.token().claim("auth_time", 1e300).sign();
+    assert_step_up(&app.get("/password", Some(&huge)).await, "max_age=\"300\"");
+}
+
+#[tokio::test]
 async fn merged_with_scopes_a_missing_scope_is_a_403_and_a_weak_login_a_401() {
     let issuer = TestIssuer::start().await.expect("issuer");
     let auth = issuer.authenticator_builder().build().expect("builds");

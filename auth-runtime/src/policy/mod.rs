@@ -474,11 +474,17 @@ impl<'a, T: TokenClaims> Check<'a, T> {
     }
 
     /// Step-up (RFC 9470): the user must have authenticated at most `max_secs` seconds ago
-    /// (`auth_time`, with no leeway beyond a second). A token without `auth_time` fails.
+    /// (`auth_time`, with no leeway beyond a second). A token without `auth_time` fails, and so
+    /// does one whose `auth_time` is in the future by more than the clock leeway the token was
+    /// verified with: a login that has not happened yet is not a fresh one, and would otherwise
+    /// stay "fresh" for as long as the issuer's clock (or a forged claim) says.
     pub fn max_auth_age(mut self, token: &VerifiedToken, max_secs: u64) -> Self {
         let auth_time = token.claim("auth_time").and_then(Value::as_f64);
         let now = crate::verify::unix_now();
-        let fresh = auth_time.is_some_and(|at| now - at <= max_secs as f64 + 1.0);
+        let leeway = token.context().leeway.as_secs_f64();
+        let fresh = auth_time.is_some_and(|at| {
+            at.is_finite() && now - at <= max_secs as f64 + 1.0 && at - now <= leeway
+        });
         if !fresh {
             let stricter = self.missing.max_age().map_or(max_secs, |m| m.min(max_secs));
             *self.missing.group_mut(Kind::MaxAge) = vec![stricter.to_string()];

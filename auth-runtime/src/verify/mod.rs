@@ -193,6 +193,7 @@ impl Authenticator {
                 context: Arc::new(ClaimsContext {
                     roles_claim: settings.roles_claim.clone(),
                     implied_scopes: settings.implied_scopes.clone(),
+                    leeway: settings.leeway,
                 }),
                 realm: Arc::from(settings.realm.as_str()),
                 token_cache: TokenCache::new(settings.verified_token_cache),

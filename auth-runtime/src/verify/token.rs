@@ -21,6 +21,10 @@ pub struct ClaimsContext {
     /// For each broader scope, every scope it implies, from
     /// [`implied_scopes`](crate::AuthenticatorBuilder::implied_scopes).
     pub implied_scopes: std::collections::BTreeMap<String, Vec<String>>,
+    /// The clock leeway the token was verified with, from
+    /// [`leeway`](crate::AuthenticatorBuilder::leeway): step-up's `auth_time` check allows the
+    /// same skew, and no more, for a login time in the future.
+    pub leeway: std::time::Duration,
 }
 
 impl ClaimsContext {
