@@ -179,9 +179,10 @@ pub use auth_runtime::{
     Actor, Algorithm, AuthError, AuthFuture, AuthLayer, AuthRejection, AuthService, Authenticated,
     Authenticator, AuthenticatorBuilder, Check, Claims, ClaimsContext, ConfigError, Description,
     DpopError, DpopMode, Guard, HasPermissions, HasRoles, HasScopes, Insufficient, IssuerRequest,
-    KeysUnavailable, MemoryReplayStore, NameGroup, OrgPolicy, ProofError, RejectionReason,
-    ReplayFuture, ReplayStore, ReplayStoreError, Requirement, ResolverError, RouteLimit, ScopeSet,
-    StandardClaims, Stats, StringSet, TokenClaims, VerifiedToken, VerifyError,
+    KeysUnavailable, MemoryReplayStore, NameGroup, OrgPolicy, ProofError, ProxyHeaders,
+    RejectionReason, ReplayFuture, ReplayStore, ReplayStoreError, Requirement, ResolverError,
+    RouteLimit, ScopeSet, StandardClaims, Stats, StringSet, TokenClaims, VerifiedToken,
+    VerifyError,
 };
 
 pub use auth_runtime::layer;

@@ -817,23 +817,54 @@ async fn public_base_url_is_what_htu_must_name() {
 }
 
 #[tokio::test]
-async fn forwarded_headers_count_only_when_trusted() {
+async fn only_the_named_proxy_header_and_its_last_element_count() {
+    use route_guard::ProxyHeaders;
     let public = "https://api.example.com/private";
-    for trusted in [false, true] {
-        let app = app_with(|b| b.trust_forwarded_headers(trusted)).await;
+    let x_forwarded = vec![
+        ("x-forwarded-proto", "https"),
+        ("x-forwarded-host", "api.example.com"),
+    ];
+    let forwarded = vec![(
+        "forwarded",
+        "for=10.0.0.1;proto=https;host=\"api.example.com\"",
+    )];
+    // What a client sends before the proxy's own element (the proxy's says where it was
+    // really called: this server's loopback address, over http).
+    let client_first = |base: &str| {
+        vec![(
+            "forwarded",
+            format!(
+                "proto=https;host=api.example.com, for=10.0.0.1;proto=http;host={}",
+                base.trim_start_matches("http://")
+            ),
+        )]
+    };
+    for (proxy, passes) in [
+        (ProxyHeaders::None, [false, false]),
+        (ProxyHeaders::XForwarded, [true, false]),
+        (ProxyHeaders::Forwarded, [false, true]),
+    ] {
+        let app = app_with(|b| b.proxy_headers(proxy)).await;
         let key = key();
         let token = app.issuer.token().dpop_bound(&key).sign();
-        let forwarded = [
-            vec![
-                ("x-forwarded-proto", "https"),
-                ("x-forwarded-host", "api.example.com"),
-            ],
-            vec![(
-                "forwarded",
-                "for=10.0.0.1;proto=https;host=\"api.example.com\"",
-            )],
+        let owned = |headers: &[(&str, &str)]| -> Vec<(String, String)> {
+            headers
+                .iter()
+                .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+                .collect()
+        };
+        let cases = [
+            (owned(&x_forwarded), passes[0]),
+            (owned(&forwarded), passes[1]),
+            (
+                client_first(&app.base)
+                    .into_iter()
+                    .map(|(n, v)| (n.to_owned(), v))
+                    .collect(),
+                false,
+            ),
         ];
-        for headers in forwarded {
+        for (headers, expected) in cases {
             let proof = key.proof("GET", public, &token);
             let mut request = app
                 .client
@@ -841,17 +872,29 @@ async fn forwarded_headers_count_only_when_trusted() {
                 .header("authorization", format!("DPoP {token}"))
                 .header("dpop", proof);
             for (name, value) in &headers {
-                request = request.header(*name, *value);
+                request = request.header(name.as_str(), value.as_str());
             }
             let reply = send(request).await;
-            let expected = if trusted { 200 } else { 401 };
             assert_eq!(
-                reply.status, expected,
-                "trusted={trusted} {headers:?}: {}",
+                reply.status,
+                if expected { 200 } else { 401 },
+                "{proxy:?} {headers:?}: {}",
                 reply.body
             );
         }
     }
+    // The old switch read either header: refused at start-up, naming its replacement.
+    #[allow(deprecated)]
+    let old = route_guard::testing::TestIssuer::start()
+        .await
+        .expect("issuer")
+        .authenticator_builder()
+        .trust_forwarded_headers(true)
+        .build();
+    let error = old
+        .expect_err("trust_forwarded_headers(true) is refused")
+        .to_string();
+    assert!(error.contains("proxy_headers(ProxyHeaders::"), "{error}");
 }
 
 #[tokio::test]

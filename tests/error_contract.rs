@@ -469,3 +469,37 @@ async fn keys_never_loaded_are_503_without_a_challenge() {
         .await
         .assert_rejected(401, "invalid_token");
 }
+
+#[tokio::test]
+async fn log_events_escape_what_a_token_wrote() {
+    let collector = common::logs::Collector::default();
+    let _logs = tracing::subscriber::set_default(collector.clone());
+    let app = common::start_with(|b| {
+        b.organization(route_guard::OrgPolicy::Required)
+            .allowed_organizations(["org_allowed"])
+    })
+    .await;
+    let forged = "org_x\nINFO route_guard: request accepted\x1b[2J";
+    let token = app.issuer.token().claim("org_id", forged).sign();
+    let before = collector.len();
+    let reply = app.get("/private", Some(&token)).await;
+    reply.assert_rejected(401, "invalid_token");
+    let events = collector.since(before);
+    let rejected: Vec<&String> = events
+        .iter()
+        .filter(|e| e.contains("token rejected"))
+        .collect();
+    assert_eq!(rejected.len(), 1, "{events:#?}");
+    for event in &events {
+        assert!(
+            !event.contains('\n') && !event.contains('\x1b'),
+            "{event:?}"
+        );
+    }
+    // What the token wrote is there to read, escaped.
+    assert!(
+        rejected[0].contains("org_x\\u{a}INFO route_guard: request accepted\\u{1b}[2J"),
+        "{}",
+        rejected[0]
+    );
+}

@@ -185,7 +185,7 @@ async fn callers_without_a_valid_token_are_keyed_by_address() {
 
 #[tokio::test]
 async fn behind_a_trusted_proxy_the_forwarded_address_is_the_caller() {
-    let app = app_with(|b| b.trust_forwarded_headers(true)).await;
+    let app = app_with(|b| b.proxy_headers(route_guard::ProxyHeaders::XForwarded)).await;
     let from = |ip: &'static str| [("x-forwarded-for", ip)];
     for _ in 0..3 {
         let reply = app
@@ -200,18 +200,33 @@ async fn behind_a_trusted_proxy_the_forwarded_address_is_the_caller() {
     assert_eq!(limited.status, 429);
     let other = app.get("/limited", None, &from("198.51.100.2")).await;
     assert_eq!(other.status, 200);
-    let forwarded = app
-        .get(
-            "/limited",
-            None,
-            &[(
-                "forwarded",
-                "for=192.0.2.60;proto=https, for=\"[2001:db8::17]:4711\"",
-            )],
-        )
-        .await;
-    assert_eq!(forwarded.status, 200);
+    // A `Forwarded` header is not the one this proxy sets: not read (the peer address is).
+    let other_header = [("forwarded", "for=192.0.2.1, for=\"[2001:db8::17]:4711\"")];
+    for _ in 0..3 {
+        assert_eq!(app.get("/limited", None, &other_header).await.status, 200);
+    }
+    assert_eq!(app.get("/limited", None, &[]).await.status, 429);
     assert_eq!(app.auth.stats().rate_limit_callers(), 3);
+
+    // Behind a proxy that sets `Forwarded`: its last element's `for=`, IPv6 by its /64.
+    let app = app_with(|b| b.proxy_headers(route_guard::ProxyHeaders::Forwarded)).await;
+    let v6 = |port: u16| format!("for=192.0.2.60;proto=https, for=\"[2001:db8::{port:x}]:4711\"");
+    for port in 1..=3 {
+        let header = v6(port);
+        let reply = app.get("/limited", None, &[("forwarded", &header)]).await;
+        assert_eq!(reply.status, 200);
+    }
+    let header = v6(4);
+    let limited = app.get("/limited", None, &[("forwarded", &header)]).await;
+    assert_eq!(limited.status, 429, "one /64, one caller");
+    let spoofed = app
+        .get("/limited", None, &[("x-forwarded-for", "198.51.100.77")])
+        .await;
+    assert_eq!(
+        spoofed.status, 200,
+        "X-Forwarded-For is not read: the peer is the caller"
+    );
+    assert_eq!(app.auth.stats().rate_limit_callers(), 2);
 }
 
 #[tokio::test]
@@ -261,7 +276,7 @@ async fn memory_stays_bounded_under_a_hundred_thousand_callers() {
     let issuer = TestIssuer::start().await.expect("issuer");
     let auth = issuer
         .authenticator_builder()
-        .trust_forwarded_headers(true)
+        .proxy_headers(route_guard::ProxyHeaders::XForwarded)
         .rate_limit_max_callers(2_000)
         .build()
         .expect("builds");
@@ -399,7 +414,7 @@ async fn idle_callers_are_evicted_to_make_room() {
     let issuer = TestIssuer::start().await.expect("issuer");
     let auth = issuer
         .authenticator_builder()
-        .trust_forwarded_headers(true)
+        .proxy_headers(route_guard::ProxyHeaders::XForwarded)
         .rate_limit_max_callers(160)
         .build()
         .expect("builds");
@@ -435,4 +450,74 @@ async fn idle_callers_are_evicted_to_make_room() {
         "tracked again"
     );
     assert!(auth.stats().rate_limit_callers() <= 160);
+}
+
+#[tokio::test]
+async fn two_issuers_users_with_the_same_sub_never_share_a_budget() {
+    let a = TestIssuer::start().await.expect("issuer");
+    let b = TestIssuer::start().await.expect("issuer");
+    let auth = route_guard::Authenticator::builder()
+        .audience(route_guard::testing::TEST_AUDIENCE)
+        .domains([a.issuer().to_owned(), b.issuer().to_owned()])
+        .build()
+        .expect("builds");
+    let (base, _server) = common::serve_with_peer_address(routes().layer(auth.layer())).await;
+    let client = common::client();
+    let get = |token: String| {
+        let request = client.get(format!("{base}/limited")).bearer_auth(token);
+        async move { common::send(request).await }
+    };
+    let at_a = a.token().sub("auth0|alice").sign();
+    let at_b = b.token().sub("auth0|alice").sign();
+    for _ in 0..3 {
+        assert_eq!(get(at_a.clone()).await.status, 200);
+    }
+    assert_eq!(get(at_a.clone()).await.status, 429);
+    // The other tenant's alice is another caller with her own budget.
+    for _ in 0..3 {
+        let reply = get(at_b.clone()).await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+    }
+    assert_eq!(get(at_b).await.status, 429);
+}
+
+#[tokio::test]
+async fn a_long_or_hostile_sub_is_kept_as_a_bounded_digest() {
+    let collector = common::logs::Collector::default();
+    let _logs = tracing::subscriber::set_default(collector.clone());
+    let app = app_with(|b| b.rate_limit_max_callers(50)).await;
+    // 5 KB subjects (the largest an 8 KiB token holds), each its own caller, each limited.
+    for n in 0..5 {
+        let sub = format!("{n}{}", "x".repeat(5000));
+        let token = app.issuer.token().sub(&sub).sign();
+        for _ in 0..3 {
+            assert_eq!(app.get("/limited", Some(&token), &[]).await.status, 200);
+        }
+        assert_eq!(app.get("/limited", Some(&token), &[]).await.status, 429);
+    }
+    // Two subjects that differ only past the first 64 bytes are two callers.
+    let long = "y".repeat(100);
+    let first = app.issuer.token().sub(&format!("{long}1")).sign();
+    let second = app.issuer.token().sub(&format!("{long}2")).sign();
+    for _ in 0..3 {
+        assert_eq!(app.get("/limited", Some(&first), &[]).await.status, 200);
+    }
+    assert_eq!(app.get("/limited", Some(&second), &[]).await.status, 200);
+    // A subject with a newline cannot forge a log line.
+    let forger = app
+        .issuer
+        .token()
+        .sub("auth0|mallory\nINFO route_guard: forged")
+        .sign();
+    let before = collector.len();
+    for _ in 0..4 {
+        app.get("/limited", Some(&forger), &[]).await;
+    }
+    let logged = collector.at_level_since("INFO", before);
+    assert_eq!(logged.len(), 1, "{logged:#?}");
+    assert!(!logged[0].contains('\n'), "{logged:#?}");
+    assert!(!logged[0].contains("mallory"), "{logged:#?}");
+    assert!(logged[0].contains(":sub:~"), "{logged:#?}");
+    // Every caller above is tracked: the long ones cost no more than a short one.
+    assert_eq!(app.auth.stats().rate_limit_callers(), 5 + 2 + 1);
 }

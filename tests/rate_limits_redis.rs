@@ -88,7 +88,12 @@ async fn two_instances_sharing_redis_spend_one_budget_and_fail_as_configured() {
     assert!((1..=20).contains(&retry_after), "{retry_after}");
     assert_eq!(call(&second_base, "/shared", &bob).await.status, 200);
     // The key lives in Redis with a TTL: it expires once the budget is full again.
-    let ttl = command(port, &["PTTL", "route-guard:rl:shared:sub:auth0|alice"]).await;
+    // Keyed by the issuer (8 characters of its SHA-256, base64url) and the subject.
+    let key = format!(
+        "route-guard:rl:shared:iss:{}:sub:auth0|alice",
+        issuer_tag(issuer.issuer())
+    );
+    let ttl = command(port, &["PTTL", &key]).await;
     let ttl: i64 = ttl.trim_start_matches(':').parse().expect("a TTL");
     assert!((1..=60_000).contains(&ttl), "PTTL {ttl}");
 
@@ -125,4 +130,11 @@ async fn two_instances_sharing_redis_spend_one_budget_and_fail_as_configured() {
             .rejected(route_guard::RejectionReason::RateLimitUnavailable),
         1
     );
+}
+
+/// The tag a rate-limit key gives an issuer: base64url of the first 6 bytes of its SHA-256.
+fn issuer_tag(issuer: &str) -> String {
+    use base64::Engine;
+    let hash = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, issuer.as_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&hash.as_ref()[..6])
 }

@@ -90,7 +90,7 @@ pub use claims::{
 };
 pub use config::{
     Algorithm, AuthenticatorBuilder, BoundedFuture, ConfigError, DpopMode, IssuerRequest,
-    OrgPolicy, Recorded, ReplayFuture, ReplayStore, ReplayStoreError, ResolverError,
+    OrgPolicy, ProxyHeaders, Recorded, ReplayFuture, ReplayStore, ReplayStoreError, ResolverError,
 };
 pub use dpop::{DpopError, ProofError};
 pub use policy::{

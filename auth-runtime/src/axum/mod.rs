@@ -46,7 +46,7 @@ use crate::config::{AuthenticatorBuilder, DpopMode, ErrorBody};
 use crate::dpop::{request_url, DpopError, ProofError};
 use crate::policy::{Insufficient, Requirement};
 use crate::stats::RejectionReason;
-use crate::verify::{Authenticator, RequestContext, VerifiedToken, VerifyError};
+use crate::verify::{Authenticator, Escaped, RequestContext, VerifiedToken, VerifyError};
 
 impl Authenticator {
     /// The layer that makes this Authenticator available to the extractors of every route
@@ -331,7 +331,7 @@ fn insufficient(auth: &Authenticator, missing: Insufficient, scheme: Scheme) -> 
         ),
     };
     auth.inner.counters.rejected(reason);
-    tracing::debug!(target: "route_guard", %reason, error = ?error, "request rejected");
+    tracing::debug!(target: "route_guard", %reason, error = %Escaped(format_args!("{error:?}")), "request rejected");
     auth.rejection(error, scheme)
 }
 
@@ -346,7 +346,7 @@ impl<T> Clone for ParsedClaims<T> {
 
 fn claims_rejected(auth: &Authenticator, e: VerifyError, scheme: Scheme) -> AuthRejection {
     auth.inner.counters.rejected(e.reason());
-    tracing::debug!(target: "route_guard", reason = %e.reason(), error = %e, "claims rejected");
+    tracing::debug!(target: "route_guard", reason = %e.reason(), error = %Escaped(&e), "claims rejected");
     auth.rejection(AuthError::InvalidToken(e), scheme)
 }
 
@@ -456,7 +456,14 @@ async fn check_credentials(
                 Err(e) => return Err(auth.reject(AuthError::InvalidDpopProof(e), Scheme::Dpop)),
             };
             let context = request_context(parts);
-            let url = request_url(parts, context.host, context.path, &auth.inner.settings.dpop);
+            let settings = &auth.inner.settings;
+            let url = request_url(
+                parts,
+                context.host,
+                context.path,
+                &settings.dpop,
+                settings.proxy,
+            );
             let Some(url) = url else {
                 return Err(auth.reject(AuthError::InvalidDpopProof(ProofError::Url), Scheme::Dpop));
             };

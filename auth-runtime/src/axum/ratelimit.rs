@@ -21,7 +21,6 @@ use tower_service::Service;
 use super::layer::RequestAuth;
 use super::rejection::{quotable, whole_seconds, AuthError, Scheme};
 use super::{authenticate, AuthRejection};
-use crate::dpop::forwarded_param;
 use crate::policy::RouteLimit;
 use crate::ratelimit::{Decision, LimiterRef, Quota, Verdict};
 use crate::verify::{Authenticator, Inner, VerifiedToken};
@@ -40,8 +39,7 @@ type KeyFn = Arc<dyn Fn(&VerifiedToken) -> Option<String> + Send + Sync>;
 /// of the same `sub` spends the same budget. A request without a valid token is keyed by the
 /// client's address: the peer address (serve with
 /// `into_make_service_with_connect_info::<SocketAddr>()`), or the address your proxy added to
-/// `Forwarded` / `X-Forwarded-For` with
-/// [`trust_forwarded_headers(true)`](crate::AuthenticatorBuilder::trust_forwarded_headers);
+/// the header named by [`proxy_headers(..)`](crate::AuthenticatorBuilder::proxy_headers);
 /// IPv6 addresses by their /64. The token is verified once per request for this and every
 /// guard below.
 ///
@@ -412,26 +410,60 @@ impl Buffer {
     }
 }
 
-/// `sub:<sub>` for a verified caller, or `key:<your key>`.
+/// The longest `sub` or own key kept as it is in a caller's key; a longer one (or one holding a
+/// character that is not printable ASCII) is kept as a digest, so every caller's key is short.
+const READABLE: usize = 64;
+
+/// The key of a verified caller: `iss:<tag>:sub:<sub>`, where the tag is 8 characters of the
+/// SHA-256 of the issuer (two issuers' users with the same `sub` never share a budget), or
+/// `key:<your key>` (your key decides who shares). A `sub` or key over 64 bytes, or with any
+/// character but printable ASCII, is replaced by `~` and 22 characters of its SHA-256 (128
+/// bits): every key is at most 81 bytes whatever the token holds, and none can forge a log line.
 pub(super) fn verified_caller(token: &VerifiedToken, key: Option<&KeyFn>) -> Option<String> {
     if let Some(own) = key.and_then(|key| key(token)) {
-        return Some(format!("key:{own}"));
+        let mut caller = String::with_capacity(4 + READABLE);
+        caller.push_str("key:");
+        push_bounded(&mut caller, &own);
+        return Some(caller);
     }
     let sub = token.claim("sub").and_then(|v| v.as_str())?;
-    let mut caller = String::with_capacity(sub.len() + 4);
-    caller.push_str("sub:");
-    caller.push_str(sub);
+    let mut caller = String::with_capacity(17 + READABLE);
+    caller.push_str("iss:");
+    caller.push_str(&issuer_tag(token.issuer()));
+    caller.push_str(":sub:");
+    push_bounded(&mut caller, sub);
     Some(caller)
+}
+
+/// `text` as it is when short and printable, else `~` and its digest.
+fn push_bounded(caller: &mut String, text: &str) {
+    let printable = text.bytes().all(|b| (0x20..0x7f).contains(&b));
+    match printable && text.len() <= READABLE {
+        true => caller.push_str(text),
+        false => {
+            caller.push('~');
+            caller.push_str(&digest(text, 16));
+        }
+    }
+}
+
+/// Eight characters (48 bits) naming an issuer: issuers of one deployment are a handful.
+fn issuer_tag(issuer: &str) -> String {
+    digest(issuer, 6)
+}
+
+/// base64url of the first `bytes` bytes of the SHA-256 of `text`.
+fn digest(text: &str, bytes: usize) -> String {
+    use base64::Engine;
+    let hash = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, text.as_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&hash.as_ref()[..bytes])
 }
 
 /// `ip:<address>` of a caller without a valid token, or `None` when the address is unknown
 /// (such requests pass unlimited; logged once).
 pub(super) fn address_caller(auth: &Authenticator, parts: &Parts) -> Option<String> {
     static UNKNOWN_LOGGED: AtomicBool = AtomicBool::new(false);
-    let forwarded = match auth.inner.settings.dpop.trust_forwarded_headers {
-        true => forwarded_for(&parts.headers),
-        false => None,
-    };
+    let forwarded = auth.inner.settings.proxy.client_ip(&parts.headers);
     let peer = || {
         parts
             .extensions
@@ -440,7 +472,7 @@ pub(super) fn address_caller(auth: &Authenticator, parts: &Parts) -> Option<Stri
     };
     let Some(ip) = forwarded.or_else(peer) else {
         if !UNKNOWN_LOGGED.swap(true, Relaxed) {
-            tracing::warn!(target: "route_guard", "a rate limit met a request without a valid token and without a client address: such requests pass unlimited; serve with `into_make_service_with_connect_info::<SocketAddr>()`, or enable trust_forwarded_headers behind a proxy");
+            tracing::warn!(target: "route_guard", "a rate limit met a request without a valid token and without a client address: such requests pass unlimited; serve with `into_make_service_with_connect_info::<SocketAddr>()`, or set proxy_headers(..) behind a proxy");
         }
         return None;
     };
@@ -455,38 +487,4 @@ pub(super) fn address_caller(auth: &Authenticator, parts: &Parts) -> Option<Stri
             }
         },
     })
-}
-
-/// The address the nearest proxy recorded: the last `for=` of `Forwarded`, else the last entry
-/// of `X-Forwarded-For` (the ones before it are whatever the client claimed).
-fn forwarded_for(headers: &HeaderMap) -> Option<IpAddr> {
-    let last = |name: &str, split: fn(&str) -> Option<&str>| {
-        headers
-            .get_all(name)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .next_back()
-            .and_then(split)
-            .map(|v| v.trim().trim_matches('"'))
-            .and_then(parse_node)
-    };
-    last("forwarded", |v| {
-        v.rsplit(',')
-            .next()
-            .and_then(|element| forwarded_param(element, "for"))
-    })
-    .or_else(|| last("x-forwarded-for", |v| v.rsplit(',').next()))
-}
-
-/// `203.0.113.7`, `203.0.113.7:4711`, `[2001:db8::1]` or `[2001:db8::1]:4711`.
-fn parse_node(node: &str) -> Option<IpAddr> {
-    if let Ok(ip) = node.parse() {
-        return Some(ip);
-    }
-    if let Ok(addr) = node.parse::<SocketAddr>() {
-        return Some(addr.ip());
-    }
-    node.strip_prefix('[')
-        .and_then(|rest| rest.split(']').next())
-        .and_then(|ip| ip.parse().ok())
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 use super::error::ConfigError;
 use super::hooks::{ErrorBody, Resolver};
 use super::options::{Algorithm, DpopMode, OrgPolicy};
+use super::proxy::ProxyHeaders;
 use super::resource::ResourceBuilder;
 use super::settings::{RateLimitSettings, ReplayChoice, Secret};
 
@@ -52,6 +53,8 @@ pub struct AuthenticatorBuilder {
     pub(super) dpop_iat_leeway: Duration,
     pub(super) dpop_iat_offset: Duration,
     pub(super) public_base_url: Option<String>,
+    pub(super) proxy_headers: ProxyHeaders,
+    /// Set by the deprecated `trust_forwarded_headers(true)`: refused at `build()`.
     pub(super) trust_forwarded_headers: bool,
     pub(super) dpop_nonce_secret: Option<Secret>,
     pub(super) dpop_nonce_step: Duration,
@@ -102,6 +105,7 @@ impl Default for AuthenticatorBuilder {
             dpop_iat_leeway: Duration::from_secs(30),
             dpop_iat_offset: Duration::from_secs(300),
             public_base_url: None,
+            proxy_headers: ProxyHeaders::None,
             trust_forwarded_headers: false,
             dpop_nonce_secret: None,
             dpop_nonce_step: Duration::from_secs(300),

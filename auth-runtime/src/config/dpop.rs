@@ -10,6 +10,7 @@ use super::hooks::ReplayStore;
 use super::options::{Algorithm, DpopMode};
 use super::settings::{ReplayChoice, Secret};
 use super::AuthenticatorBuilder;
+use super::ProxyHeaders;
 
 impl AuthenticatorBuilder {
     /// How DPoP-bound tokens are treated (default [`DpopMode::Allowed`]).
@@ -62,11 +63,27 @@ impl AuthenticatorBuilder {
         self
     }
 
-    /// Takes the scheme and host compared with a proof's `htu` from `Forwarded` or
-    /// `X-Forwarded-Proto` / `X-Forwarded-Host` (default off: a client must not choose the URL
-    /// it is checked against; enable it only behind a proxy that sets these headers).
+    /// Replaced by [`proxy_headers`](Self::proxy_headers), which names the one header your
+    /// proxy sets: reading `Forwarded` *or* `X-Forwarded-*` let a client send the kind the proxy
+    /// does not write. `true` is refused by `build()` with a [`ConfigError`] naming the new
+    /// setting; `false` changes nothing.
+    #[deprecated(
+        since = "0.1.0",
+        note = "use `proxy_headers(ProxyHeaders::Forwarded)` or `proxy_headers(ProxyHeaders::XForwarded)`: name the header your proxy sets"
+    )]
     pub fn trust_forwarded_headers(mut self, trust: bool) -> Self {
         self.trust_forwarded_headers = trust;
+        self
+    }
+
+    /// Behind a reverse proxy: the header it sets, read for the client's address (rate limits
+    /// of callers without a valid token) and for the scheme and host a DPoP proof's `htu` is
+    /// compared with. Only that header, and only the element the proxy added (the last), count;
+    /// see [`ProxyHeaders`]. Default [`ProxyHeaders::None`]: the connection's peer address and
+    /// the request's own scheme and `Host` (a client must not choose what it is checked
+    /// against). [`public_base_url`](Self::public_base_url), when set, still wins for `htu`.
+    pub fn proxy_headers(mut self, headers: ProxyHeaders) -> Self {
+        self.proxy_headers = headers;
         self
     }
 

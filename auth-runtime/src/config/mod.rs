@@ -11,6 +11,7 @@ mod env;
 mod error;
 mod hooks;
 mod options;
+mod proxy;
 mod ratelimit;
 mod resource;
 mod scopes;
@@ -26,6 +27,7 @@ pub use hooks::{
 };
 pub(crate) use hooks::{ErrorBody, Resolver};
 pub use options::{Algorithm, DpopMode, OrgPolicy};
+pub use proxy::ProxyHeaders;
 pub(crate) use resource::WELL_KNOWN;
 pub(crate) use settings::{
     DpopSettings, IssuerSource, RateLimitSettings, ReplayChoice, Settings, Validated,

@@ -8,6 +8,7 @@ use reqwest::Url;
 
 use super::hooks::{ErrorBody, ReplayStore, Resolver};
 use super::options::{Algorithm, DpopMode, OrgPolicy};
+use super::proxy::ProxyHeaders;
 
 /// Where the issuer's identity and keys come from.
 #[derive(Debug, Clone)]
@@ -25,6 +26,8 @@ pub(crate) enum IssuerSource {
 #[derive(Debug, Clone)]
 pub(crate) struct Settings {
     pub(crate) source: IssuerSource,
+    /// Which header a trusted proxy sets: read for the client address and the URL `htu` names.
+    pub(crate) proxy: ProxyHeaders,
     pub(crate) audiences: Vec<String>,
     pub(crate) algorithms: Vec<Algorithm>,
     pub(crate) hs256_secret: Option<Secret>,
@@ -84,7 +87,6 @@ pub(crate) struct DpopSettings {
     pub(crate) iat_offset: Duration,
     /// Scheme, host, port and path prefix of the public URL, without a trailing slash.
     pub(crate) public_base_url: Option<String>,
-    pub(crate) trust_forwarded_headers: bool,
     pub(crate) nonce: Option<(Secret, Duration)>,
     /// The most live proofs one proof key may hold in the replay store.
     pub(crate) replay_quota: usize,

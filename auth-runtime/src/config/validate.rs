@@ -160,7 +160,6 @@ impl AuthenticatorBuilder {
             iat_leeway: self.dpop_iat_leeway,
             iat_offset: self.dpop_iat_offset,
             public_base_url: base_url,
-            trust_forwarded_headers: self.trust_forwarded_headers,
             nonce,
             replay_quota: replay_quota(self.replay_quota, proof_window, &replay)?,
         };
@@ -195,8 +194,15 @@ impl AuthenticatorBuilder {
                 "route-guard was built without the `redis` feature: enable it, or keep rate limits in memory",
             ));
         }
+        if self.trust_forwarded_headers {
+            return Err(invalid(
+                "trust_forwarded_headers",
+                "it is replaced by `proxy_headers(ProxyHeaders::Forwarded)` or `proxy_headers(ProxyHeaders::XForwarded)`: name the one header your proxy sets, so a client cannot send the other",
+            ));
+        }
         let settings = Settings {
             source,
+            proxy: self.proxy_headers,
             audiences: self.audiences,
             algorithms,
             hs256_secret: self.hs256_secret,

@@ -2,10 +2,9 @@
 //! §6.2.3 (RFC 9449 §4.3 step 9).
 
 use axum::http::request::Parts;
-use axum::http::HeaderMap;
 use url::Url;
 
-use crate::config::DpopSettings;
+use crate::config::{DpopSettings, ProxyHeaders};
 
 /// `url` without query and fragment, normalised: scheme and host lowercased (the `url` crate),
 /// default port dropped, dot segments removed, empty path as `/`, percent-encoded unreserved
@@ -66,63 +65,24 @@ fn hex(b: u8) -> Option<u8> {
 }
 
 /// The URL of this request as the client addressed it: the configured public base URL and the
-/// path; else the forwarded scheme and host when trusted; else the request's own scheme (http
-/// unless the URI says otherwise) and `host`. `host` and `path` are the request's own, as the
-/// axum layer reads them for every scheme. Normalised; `None` when no host is known.
+/// path; else the scheme and host the trusted proxy recorded ([`ProxyHeaders`], the element it
+/// added); else the request's own scheme (http unless the URI says otherwise) and `host`.
+/// `host` and `path` are the request's own, as the axum layer reads them for every scheme.
+/// Normalised; `None` when no host is known.
 pub(crate) fn request_url(
     parts: &Parts,
     host: Option<&str>,
     path: &str,
     dpop: &DpopSettings,
+    proxy: ProxyHeaders,
 ) -> Option<String> {
     if let Some(base) = &dpop.public_base_url {
         return normalize(&format!("{base}{path}"));
     }
-    let (proto, forwarded_host) = if dpop.trust_forwarded_headers {
-        forwarded(&parts.headers)
-    } else {
-        (None, None)
-    };
-    let scheme = proto
-        .as_deref()
-        .or(parts.uri.scheme_str())
-        .unwrap_or("http");
-    let host = forwarded_host.as_deref().or(host)?;
+    let (proto, forwarded_host) = proxy.scheme_and_host(&parts.headers);
+    let scheme = proto.or(parts.uri.scheme_str()).unwrap_or("http");
+    let host = forwarded_host.or(host)?;
     normalize(&format!("{scheme}://{host}{path}"))
-}
-
-/// The first hop's `proto` and `host`, from `Forwarded` (RFC 7239) or else `X-Forwarded-Proto`
-/// and `X-Forwarded-Host`.
-fn forwarded(headers: &HeaderMap) -> (Option<String>, Option<String>) {
-    let first = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
-            .map(str::to_owned)
-    };
-    if let Some(element) = first("forwarded") {
-        let proto = forwarded_param(&element, "proto").map(str::to_owned);
-        let host = forwarded_param(&element, "host").map(str::to_owned);
-        if proto.is_some() || host.is_some() {
-            return (proto, host);
-        }
-    }
-    (first("x-forwarded-proto"), first("x-forwarded-host"))
-}
-
-/// The value of the parameter `name` (case-insensitive, RFC 7239 §4) in one element of a
-/// `Forwarded` header, unquoted: what DPoP's `htu` (`proto`, `host`) and the rate limiter's
-/// client address (`for`) read.
-pub(crate) fn forwarded_param<'a>(element: &'a str, name: &str) -> Option<&'a str> {
-    element.split(';').find_map(|pair| {
-        let (key, value) = pair.split_once('=')?;
-        key.trim()
-            .eq_ignore_ascii_case(name)
-            .then(|| value.trim().trim_matches('"'))
-    })
 }
 
 #[cfg(test)]

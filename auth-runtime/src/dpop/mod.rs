@@ -21,14 +21,14 @@ use serde::de::IgnoredAny;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-pub(crate) use htu::{forwarded_param, request_url};
+pub(crate) use htu::request_url;
 
 use crate::config::{Algorithm, DpopMode, Recorded};
 use crate::jwks::parse_key;
 use crate::stats::RejectionReason;
 use crate::verify::{
-    decode_segment, is_object, unix_now, Authenticator, NumericDate, RequestContext, VerifiedToken,
-    VerifyError,
+    decode_segment, is_object, unix_now, Authenticator, Escaped, NumericDate, RequestContext,
+    VerifiedToken, VerifyError,
 };
 
 /// The largest DPoP proof accepted, in bytes (an RSA 4096 `jwk` fits with room to spare).
@@ -273,7 +273,7 @@ impl Authenticator {
             Err(err) => {
                 let reason = err.reason();
                 self.inner.counters.rejected(reason);
-                tracing::debug!(target: "route_guard", %reason, error = %err, "DPoP request rejected");
+                tracing::debug!(target: "route_guard", %reason, error = %Escaped(&err), "DPoP request rejected");
                 Err(err)
             }
         }

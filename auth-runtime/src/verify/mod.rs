@@ -8,6 +8,7 @@ mod causes;
 mod diagnose;
 mod diagnosis;
 mod error;
+mod escape;
 mod header;
 mod path;
 mod registered;
@@ -25,6 +26,7 @@ pub use diagnosis::{
     terminal_safe, Cause, Diagnosis, Finding, Outcome, Report, SelectedKey, TimeClaim, Verdict,
 };
 pub use error::{KeysUnavailable, VerifyError};
+pub(crate) use escape::Escaped;
 pub(crate) use header::{decode_segment, is_object, unix_now};
 pub(crate) use registered::NumericDate;
 pub use token::{ClaimsContext, VerifiedToken};

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use super::error::{key_error, VerifyError};
+use super::escape::Escaped;
 use super::header::{check_typ, decode_segment, decode_segment_into, parse_header, unix_now};
 use super::registered::{parse_claims, payload_text};
 use super::token::VerifiedToken;
@@ -65,10 +66,10 @@ impl Authenticator {
                 self.inner.counters.rejected(reason);
                 match &err {
                     VerifyError::OrganizationNotAllowed { organization } => {
-                        tracing::debug!(target: "route_guard", %reason, error = %err, ?organization, "token rejected");
+                        tracing::debug!(target: "route_guard", %reason, error = %Escaped(&err), organization = %Escaped(organization), "token rejected");
                     }
                     _ => {
-                        tracing::debug!(target: "route_guard", %reason, error = %err, "token rejected")
+                        tracing::debug!(target: "route_guard", %reason, error = %Escaped(&err), "token rejected")
                     }
                 }
                 Err(err)
@@ -186,7 +187,7 @@ impl Authenticator {
                         }
                         Ok(_) => {}
                         Err(error) => {
-                            tracing::warn!(target: "route_guard", %error, "the domain resolver answered an entry that is not a domain; skipped");
+                            tracing::warn!(target: "route_guard", error = %Escaped(&error), "the domain resolver answered an entry that is not a domain; skipped");
                         }
                     }
                 }
