@@ -12,7 +12,6 @@
 //! for any free port) and `HOST` (default 127.0.0.1).
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use aide::axum::routing::get;
 use aide::axum::ApiRouter;
@@ -74,16 +73,15 @@ async fn app(auth: &Authenticator) -> Result<Router, String> {
         .api_route("/api/reports", get(reports))
         .api_route("/api/feed", get(feed))
         .finish_api(&mut openapi);
-    route_guard::aide::document(auth, &mut openapi)
+    let openapi = route_guard::aide::ServedDocument::new(auth, openapi)
         .await
         .map_err(|e| e.to_string())?;
-    let openapi = Arc::new(openapi);
     Ok(api
         .route(
             "/openapi.json",
             axum::routing::get(move || {
-                let openapi = Arc::clone(&openapi);
-                async move { Json(openapi) }
+                let openapi = openapi.clone();
+                async move { Json(openapi.current().await) }
             }),
         )
         .route("/docs", axum::routing::get(|| async { Html(DOCS) }))

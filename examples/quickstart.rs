@@ -185,7 +185,11 @@ async fn not_found() -> (StatusCode, Json<Value>) {
 /// The routes, documented as they are built: aide generates `GET /openapi.json` (OpenAPI 3.1)
 /// from the handlers, and route-guard fills in each operation's security and its 401 / 403
 /// responses from the guards themselves.
-async fn app(auth: &Authenticator, cors: Option<CorsLayer>, limit: Option<Quota>) -> Router {
+async fn app(
+    auth: &Authenticator,
+    cors: Option<CorsLayer>,
+    limit: Option<Quota>,
+) -> Result<Router, String> {
     let admins = Require::new().roles("admin");
     let audit = ApiRouter::new()
         .api_route(
@@ -220,17 +224,17 @@ async fn app(auth: &Authenticator, cors: Option<CorsLayer>, limit: Option<Quota>
         ..OpenApi::default()
     };
     let api = api.finish_api(&mut openapi);
-    if let Err(e) = route_guard::aide::document(auth, &mut openapi).await {
-        // Served without the security schemes; the routes are protected all the same.
-        tracing::warn!("{e}");
-    }
-    let openapi = Arc::new(openapi);
+    // Security and responses come from the guards; the oauth2 flows from the issuer, added
+    // once it answers if it is down now.
+    let openapi = route_guard::aide::ServedDocument::new(auth, openapi)
+        .await
+        .map_err(|e| e.to_string())?;
     let router = api
         .route(
             "/openapi.json",
             axum::routing::get(move || {
-                let openapi = Arc::clone(&openapi);
-                async move { Json(openapi) }
+                let openapi = openapi.clone();
+                async move { Json(openapi.current().await) }
             }),
         )
         // RFC 9728 metadata (empty without a resource), outside every guard.
@@ -245,10 +249,10 @@ async fn app(auth: &Authenticator, cors: Option<CorsLayer>, limit: Option<Quota>
                 .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
         );
     // Outermost, so a browser's preflight (no credentials) is answered before any guard.
-    match cors {
+    Ok(match cors {
         Some(cors) => router.layer(cors),
         None => router,
-    }
+    })
 }
 
 /// `CORS_ORIGINS=https://app.example.com,http://localhost:3000`: browsers may send
@@ -351,7 +355,7 @@ async fn run() -> Result<(), String> {
 
     // The peer address keys the rate limits of callers without a token.
     let service = app(&auth, cors, limit)
-        .await
+        .await?
         .into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, service)
         .with_graceful_shutdown(async {

@@ -267,3 +267,81 @@ async fn without_dpop_no_dpop_scheme_and_auth0_flows_for_a_domain() {
         )
     );
 }
+
+/// What must be there whatever the network said: security naming `primary`, the 401 and 403
+/// responses, `bearerAuth`, `openIdConnect` with the discovery URL, and a valid document.
+fn assert_security_without_the_network(doc: &Value, primary: &str, issuer: &TestIssuer) {
+    validate(doc);
+    assert_eq!(
+        op(doc, "/messages")["security"],
+        security(
+            &[&["read:messages", "write:messages"]],
+            &[primary, "bearerAuth", "DPoP"]
+        )
+    );
+    for path in ["/me", "/messages", "/purge", "/audit"] {
+        assert!(op(doc, path)["responses"].get("401").is_some(), "{path}");
+    }
+    assert!(op(doc, "/messages")["responses"].get("403").is_some());
+    let schemes = &doc["components"]["securitySchemes"];
+    assert_eq!(schemes["bearerAuth"]["scheme"], "bearer");
+    assert_eq!(schemes["DPoP"]["scheme"], "DPoP");
+    assert_eq!(schemes["openIdConnect"]["type"], "openIdConnect");
+    assert_eq!(
+        schemes["openIdConnect"]["openIdConnectUrl"],
+        format!("{}.well-known/openid-configuration", issuer.issuer())
+    );
+}
+
+#[tokio::test]
+async fn an_issuer_down_at_start_up_loses_only_the_flows_until_it_answers() {
+    let issuer = TestIssuer::start().await.expect("issuer");
+    issuer.set_down(true);
+    let auth = issuer
+        .authenticator_builder()
+        .roles_claim("roles")
+        .jwks_retry_interval(std::time::Duration::from_millis(50))
+        .build()
+        .expect("builds");
+    let mut api = OpenApi::default();
+    api.info.title = "test".into();
+    let _app = api_router().finish_api(&mut api).layer(auth.layer());
+    let served = route_guard::aide::ServedDocument::new(&auth, api)
+        .await
+        .expect("completed without the issuer");
+    assert!(!served.is_settled());
+    let doc = serde_json::to_value(&*served.current().await).expect("json");
+    assert_security_without_the_network(&doc, "openIdConnect", &issuer);
+    assert!(doc["components"]["securitySchemes"].get("oauth2").is_none());
+
+    // The issuer answers again: the next request for the document adds the flows.
+    issuer.set_down(false);
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let doc = serde_json::to_value(&*served.current().await).expect("json");
+    assert!(served.is_settled());
+    assert_security_without_the_network(&doc, "oauth2", &issuer);
+    let flows = &doc["components"]["securitySchemes"]["oauth2"]["flows"];
+    assert!(flows["authorizationCode"]["authorizationUrl"]
+        .as_str()
+        .is_some_and(|url| url.starts_with(issuer.issuer().trim_end_matches('/'))));
+    assert!(flows["clientCredentials"]["tokenUrl"].is_string());
+}
+
+#[tokio::test]
+async fn a_discovery_document_without_an_authorization_endpoint_keeps_security() {
+    let issuer = TestIssuer::start().await.expect("issuer");
+    issuer.set_discovery_member("authorization_endpoint", None);
+    let doc = generate(issuer.authenticator_builder().roles_claim("roles")).await;
+    assert_security_without_the_network(&doc, "oauth2", &issuer);
+    let flows = &doc["components"]["securitySchemes"]["oauth2"]["flows"];
+    assert!(flows.get("authorizationCode").is_none(), "{flows:#}");
+    assert_eq!(
+        flows["clientCredentials"]["tokenUrl"],
+        format!("{}oauth/token", issuer.issuer())
+    );
+    // Neither endpoint: security all the same, through openIdConnect.
+    issuer.set_discovery_member("token_endpoint", None);
+    let doc = generate(issuer.authenticator_builder().roles_claim("roles")).await;
+    assert_security_without_the_network(&doc, "openIdConnect", &issuer);
+    assert!(doc["components"]["securitySchemes"].get("oauth2").is_none());
+}

@@ -119,3 +119,49 @@ async fn guarded_operations_get_their_security_and_the_check_finds_what_is_missi
     assert!(!coverage.all_guards_documented());
     assert_eq!(coverage.unguarded, ["GET /public (public)"]);
 }
+
+#[tokio::test]
+async fn an_issuer_down_at_start_up_keeps_security_and_responses() {
+    let issuer = TestIssuer::start().await.expect("issuer");
+    issuer.set_down(true);
+    let auth = issuer.authenticator().expect("builds");
+    let security = route_guard::utoipa::Security::new(&auth)
+        .await
+        .expect("no network needed");
+    assert!(!security.is_settled());
+    let mut doc = ApiDoc::openapi();
+    security.modify(&mut doc);
+    let json = serde_json::to_value(&doc).expect("json");
+    let schema: Value = serde_json::from_str(include_str!("data/openapi-3.1-schema.json"))
+        .expect("the vendored schema");
+    let validator = jsonschema::validator_for(&schema).expect("the schema compiles");
+    assert!(validator.is_valid(&json), "{json:#}");
+    let messages = &json["paths"]["/messages"]["get"];
+    assert_eq!(
+        messages["security"][0],
+        json!({ "openIdConnect": ["read:messages", "write:messages"] })
+    );
+    assert!(messages["responses"].get("401").is_some());
+    assert!(messages["responses"].get("403").is_some());
+    let schemes = &json["components"]["securitySchemes"];
+    assert!(schemes.get("oauth2").is_none());
+    assert_eq!(
+        schemes["openIdConnect"]["openIdConnectUrl"],
+        format!("{}.well-known/openid-configuration", issuer.issuer())
+    );
+    assert_eq!(schemes["bearerAuth"]["scheme"], "bearer");
+
+    // Once the issuer answers, a new Security adds the flows.
+    issuer.set_down(false);
+    let security = route_guard::utoipa::Security::new(&auth)
+        .await
+        .expect("endpoints");
+    assert!(security.is_settled());
+    let mut doc = ApiDoc::openapi();
+    security.modify(&mut doc);
+    let json = serde_json::to_value(&doc).expect("json");
+    assert_eq!(
+        json["paths"]["/messages"]["get"]["security"][0],
+        json!({ "oauth2": ["read:messages", "write:messages"] })
+    );
+}

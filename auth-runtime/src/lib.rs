@@ -106,7 +106,7 @@ pub use verify::{Authenticator, ClaimsContext, KeysUnavailable, VerifiedToken, V
 /// [`document`](aide::document).
 #[cfg(feature = "aide")]
 pub mod aide {
-    pub use crate::axum::aide::{document, requires, OpenApi};
+    pub use crate::axum::aide::{document, requires, OpenApi, ServedDocument};
     pub use crate::axum::openapi::{DocumentError, EXTENSION};
 }
 

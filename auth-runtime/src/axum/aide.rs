@@ -9,6 +9,10 @@
 //! and registers the `oauth2`, `bearerAuth` and (with DPoP) `DPoP` schemes with every scope
 //! the API uses.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
 use aide::generate::GenContext;
 use aide::openapi::{Operation, ReferenceOr};
 use aide::transform::TransformOperation;
@@ -112,7 +116,14 @@ pub fn requires<'t>(mut op: TransformOperation<'t>, require: &Require) -> Transf
 /// Completes the document aide generated: each guarded operation's `security` and its 401,
 /// 403 and 429 responses, and the security schemes (`oauth2` with the authorization-code and
 /// client-credentials flows of the configured issuer: Auth0's `/authorize` and `/oauth/token`
-/// for a domain, its discovery document otherwise; `bearerAuth`; `DPoP` when DPoP is on).
+/// for a domain, its discovery document otherwise; `openIdConnect` with the discovery URL;
+/// `bearerAuth`; `DPoP` when DPoP is on).
+///
+/// Security, responses, `bearerAuth`, `openIdConnect` and `DPoP` depend only on the guards and
+/// the configuration, never on the network: an issuer that is down at start-up, or whose
+/// discovery document has no `authorization_endpoint` (resource-server-only issuers), leaves
+/// out only the `oauth2` flows it would have given (the operations then name `openIdConnect`).
+/// [`ServedDocument`] serves the document and adds them once the issuer answers.
 ///
 /// ```no_run
 /// # extern crate auth_runtime as route_guard;
@@ -136,8 +147,13 @@ pub fn requires<'t>(mut op: TransformOperation<'t>, require: &Require) -> Transf
 /// # }
 /// ```
 pub async fn document(auth: &Authenticator, api: &mut OpenApi) -> Result<(), DocumentError> {
+    complete(&openapi::endpoints(auth).await?, api)
+}
+
+/// [`document`] with the issuer's endpoints already read.
+fn complete(endpoints: &openapi::Endpoints, api: &mut OpenApi) -> Result<(), DocumentError> {
     let mut doc = serde_json::to_value(&*api).map_err(|e| DocumentError(e.to_string()))?;
-    openapi::complete(auth, &mut doc, |_, op| {
+    openapi::complete_with(endpoints, &mut doc, |_, op| {
         let Some(Value::Object(mut need)) = op.remove(EXTENSION) else {
             return None;
         };
@@ -151,8 +167,7 @@ pub async fn document(auth: &Authenticator, api: &mut OpenApi) -> Result<(), Doc
         let guarded = need.get("guarded") == Some(&Value::Bool(true));
         need.insert("optional".into(), Value::Bool(optional && !guarded));
         Some(need)
-    })
-    .await?;
+    })?;
     // Back into aide's types, part by part (aide cannot read back every document it writes).
     if let Some(paths) = api.paths.as_mut() {
         for (path, item) in paths.paths.iter_mut() {
@@ -243,4 +258,119 @@ fn operations(item: &mut aide::openapi::PathItem) -> Vec<(&'static str, &mut Ope
     .into_iter()
     .filter_map(|(method, op)| op.as_mut().map(|op| (method, op)))
     .collect()
+}
+
+/// An OpenAPI document to serve, completed like [`document`], that gains the `oauth2` flows
+/// once the issuer's discovery document answers when it did not at start-up (asked again by
+/// the requests for the document, at most once per
+/// [`jwks_retry_interval`](crate::AuthenticatorBuilder::jwks_retry_interval), 2 s by default).
+///
+/// ```no_run
+/// # extern crate auth_runtime as route_guard;
+/// use aide::axum::{routing::get, ApiRouter};
+/// use aide::openapi::OpenApi;
+/// use axum::Json;
+/// use route_guard::aide::ServedDocument;
+/// use route_guard::{Authenticator, Claims};
+///
+/// async fn me(claims: Claims) -> String {
+///     claims.sub.clone().unwrap_or_default()
+/// }
+///
+/// # async fn app(auth: Authenticator) -> Result<(), Box<dyn std::error::Error>> {
+/// let mut api = OpenApi::default();
+/// let router: axum::Router = ApiRouter::new().api_route("/me", get(me)).finish_api(&mut api);
+/// let served = ServedDocument::new(&auth, api).await?;
+/// let app = router
+///     .route(
+///         "/openapi.json",
+///         axum::routing::get(move || {
+///             let served = served.clone();
+///             async move { Json(served.current().await) }
+///         }),
+///     )
+///     .layer(auth.layer());
+/// # let _ = app;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct ServedDocument(Arc<Served>);
+
+struct Served {
+    auth: Authenticator,
+    /// The document as aide generated it, before completion: completed again from it.
+    generated: OpenApi,
+    current: Mutex<Arc<OpenApi>>,
+    settled: AtomicBool,
+    last_try: Mutex<Instant>,
+}
+
+impl std::fmt::Debug for ServedDocument {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServedDocument")
+            .field("settled", &self.0.settled.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServedDocument {
+    /// Completes `api` (as [`document`] does) and keeps it to serve.
+    ///
+    /// # Errors
+    ///
+    /// When the document cannot be completed (a `components` that is not an object, no HTTP
+    /// client for the issuer): never because the issuer did not answer.
+    pub async fn new(auth: &Authenticator, api: OpenApi) -> Result<Self, DocumentError> {
+        let endpoints = openapi::endpoints(auth).await?;
+        let mut completed = api.clone();
+        complete(&endpoints, &mut completed)?;
+        Ok(ServedDocument(Arc::new(Served {
+            auth: auth.clone(),
+            generated: api,
+            current: Mutex::new(Arc::new(completed)),
+            settled: AtomicBool::new(endpoints.settled()),
+            last_try: Mutex::new(Instant::now()),
+        })))
+    }
+
+    /// The document to serve now. While the issuer's endpoints are not settled, a call at
+    /// least one JWKS retry interval after the last attempt asks the issuer again and, when it
+    /// answers, completes the document anew with its flows.
+    pub async fn current(&self) -> Arc<OpenApi> {
+        let served = &self.0;
+        if !served.settled.load(Ordering::Acquire) && self.due() {
+            if let Ok(endpoints) = openapi::endpoints(&served.auth).await {
+                if endpoints.settled() {
+                    let mut completed = served.generated.clone();
+                    if complete(&endpoints, &mut completed).is_ok() {
+                        *lock(&served.current) = Arc::new(completed);
+                        served.settled.store(true, Ordering::Release);
+                    }
+                }
+            }
+        }
+        Arc::clone(&lock(&served.current))
+    }
+
+    /// Whether the issuer's endpoints are in the document (or known not to exist).
+    pub fn is_settled(&self) -> bool {
+        self.0.settled.load(Ordering::Acquire)
+    }
+
+    /// Whether this call should ask the issuer: one caller per interval.
+    fn due(&self) -> bool {
+        let mut last = lock(&self.0.last_try);
+        let due = last.elapsed() >= self.0.auth.inner.settings.jwks_retry_interval;
+        if due {
+            *last = Instant::now();
+        }
+        due
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }

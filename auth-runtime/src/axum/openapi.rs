@@ -5,6 +5,7 @@
 use serde_json::{json, Map, Value};
 
 use crate::config::DpopMode;
+use crate::jwks::OAuthEndpoints;
 #[cfg(feature = "aide")]
 use crate::policy::Names;
 use crate::policy::{registry, Description, NameGroup};
@@ -111,8 +112,7 @@ pub(crate) fn operations(doc: &mut Value) -> Vec<(String, &mut Map<String, Value
 /// What the schemes need from the Authenticator: the issuer's endpoints and whether DPoP is on.
 #[derive(Debug, Clone)]
 pub(crate) struct Endpoints {
-    authorization_url: String,
-    token_url: String,
+    oauth: OAuthEndpoints,
     dpop: bool,
     /// DPoP is on but the document's types cannot name its scheme (utoipa's `HttpAuthScheme`
     /// has no `DPoP`): said in `bearerAuth`'s description instead.
@@ -120,16 +120,22 @@ pub(crate) struct Endpoints {
 }
 
 impl Endpoints {
-    /// The authorization endpoint.
+    /// The authorization endpoint, when known.
     #[cfg(feature = "utoipa")]
-    pub(crate) fn authorization_url(&self) -> &str {
-        &self.authorization_url
+    pub(crate) fn authorization_url(&self) -> Option<&str> {
+        self.oauth.authorization.as_deref()
     }
 
-    /// The token endpoint.
+    /// The token endpoint, when known.
     #[cfg(feature = "utoipa")]
-    pub(crate) fn token_url(&self) -> &str {
-        &self.token_url
+    pub(crate) fn token_url(&self) -> Option<&str> {
+        self.oauth.token.as_deref()
+    }
+
+    /// Whether the endpoints are final (known, or read from a discovery document that
+    /// answered): `false` while the issuer could not be asked, worth trying again.
+    pub(crate) fn settled(&self) -> bool {
+        self.oauth.settled
     }
 
     #[cfg(feature = "utoipa")]
@@ -140,18 +146,26 @@ impl Endpoints {
         self.dpop = false;
         self
     }
+
+    /// The scheme security requirements name for the authorization server: `oauth2` when its
+    /// token endpoint is known, else `openIdConnect` (the discovery URL, known without asking).
+    fn authorization_scheme(&self) -> &'static str {
+        match self.oauth.token {
+            Some(_) => "oauth2",
+            None => "openIdConnect",
+        }
+    }
 }
 
-/// Reads the issuer's endpoints: Auth0's for a domain, the discovery document's otherwise.
+/// Reads the issuer's endpoints: Auth0's for a domain (no request), the discovery document's
+/// otherwise. An issuer that is down, or a document without `authorization_endpoint`, leaves
+/// out only the flows it would have given: the security of every operation depends on the
+/// guards and the configuration alone.
 pub(crate) async fn endpoints(auth: &Authenticator) -> Result<Endpoints, DocumentError> {
     let settings = &auth.inner.settings;
     let client = crate::jwks::client(settings).map_err(|e| DocumentError(e.to_string()))?;
-    let (authorization_url, token_url) = crate::jwks::oauth_endpoints(&client, settings)
-        .await
-        .map_err(|e| DocumentError(format!("the authorization server's endpoints: {e}")))?;
     Ok(Endpoints {
-        authorization_url,
-        token_url,
+        oauth: crate::jwks::oauth_endpoints(&client, settings).await,
         dpop: settings.dpop.mode != DpopMode::Disabled,
         dpop_unnamed: false,
     })
@@ -159,34 +173,24 @@ pub(crate) async fn endpoints(auth: &Authenticator) -> Result<Endpoints, Documen
 
 /// Completes a document whose guarded operations were given their requirement by `need_of`:
 /// each one's security and responses, then the schemes.
-#[cfg(feature = "aide")]
-pub(crate) async fn complete(
-    auth: &Authenticator,
-    doc: &mut Value,
-    need_of: impl FnMut(&str, &mut Map<String, Value>) -> Option<Map<String, Value>>,
-) -> Result<(), DocumentError> {
-    complete_with(&endpoints(auth).await?, doc, need_of)
-}
-
-/// [`complete`] with the endpoints already read.
 pub(crate) fn complete_with(
     endpoints: &Endpoints,
     doc: &mut Value,
     mut need_of: impl FnMut(&str, &mut Map<String, Value>) -> Option<Map<String, Value>>,
 ) -> Result<(), DocumentError> {
     let Endpoints {
-        authorization_url,
-        token_url,
+        oauth,
         dpop,
         dpop_unnamed,
     } = endpoints;
     let dpop = *dpop;
+    let primary = endpoints.authorization_scheme();
     let mut used: Vec<(String, Vec<String>)> = Vec::new();
     for (name, op) in operations(doc) {
         let Some(need) = need_of(&name, op) else {
             continue;
         };
-        for scope in secure(op, need, dpop) {
+        for scope in secure(op, need, primary, dpop) {
             match used.iter_mut().find(|(s, _)| *s == scope) {
                 Some((_, users)) => users.push(name.clone()),
                 None => used.push((scope, vec![name.clone()])),
@@ -209,27 +213,43 @@ pub(crate) fn complete_with(
         })
         .collect();
     let mut schemes = Map::new();
-    schemes.insert(
-        "oauth2".into(),
-        json!({
-            "type": "oauth2",
-            "description": "An access token from the API's authorization server, sent as `Authorization: Bearer <token>` (or `DPoP`)",
-            // Refresh tokens are redeemed at the token endpoint.
-            "flows": {
-                "authorizationCode": {
+    if let Some(token_url) = &oauth.token {
+        // Refresh tokens are redeemed at the token endpoint.
+        let mut flows = Map::new();
+        if let Some(authorization_url) = &oauth.authorization {
+            flows.insert(
+                "authorizationCode".into(),
+                json!({
                     "authorizationUrl": authorization_url,
                     "tokenUrl": token_url,
                     "refreshUrl": token_url,
                     "scopes": scopes,
-                },
-                "clientCredentials": {
-                    "tokenUrl": token_url,
-                    "refreshUrl": token_url,
-                    "scopes": scopes,
-                },
-            },
-        }),
-    );
+                }),
+            );
+        }
+        flows.insert(
+            "clientCredentials".into(),
+            json!({ "tokenUrl": token_url, "refreshUrl": token_url, "scopes": scopes }),
+        );
+        schemes.insert(
+            "oauth2".into(),
+            json!({
+                "type": "oauth2",
+                "description": "An access token from the API's authorization server, sent as `Authorization: Bearer <token>` (or `DPoP`)",
+                "flows": flows,
+            }),
+        );
+    }
+    if !oauth.discovery_url.is_empty() {
+        schemes.insert(
+            "openIdConnect".into(),
+            json!({
+                "type": "openIdConnect",
+                "description": "The API's authorization server, described by its OpenID Connect discovery document",
+                "openIdConnectUrl": oauth.discovery_url,
+            }),
+        );
+    }
     let mut bearer = json!({ "type": "http", "scheme": "bearer", "bearerFormat": "JWT" });
     if *dpop_unnamed {
         bearer["description"] = json!("DPoP-bound tokens (RFC 9449) are accepted too, as `Authorization: DPoP <token>` with a `DPoP` proof header");
@@ -314,12 +334,18 @@ fn alternatives(scope_groups: &[Value]) -> Vec<Vec<String>> {
     alternatives
 }
 
-/// Writes the operation's `security`, responses and extension from `need`; the scopes it names.
-fn secure(op: &mut Map<String, Value>, mut need: Map<String, Value>, dpop: bool) -> Vec<String> {
+/// Writes the operation's `security` (naming `primary`, `bearerAuth` and with DPoP `DPoP`),
+/// responses and extension from `need`; the scopes it names.
+fn secure(
+    op: &mut Map<String, Value>,
+    mut need: Map<String, Value>,
+    primary: &'static str,
+    dpop: bool,
+) -> Vec<String> {
     let optional = need.remove("optional") == Some(Value::Bool(true));
     need.remove("guarded");
     let alternatives = alternatives(&list(&need, "scopes"));
-    let mut schemes = vec!["oauth2", "bearerAuth"];
+    let mut schemes = vec![primary, "bearerAuth"];
     if dpop {
         schemes.push("DPoP");
     }

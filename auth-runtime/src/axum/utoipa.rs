@@ -44,15 +44,31 @@ pub struct Security {
 
 impl Security {
     /// Reads what the schemes need from `auth`: the issuer's authorization and token endpoints
-    /// (Auth0's for a domain, the discovery document's otherwise) and whether DPoP is on.
+    /// (Auth0's for a domain, without a request; the discovery document's otherwise) and whether
+    /// DPoP is on.
+    ///
+    /// Security requirements, the 401/403/429 responses and the `bearerAuth` and
+    /// `openIdConnect` schemes depend only on the guards and the configuration: they are always
+    /// written. The `oauth2` scheme needs the token endpoint: while the issuer's discovery
+    /// document cannot be read (the issuer is down), or for an issuer whose document has no
+    /// `authorization_endpoint` (resource-server-only issuers), its flows are left out or
+    /// reduced to client credentials, and the operations name `openIdConnect` instead.
+    /// [`is_settled`](Self::is_settled) says whether asking again later may add them: build a
+    /// new `Security` and modify the document again then.
     ///
     /// # Errors
     ///
-    /// When the issuer's discovery document cannot be read.
+    /// Only when no HTTP client can be built for the issuer (never for the network).
     pub async fn new(auth: &Authenticator) -> Result<Self, DocumentError> {
         Ok(Security {
             endpoints: openapi::endpoints(auth).await?.without_dpop_scheme(),
         })
+    }
+
+    /// Whether the issuer's endpoints are final: known without asking (a domain), or read from
+    /// its discovery document. `false` when the issuer could not be asked.
+    pub fn is_settled(&self) -> bool {
+        self.endpoints.settled()
     }
 }
 
@@ -86,24 +102,26 @@ impl utoipa::Modify for Security {
                 )
             })
             .collect();
-        let (authorization_url, token_url) = (
-            self.endpoints.authorization_url(),
-            self.endpoints.token_url(),
-        );
-        let oauth2 = OAuth2::new([
-            Flow::AuthorizationCode(AuthorizationCode::with_refresh_url(
-                authorization_url,
-                token_url,
-                scopes.clone(),
-                token_url,
-            )),
-            Flow::ClientCredentials(ClientCredentials::with_refresh_url(
-                token_url, scopes, token_url,
-            )),
-        ]);
+        let oauth2 = self.endpoints.token_url().map(|token_url| {
+            let mut flows = Vec::new();
+            if let Some(authorization_url) = self.endpoints.authorization_url() {
+                flows.push(Flow::AuthorizationCode(
+                    AuthorizationCode::with_refresh_url(
+                        authorization_url,
+                        token_url,
+                        scopes.clone(),
+                        token_url,
+                    ),
+                ));
+            }
+            flows.push(Flow::ClientCredentials(
+                ClientCredentials::with_refresh_url(token_url, scopes, token_url),
+            ));
+            OAuth2::new(flows)
+        });
         match serde_json::from_value::<OpenApi>(json) {
             Ok(mut completed) => {
-                if let Some(components) = completed.components.as_mut() {
+                if let (Some(components), Some(oauth2)) = (completed.components.as_mut(), oauth2) {
                     components
                         .security_schemes
                         .insert("oauth2".to_owned(), SecurityScheme::OAuth2(oauth2));

@@ -123,49 +123,77 @@ pub(crate) async fn resolve(
 /// Downloads and parses the key set; keys that are unusable are skipped, but a set with no
 /// usable key at all is a failure (so the last good keys stay in use).
 #[cfg(any(feature = "aide", feature = "utoipa"))]
+/// The authorization server's endpoints, for documentation.
+#[cfg(any(feature = "aide", feature = "utoipa"))]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct OAuthEndpoints {
+    /// The OIDC discovery document's URL: known without a request.
+    pub(crate) discovery_url: String,
+    /// `authorization_endpoint`: absent from resource-server-only issuers' documents.
+    pub(crate) authorization: Option<String>,
+    /// `token_endpoint`.
+    pub(crate) token: Option<String>,
+    /// Whether the endpoints are final: known without a request (Auth0's for a domain), or
+    /// read from a discovery document that answered. `false` after a failed request: worth
+    /// asking again later.
+    pub(crate) settled: bool,
+}
+
 /// The authorization server's authorization and token endpoints, for documentation: Auth0's
-/// for a domain, the discovery document's otherwise (the first issuer's with several).
+/// for a domain (no request), the discovery document's otherwise (the first issuer's with
+/// several). Never an error: what could not be read is `None`, and `settled` says whether to
+/// ask again.
+#[cfg(any(feature = "aide", feature = "utoipa"))]
 pub(crate) async fn oauth_endpoints(
     client: &reqwest::Client,
     settings: &Settings,
-) -> Result<(String, String), FetchError> {
+) -> OAuthEndpoints {
     let base = match &settings.source {
         IssuerSource::Fixed { issuer, .. } => {
             let root = issuer.trim_end_matches('/');
-            return Ok((format!("{root}/authorize"), format!("{root}/oauth/token")));
+            return OAuthEndpoints {
+                discovery_url: format!("{root}/.well-known/openid-configuration"),
+                authorization: Some(format!("{root}/authorize")),
+                token: Some(format!("{root}/oauth/token")),
+                settled: true,
+            };
         }
-        IssuerSource::Discover { base } => base,
-        IssuerSource::Multi { bases } => bases.first().ok_or_else(|| FetchError::Discovery {
-            url: String::new(),
-            reason: "no issuer is configured".to_owned(),
-        })?,
+        IssuerSource::Discover { base } => Some(base),
+        IssuerSource::Multi { bases } => bases.first(),
     };
-    let with_slash = ensure_trailing_slash(base);
-    let url = with_slash
-        .join(".well-known/openid-configuration")
-        .map_err(|e| discovery_error(&with_slash, &e.to_string()))?;
-    let (status, _, body) = get_capped(client, &url, settings.max_jwks_bytes).await?;
+    let url = base.and_then(|base| {
+        ensure_trailing_slash(base)
+            .join(".well-known/openid-configuration")
+            .ok()
+    });
+    let Some(url) = url else {
+        return OAuthEndpoints {
+            discovery_url: String::new(),
+            authorization: None,
+            token: None,
+            settled: true,
+        };
+    };
+    let mut endpoints = OAuthEndpoints {
+        discovery_url: url.to_string(),
+        authorization: None,
+        token: None,
+        settled: false,
+    };
+    let Ok((status, _, body)) = get_capped(client, &url, settings.max_jwks_bytes).await else {
+        return endpoints;
+    };
+    let Ok(document) = serde_json::from_slice::<serde_json::Value>(&body) else {
+        return endpoints;
+    };
     if !status.is_success() {
-        return Err(FetchError::Status {
-            url: url.to_string(),
-            status: status.as_u16(),
-        });
+        return endpoints;
     }
-    let document: serde_json::Value =
-        serde_json::from_slice(&body).map_err(|e| FetchError::NotJson {
-            url: url.to_string(),
-            reason: e.to_string(),
-        })?;
-    let endpoint = |name: &str| {
-        document[name]
-            .as_str()
-            .map(str::to_owned)
-            .ok_or_else(|| discovery_error(&url, &format!("no `{name}`")))
-    };
-    Ok((
-        endpoint("authorization_endpoint")?,
-        endpoint("token_endpoint")?,
-    ))
+    let endpoint = |name: &str| document[name].as_str().map(str::to_owned);
+    endpoints.authorization = endpoint("authorization_endpoint");
+    endpoints.token = endpoint("token_endpoint");
+    endpoints.settled = true;
+    endpoints
 }
 
 pub(crate) async fn fetch_keys(

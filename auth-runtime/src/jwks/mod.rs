@@ -20,7 +20,7 @@ use key::VerifyingKey;
 
 pub(crate) use fetch::client;
 #[cfg(any(feature = "aide", feature = "utoipa"))]
-pub(crate) use fetch::oauth_endpoints;
+pub(crate) use fetch::{oauth_endpoints, OAuthEndpoints};
 pub(crate) use issuers::IssuerCaches;
 pub(crate) use key::parse_key;
 

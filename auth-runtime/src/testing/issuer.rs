@@ -29,6 +29,8 @@ struct Behaviour {
     cache_control: Option<String>,
     jwks_override: Option<(StatusCode, String)>,
     no_discovery: bool,
+    /// Members of the discovery document replaced (`Some`) or left out (`None`).
+    discovery_members: Vec<(String, Option<Value>)>,
     jwks_lag: Duration,
 }
 
@@ -302,6 +304,24 @@ impl TestIssuer {
         lock(&self.shared.behaviour).no_discovery = !enabled;
     }
 
+    /// Replaces the discovery document's member `name` with `value`, or leaves it out with
+    /// `None`: a vendor's document as it is (a resource-server-only issuer has no
+    /// `authorization_endpoint`, for one).
+    ///
+    /// ```
+    /// # extern crate auth_runtime as route_guard;
+    /// # async fn quirk() -> Result<(), route_guard::testing::TestIssuerError> {
+    /// let issuer = route_guard::testing::TestIssuer::start().await?;
+    /// issuer.set_discovery_member("authorization_endpoint", None);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn set_discovery_member(&self, name: &str, value: Option<Value>) {
+        let mut behaviour = lock(&self.shared.behaviour);
+        behaviour.discovery_members.retain(|(n, _)| n != name);
+        behaviour.discovery_members.push((name.to_owned(), value));
+    }
+
     /// Requests for the JWKS seen so far.
     pub fn jwks_fetches(&self) -> usize {
         self.shared.jwks_fetches.load(Ordering::SeqCst)
@@ -384,14 +404,22 @@ async fn discovery(State(shared): State<Arc<Shared>>) -> Response {
     if lock(&shared.behaviour).no_discovery {
         return StatusCode::NOT_FOUND.into_response();
     }
-    axum::Json(json!({
+    let mut document = json!({
         "issuer": shared.issuer,
         "jwks_uri": format!("{}.well-known/jwks.json", shared.issuer),
         "token_endpoint": format!("{}{}", shared.issuer.trim_end_matches('/'), oauth::TOKEN_PATH),
         "authorization_endpoint": format!("{}{}", shared.issuer.trim_end_matches('/'), oauth::AUTHORIZE_PATH),
         "id_token_signing_alg_values_supported": ["RS256"],
-    }))
-    .into_response()
+    });
+    if let Some(members) = document.as_object_mut() {
+        for (name, value) in lock(&shared.behaviour).discovery_members.iter() {
+            match value {
+                Some(value) => members.insert(name.clone(), value.clone()),
+                None => members.remove(name),
+            };
+        }
+    }
+    axum::Json(document).into_response()
 }
 
 async fn jwks(State(shared): State<Arc<Shared>>) -> Response {
