@@ -165,7 +165,8 @@ async fn run() -> Result<(), String> {
                 .map_err(|e| format!("the development issuer could not start: {e}"))?;
             issuer.register_client(
                 TestClient::new(DEV_CLIENT.0, DEV_CLIENT.1)
-                    .scopes(["messages:read", "messages:write"]),
+                    .scopes(["messages:read", "messages:write"])
+                    .audiences([local_url.clone()]),
             );
             let auth = issuer
                 .authenticator_builder()

@@ -107,14 +107,27 @@ async fn client_credentials_tokens_are_accepted_by_the_api() {
     let reply = token_request(
         &issuer,
         None,
-        "grant_type=client_credentials&client_id=job&client_secret=s3cret&scope=reports%3Aread&audience=https%3A%2F%2Fother.example",
+        &format!(
+            "grant_type=client_credentials&client_id=job&client_secret=s3cret&scope=reports%3Aread&audience={}",
+            urlencode(TEST_AUDIENCE)
+        ),
     )
     .await;
     assert_eq!(reply.status, 200, "body: {}", reply.body);
     assert_eq!(reply.body["scope"], "reports:read");
-    let other = reply.body["access_token"].as_str().expect("token");
-    // Another audience: refused by this API.
-    assert!(auth.verify(other).await.is_err());
+    let token = reply.body["access_token"].as_str().expect("token");
+    assert!(auth.verify(token).await.is_ok());
+    // Another API: the client is not granted it (RFC 8707 `invalid_target`), by either name.
+    for field in ["audience", "resource"] {
+        let reply = token_request(
+            &issuer,
+            Some(("job", "s3cret")),
+            &format!("grant_type=client_credentials&{field}=https%3A%2F%2Fother.example"),
+        )
+        .await;
+        assert_oauth_error(&reply, 400, "invalid_target");
+        assert!(reply.body.get("access_token").is_none());
+    }
     // RFC 8707 `resource` sets the audience too.
     let reply = token_request(
         &issuer,
@@ -188,6 +201,18 @@ async fn each_error_is_the_rfc_6749_one() {
         400,
         "invalid_request",
     );
+    // The secret compared whole (in constant time): a prefix, a longer one, another case, and
+    // another client's secret are all refused alike.
+    for secret in ["s3cre", "s3cret!", "S3CRET", "n4rrow", ""] {
+        let reply = token_request(
+            &issuer,
+            Some(("job", secret)),
+            "grant_type=client_credentials",
+        )
+        .await;
+        assert_oauth_error(&reply, 401, "invalid_client");
+        assert_eq!(reply.description(), "unknown client or wrong secret");
+    }
 }
 
 #[tokio::test]
@@ -196,16 +221,25 @@ async fn a_valid_proof_makes_a_dpop_bound_token() {
     let auth = issuer.authenticator().expect("builds");
     let key = DpopKey::generate().expect("key");
     let proof = key.proof_builder("POST", &issuer.token_endpoint()).sign();
-    let reply = send(
+    let with_proof = |proof: &str| {
         common::client()
             .post(issuer.token_endpoint())
             .basic_auth("job", Some("s3cret"))
             .header("content-type", "application/x-www-form-urlencoded")
             .header("dpop", proof)
-            .body("grant_type=client_credentials"),
-    )
-    .await;
+            .body("grant_type=client_credentials")
+    };
+    let reply = send(with_proof(&proof)).await;
     assert_eq!(reply.status, 200, "body: {}", reply.body);
+    // The same proof again (RFC 9449 §11.1: one proof, one request): refused, no token.
+    let replayed = send(with_proof(&proof)).await;
+    assert_oauth_error(&replayed, 400, "invalid_dpop_proof");
+    assert!(
+        replayed.description().contains("used before"),
+        "{}",
+        replayed.body
+    );
+    assert!(replayed.body.get("access_token").is_none());
     assert_eq!(reply.body["token_type"], "DPoP");
     let token = reply.body["access_token"].as_str().expect("token");
     let verified = auth.verify(token).await;

@@ -50,11 +50,13 @@ async fn rmcp_token(resource: &str, scopes: &[&str]) -> String {
 #[tokio::test]
 async fn rmcp_discovers_authenticates_and_steps_up_its_scope() {
     let issuer = TestIssuer::start().await.expect("issuer");
-    issuer.register_client(
-        TestClient::new("mcp-agent", "agent-secret").scopes(["messages:read", "messages:write"]),
-    );
     let (listener, base) = common::bind().await;
     let resource = format!("{base}/mcp");
+    issuer.register_client(
+        TestClient::new("mcp-agent", "agent-secret")
+            .scopes(["messages:read", "messages:write"])
+            .audiences([resource.clone()]),
+    );
     // The MCP way: the token's audience is the resource the client names (RFC 8707).
     let auth = issuer
         .authenticator_builder()

@@ -1,7 +1,7 @@
 //! [`TestIssuer`]: the loopback OIDC issuer (discovery and JWKS over real HTTP) and how it
 //! misbehaves on request.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -34,6 +34,10 @@ struct Behaviour {
     jwks_lag: Duration,
 }
 
+/// The `jti`s of proofs the token endpoint accepted: in order (with when, for expiry) and as a
+/// set (for the look-up).
+pub(super) type SeenProofs = (VecDeque<(i64, String)>, HashSet<String>);
+
 pub(super) struct Shared {
     pub(super) issuer: String,
     pub(super) keys: Mutex<Vec<TestKey>>,
@@ -46,6 +50,8 @@ pub(super) struct Shared {
     behaviour: Mutex<Behaviour>,
     jwks_fetches: AtomicUsize,
     discovery_fetches: AtomicUsize,
+    /// The `jti`s of DPoP proofs the token endpoint accepted, oldest first, with when.
+    pub(super) proof_jtis: Mutex<SeenProofs>,
     next_kid: AtomicUsize,
 }
 
@@ -87,6 +93,7 @@ impl TestIssuer {
             behaviour: Mutex::new(Behaviour::default()),
             jwks_fetches: AtomicUsize::new(0),
             discovery_fetches: AtomicUsize::new(0),
+            proof_jtis: Mutex::new((VecDeque::new(), HashSet::new())),
             next_kid: AtomicUsize::new(1),
         });
         let app = Router::new()

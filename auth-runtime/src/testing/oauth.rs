@@ -45,13 +45,25 @@ pub(super) async fn authorize() -> Response {
 ///     .permissions(["read:reports"]);
 /// assert_eq!(client.id(), "reports-job");
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct TestClient {
     id: String,
     secret: String,
     scopes: Vec<String>,
     permissions: Vec<String>,
     roles: Vec<String>,
+    audiences: Vec<String>,
+}
+
+impl std::fmt::Debug for TestClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestClient")
+            .field("id", &self.id)
+            .field("secret", &"..")
+            .field("scopes", &self.scopes)
+            .field("audiences", &self.audiences)
+            .finish_non_exhaustive()
+    }
 }
 
 impl TestClient {
@@ -63,7 +75,26 @@ impl TestClient {
             scopes: Vec::new(),
             permissions: Vec::new(),
             roles: Vec::new(),
+            audiences: vec![TEST_AUDIENCE.to_owned()],
         }
+    }
+
+    /// The APIs (audiences) the client may get tokens for, as Auth0 grants a client per API:
+    /// an `audience` or `resource` outside them is refused with `invalid_target` (RFC 8707).
+    /// Default: [`TEST_AUDIENCE`], also what a request naming none gets.
+    ///
+    /// ```
+    /// # extern crate auth_runtime as route_guard;
+    /// use route_guard::testing::TestClient;
+    ///
+    /// let agent = TestClient::new("mcp-agent", "s3cret")
+    ///     .scopes(["messages:read"])
+    ///     .audiences(["http://127.0.0.1:3002/mcp"]);
+    /// # let _ = agent;
+    /// ```
+    pub fn audiences<I: IntoIterator<Item = S>, S: Into<String>>(mut self, audiences: I) -> Self {
+        self.audiences = audiences.into_iter().map(Into::into).collect();
+        self
     }
 
     /// The scopes the client may request (and gets when it asks for none).
@@ -238,10 +269,8 @@ pub(super) async fn token(
         (None, None) => None,
     };
     let client = credentials.and_then(|(id, secret)| {
-        lock(&shared.clients)
-            .iter()
-            .find(|c| c.id == id && c.secret == secret)
-            .cloned()
+        let found = lock(&shared.clients).iter().find(|c| c.id == id).cloned()?;
+        same_secret(&found.secret, &secret).then_some(found)
     });
     let Some(client) = client else {
         return error(
@@ -277,10 +306,23 @@ pub(super) async fn token(
         Err(name) => return repeated(name),
     };
     let audience = match (form_text("audience"), form_text("resource")) {
-        (Ok(audience), Ok(resource)) => audience
-            .or(resource)
-            .unwrap_or_else(|| TEST_AUDIENCE.to_owned()),
+        (Ok(audience), Ok(resource)) => audience.or(resource),
         (Err(name), _) | (_, Err(name)) => return repeated(name),
+    };
+    // Only the APIs this client is granted (Auth0's client grants; RFC 8707 §2).
+    let audience = match audience {
+        None => match client.audiences.first() {
+            Some(first) => first.clone(),
+            None => TEST_AUDIENCE.to_owned(),
+        },
+        Some(asked) if client.audiences.contains(&asked) => asked,
+        Some(_) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "invalid_target",
+                "the client may not get tokens for this audience (resource)",
+            )
+        }
     };
     // RFC 9449 §5: a valid proof of possession binds the token to its key.
     let token_url = format!("{}{TOKEN_PATH}", shared.issuer.trim_end_matches('/'));
@@ -291,7 +333,14 @@ pub(super) async fn token(
             .ok()
             .and_then(|p| proof_thumbprint(p, &token_url))
         {
-            Some(jkt) => Some(jkt),
+            Some((jkt, jti)) if first_use(&shared, &jti) => Some(jkt),
+            Some(_) => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_dpop_proof",
+                    "the DPoP proof was used before: make a new one for each request",
+                )
+            }
             None => {
                 return error(
                     StatusCode::BAD_REQUEST,
@@ -354,9 +403,45 @@ fn decode_basic(value: &str) -> Option<(String, String)> {
     Some((unescape(id)?, unescape(secret)?))
 }
 
+/// Whether the client's secret is `given`, compared in constant time (over digests, so not
+/// even the secret's length shows in the time taken).
+fn same_secret(secret: &str, given: &str) -> bool {
+    use aws_lc_rs::digest::{digest, SHA256};
+    aws_lc_rs::constant_time::verify_slices_are_equal(
+        digest(&SHA256, secret.as_bytes()).as_ref(),
+        digest(&SHA256, given.as_bytes()).as_ref(),
+    )
+    .is_ok()
+}
+
+/// How long a proof's `jti` is remembered: the freshness window on both sides of now.
+const PROOF_WINDOW_SECS: i64 = 600;
+/// The most proof `jti`s remembered; past it the oldest go first.
+const MAX_PROOFS: usize = 100_000;
+
+/// Whether this is the first use of the proof `jti` within the freshness window (RFC 9449 §11.1:
+/// a proof is for one request).
+fn first_use(shared: &Shared, jti: &str) -> bool {
+    let now = unix_now();
+    let mut seen = lock(&shared.proof_jtis);
+    let (order, known) = &mut *seen;
+    while let Some((at, oldest)) = order.front() {
+        if now.saturating_sub(*at) <= PROOF_WINDOW_SECS && known.len() < MAX_PROOFS {
+            break;
+        }
+        known.remove(oldest);
+        order.pop_front();
+    }
+    if !known.insert(jti.to_owned()) {
+        return false;
+    }
+    order.push_back((now, jti.to_owned()));
+    true
+}
+
 /// The thumbprint of the key of a valid proof for `POST url` (signature, `typ`, `htm`, `htu`,
-/// a fresh `iat`).
-fn proof_thumbprint(proof: &str, url: &str) -> Option<String> {
+/// a fresh `iat`), and its `jti`.
+fn proof_thumbprint(proof: &str, url: &str) -> Option<(String, String)> {
     let mut parts = proof.split('.');
     let (header, payload, signature) = (parts.next()?, parts.next()?, parts.next()?);
     let decode = |part: &str| URL_SAFE_NO_PAD.decode(part).ok();
@@ -376,7 +461,8 @@ fn proof_thumbprint(proof: &str, url: &str) -> Option<String> {
     let iat = claims.get("iat")?.as_f64()?;
     let fresh = (iat - unix_now() as f64).abs() <= 300.0;
     let right = claims.get("htm")?.as_str()? == "POST" && claims.get("htu")?.as_str()? == url;
-    (fresh && right && claims.get("jti").is_some()).then_some(jkt)
+    let jti = claims.get("jti")?.as_str()?.to_owned();
+    (fresh && right && !jti.is_empty()).then_some((jkt, jti))
 }
 
 /// An access token signed with the issuer's current signing key.
