@@ -500,36 +500,26 @@ async fn an_encoded_body_and_other_methods_are_refused() {
     assert_eq!(identity.status, 200, "{}", identity.body);
     assert_eq!(mcp.seen.take().len(), 1);
 
-    for method in ["PUT", "PATCH", "OPTIONS", "PROPFIND"] {
-        let method = Method::from_bytes(method.as_bytes()).expect("method");
-        let reply = common::send(
+    let with_body = |method: &Method, body: Vec<u8>| {
+        common::send(
             mcp.client
                 .request(method.clone(), &mcp.url)
                 .bearer_auth(&token)
-                .body(send.clone()),
+                .body(body),
         )
-        .await;
+    };
+    for method in ["PUT", "PATCH", "OPTIONS", "PROPFIND"] {
+        let method = Method::from_bytes(method.as_bytes()).expect("method");
+        let reply = with_body(&method, send.clone()).await;
         assert_eq!(reply.status, 405, "{method}: {}", reply.body);
         assert_eq!(reply.header("allow"), "GET, POST, DELETE");
         assert_eq!(reply.error(), "invalid_request");
     }
     // A GET or DELETE with a body has it judged like a POST's.
     for method in [Method::GET, Method::DELETE] {
-        let reply = common::send(
-            mcp.client
-                .request(method.clone(), &mcp.url)
-                .bearer_auth(&token)
-                .body(send.clone()),
-        )
-        .await;
+        let reply = with_body(&method, send.clone()).await;
         assert_forbidden(&reply, "messages:read messages:write", &mcp);
-        let reply = common::send(
-            mcp.client
-                .request(method.clone(), &mcp.url)
-                .bearer_auth(&token)
-                .body("\u{feff}{}"),
-        )
-        .await;
+        let reply = with_body(&method, "\u{feff}{}".as_bytes().to_vec()).await;
         assert_jsonrpc_error(&reply, 400, -32700);
     }
     assert!(mcp.seen.take().is_empty());
