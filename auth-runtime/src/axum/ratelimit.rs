@@ -429,7 +429,7 @@ pub(super) fn verified_caller(token: &VerifiedToken, key: Option<&KeyFn>) -> Opt
     let sub = token.claim("sub").and_then(|v| v.as_str())?;
     let mut caller = String::with_capacity(17 + READABLE);
     caller.push_str("iss:");
-    caller.push_str(&issuer_tag(token.issuer()));
+    push_issuer_tag(&mut caller, token.shared_issuer());
     caller.push_str(":sub:");
     push_bounded(&mut caller, sub);
     Some(caller)
@@ -447,9 +447,26 @@ fn push_bounded(caller: &mut String, text: &str) {
     }
 }
 
-/// Eight characters (48 bits) naming an issuer: issuers of one deployment are a handful.
-fn issuer_tag(issuer: &str) -> String {
-    digest(issuer, 6)
+/// Eight characters (48 bits) naming an issuer: issuers of one deployment are a handful. The
+/// last one is remembered per thread with the issuer it names (the `Arc` every token of a key
+/// set shares, kept alive here, so the pointer comparison cannot meet a reused address).
+fn push_issuer_tag(caller: &mut String, issuer: &Arc<str>) {
+    thread_local! {
+        static LAST: std::cell::RefCell<Option<(Arc<str>, String)>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    LAST.with(|last| {
+        let mut last = last.borrow_mut();
+        if !last
+            .as_ref()
+            .is_some_and(|(known, _)| Arc::ptr_eq(known, issuer))
+        {
+            *last = Some((Arc::clone(issuer), digest(issuer, 6)));
+        }
+        if let Some((_, tag)) = &*last {
+            caller.push_str(tag);
+        }
+    })
 }
 
 /// base64url of the first `bytes` bytes of the SHA-256 of `text`.

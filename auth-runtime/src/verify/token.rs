@@ -204,6 +204,12 @@ impl VerifiedToken {
         &self.inner.issuer
     }
 
+    /// The verified issuer, shared with the key set that verified it (and every other token
+    /// verified by that set): what per-issuer caches key on.
+    pub(crate) fn shared_issuer(&self) -> &Arc<str> {
+        &self.inner.issuer
+    }
+
     /// `cnf.jkt` of a DPoP-bound token: the RFC 7638 thumbprint of the client's proof key.
     pub fn dpop_thumbprint(&self) -> Option<&str> {
         self.inner.jkt.as_deref()
