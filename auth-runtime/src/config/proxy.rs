@@ -16,7 +16,9 @@ use axum::http::HeaderMap;
 /// `X-Forwarded-*` convention), so everything before it is whatever the client claimed.
 /// A proxy that overwrites the header instead leaves one element, its own, which is also the
 /// last. Enable it only behind a proxy that sets the header on every request; with several
-/// proxies in a chain, the last element is the nearest one's.
+/// proxies in a chain, the last element is the nearest one's (behind a chain, set
+/// [`public_base_url`](crate::AuthenticatorBuilder::public_base_url) for the URL a DPoP proof
+/// names: the nearest proxy may have been called by an inner name).
 ///
 /// ```
 /// # extern crate auth_runtime as route_guard;
