@@ -176,23 +176,20 @@ impl IntoResponse for Refusal {
         let Some(code) = self.jsonrpc else {
             return self.rejection.into_response();
         };
-        let description = self.rejection.description();
-        let mut response = self.rejection.into_response();
         // JSON-RPC 2.0 §5.1: a request whose id could not be read is answered with a null id.
         let body = serde_json::json!({
             "jsonrpc": "2.0",
             "id": null,
-            "error": { "code": code, "message": description },
+            "error": { "code": code, "message": self.rejection.description() },
         });
-        let headers = std::mem::take(response.headers_mut());
-        let status = response.status();
-        let mut response = axum::Json(body).into_response();
-        *response.status_mut() = status;
-        for (name, value) in &headers {
-            if name != axum::http::header::CONTENT_LENGTH && name != CONTENT_TYPE {
-                response.headers_mut().insert(name, value.clone());
-            }
-        }
+        // The rejection's status and headers, with the JSON-RPC error as its body.
+        let mut response = self.rejection.into_response();
+        response.headers_mut().remove(CONTENT_LENGTH);
+        response.headers_mut().insert(
+            CONTENT_TYPE,
+            axum::http::HeaderValue::from_static("application/json"),
+        );
+        *response.body_mut() = Body::from(body.to_string());
         response
     }
 }

@@ -120,9 +120,6 @@ pub(crate) async fn resolve(
     Ok(Resolved { issuer, jwks_uri })
 }
 
-/// Downloads and parses the key set; keys that are unusable are skipped, but a set with no
-/// usable key at all is a failure (so the last good keys stay in use).
-#[cfg(any(feature = "aide", feature = "utoipa"))]
 /// The authorization server's endpoints, for documentation.
 #[cfg(any(feature = "aide", feature = "utoipa"))]
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -183,12 +180,12 @@ pub(crate) async fn oauth_endpoints(
     let Ok((status, _, body)) = get_capped(client, &url, settings.max_jwks_bytes).await else {
         return endpoints;
     };
-    let Ok(document) = serde_json::from_slice::<serde_json::Value>(&body) else {
-        return endpoints;
-    };
     if !status.is_success() {
         return endpoints;
     }
+    let Ok(document) = serde_json::from_slice::<serde_json::Value>(&body) else {
+        return endpoints;
+    };
     let endpoint = |name: &str| document[name].as_str().map(str::to_owned);
     endpoints.authorization = endpoint("authorization_endpoint");
     endpoints.token = endpoint("token_endpoint");
@@ -196,6 +193,8 @@ pub(crate) async fn oauth_endpoints(
     endpoints
 }
 
+/// Downloads and parses the key set; keys that are unusable are skipped, but a set with no
+/// usable key at all is a failure (so the last good keys stay in use).
 pub(crate) async fn fetch_keys(
     client: &reqwest::Client,
     settings: &Settings,

@@ -285,33 +285,33 @@ impl McpPolicy {
                 return Err(Unlisted::Method(&call.method));
             }
             for target in &call.targets {
-                let named: Option<usize> = match target {
-                    Target::Tool(name) => self.tools.get(name).copied(),
-                    Target::Prompt(name) => self.prompts.get(name).copied(),
-                    Target::Resource(uri) => {
-                        let mut any = self.resources.get(uri).copied();
-                        if let Some(at) = any {
-                            add(at);
-                        }
-                        for (prefix, at) in &self.resource_prefixes {
-                            if uri.starts_with(prefix.as_str()) {
-                                add(*at);
-                                any = Some(*at);
-                            }
-                        }
-                        any
-                    }
-                };
-                match named {
-                    Some(at) => add(at),
-                    None if self.deny_unlisted && by_method.is_none() => {
-                        return Err(Unlisted::Target(target));
-                    }
-                    None => {}
+                let mut named = false;
+                for at in self.entries_for(target) {
+                    named = true;
+                    add(at);
+                }
+                if !named && self.deny_unlisted && by_method.is_none() {
+                    return Err(Unlisted::Target(target));
                 }
             }
         }
         Ok(found.into_iter().map(|at| &self.entries[at].2).collect())
+    }
+
+    /// The declarations that name `target`: its exact entry, then (for a resource) every prefix
+    /// it starts with.
+    fn entries_for<'a>(&'a self, target: &'a Target) -> impl Iterator<Item = usize> + 'a {
+        let (exact, uri) = match target {
+            Target::Tool(name) => (self.tools.get(name), None),
+            Target::Prompt(name) => (self.prompts.get(name), None),
+            Target::Resource(uri) => (self.resources.get(uri), Some(uri.as_str())),
+        };
+        let prefixed = self
+            .resource_prefixes
+            .iter()
+            .filter(move |(prefix, _)| uri.is_some_and(|uri| uri.starts_with(prefix.as_str())))
+            .map(|(_, at)| *at);
+        exact.copied().into_iter().chain(prefixed)
     }
 
     /// The scopes a 403 for `needed` asks the client to request: those `needed` names, and
@@ -420,7 +420,7 @@ mod tests {
         let scopes = |calls: &[Call]| -> Vec<Vec<String>> {
             policy
                 .requirements(calls)
-                .expect("no default-deny")
+                .expect("no default-deny") // infallible: this policy is not default-deny
                 .iter()
                 .map(|r| r.scope_names().into_iter().map(str::to_owned).collect())
                 .collect()
@@ -452,7 +452,7 @@ mod tests {
             .tool("send", "messages:write")
             .tool("send", any(["a", "b"]));
         let calls = [tool("send")];
-        let needed = policy.requirements(&calls).expect("allowed");
+        let needed = policy.requirements(&calls).expect("allowed"); // infallible: `send` is declared
         assert_eq!(needed.len(), 1);
         assert_eq!(needed[0].scope_names(), ["messages:write", "a", "b"]);
     }

@@ -311,10 +311,11 @@ pub(super) async fn token(
     };
     // Only the APIs this client is granted (Auth0's client grants; RFC 8707 §2).
     let audience = match audience {
-        None => match client.audiences.first() {
-            Some(first) => first.clone(),
-            None => TEST_AUDIENCE.to_owned(),
-        },
+        None => client
+            .audiences
+            .first()
+            .cloned()
+            .unwrap_or_else(|| TEST_AUDIENCE.to_owned()),
         Some(asked) if client.audiences.contains(&asked) => asked,
         Some(_) => {
             return error(
