@@ -10,7 +10,7 @@
 //!
 //! Each DPoP iteration gets a fresh proof (made outside the timed part), as a client would send.
 //!
-//! Run: `cargo bench --bench dpop --all-features`
+//! Run: `cargo bench -p route-guard-benches --bench dpop`
 
 mod support;
 

@@ -1,7 +1,7 @@
 //! End to end: the quickstart's release binary under `wrk`, protected routes against the public
 //! route of the same run, and the limit the RS256 floor allows.
 //!
-//! Run: `cargo bench --bench e2e` (about three minutes; installs Debian's `wrk` if it is missing).
+//! Run: `cargo bench -p route-guard-benches --bench e2e` (about three minutes; installs Debian's `wrk` if it is missing).
 //! Every pool goes to the public route and the private one, in `E2E_ROUNDS` rounds (default 5)
 //! that interleave the pairs, each run `E2E_SECONDS` long (default 4; the first round warms up
 //! each pair for 1 s); the table gives medians, and the range of the per-round ratios.

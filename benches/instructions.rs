@@ -25,7 +25,7 @@
 //! the counts, so start-up and warm-up cancel out. Instruction counts are not time (RSA's wide
 //! multiplies do more per instruction than parsing does), but they move only with the code.
 //!
-//! Run: `cargo bench --bench instructions` (needs `valgrind`: Debian's package; about three
+//! Run: `cargo bench -p route-guard-benches --bench instructions` (needs `valgrind`: Debian's package; about three
 //! minutes). Without valgrind it says so and does nothing.
 
 mod support;

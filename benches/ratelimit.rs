@@ -3,7 +3,7 @@
 //! `layer::rate_limit` (a quota it never reaches) in memory, and in Redis when a
 //! `redis-server` binary is found (the bench starts its own on a free port).
 //!
-//! Run: `cargo bench --bench ratelimit --all-features`
+//! Run: `cargo bench -p route-guard-benches --bench ratelimit`
 
 mod support;
 

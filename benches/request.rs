@@ -7,7 +7,7 @@
 //! the protected route costs beyond the public one, and the full path against the bare RS256
 //! floor.
 //!
-//! Run: `cargo bench --bench request --all-features`
+//! Run: `cargo bench -p route-guard-benches --bench request`
 
 mod support;
 

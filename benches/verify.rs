@@ -6,7 +6,7 @@
 //! by the token's `iss`). Also jsonwebtoken's `decode` for context. Prints the ratios against
 //! the floor.
 //!
-//! Run: `cargo bench --bench verify --all-features`
+//! Run: `cargo bench -p route-guard-benches --bench verify`
 
 mod support;
 

@@ -173,6 +173,7 @@
 //! # Ok::<(), serde_json::Error>(())
 //! ```
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
 
 pub use auth_runtime::{
@@ -259,6 +260,52 @@ pub mod testing {
 #[doc(hidden)]
 pub use auth_runtime::__private;
 
-#[cfg(all(doctest, feature = "testing"))]
+/// The guides: the reference beyond the API docs, one page a topic. Each page is a file of
+/// `docs/` (or `BENCHMARKS.md`) in the repository, and every Rust snippet in it is compiled as a
+/// doc test.
+pub mod guide {
+    /// Guards: every attribute, the route layers for whole routers, the extractors, and the
+    /// SDKs' equivalents.
+    #[doc = include_str!("../docs/guards.md")]
+    pub mod guards {}
+    /// Configuration: the environment, the builder, behind a reverse proxy.
+    #[doc = include_str!("../docs/configuration.md")]
+    pub mod configuration {}
+    /// Errors: the RFC 6750 answers and their bodies.
+    #[doc = include_str!("../docs/errors.md")]
+    pub mod errors {}
+    /// What is verified, and the JWKS cache.
+    #[doc = include_str!("../docs/verification.md")]
+    pub mod verification {}
+    /// DPoP (RFC 9449): sender-constrained tokens and replay protection across instances.
+    #[doc = include_str!("../docs/dpop.md")]
+    pub mod dpop {}
+    /// Discovery (RFC 9728), scope challenges and step-up authentication (RFC 9470).
+    #[doc = include_str!("../docs/discovery.md")]
+    pub mod discovery {}
+    /// MCP servers: per-tool, per-prompt and per-resource requirements.
+    #[doc = include_str!("../docs/mcp.md")]
+    pub mod mcp {}
+    /// OpenAPI from the guards, with aide or utoipa.
+    #[doc = include_str!("../docs/openapi.md")]
+    pub mod openapi {}
+    /// Rate limits per caller, in memory or shared through Redis.
+    #[doc = include_str!("../docs/rate-limits.md")]
+    pub mod rate_limits {}
+    /// Testing an API without Auth0: `TestIssuer` and its clients.
+    #[doc = include_str!("../docs/testing.md")]
+    pub mod testing {}
+    /// Why was a token rejected: the token doctor, and common causes.
+    #[doc = include_str!("../docs/troubleshooting.md")]
+    pub mod troubleshooting {}
+    /// route-guard beside Auth0's SDKs and jwt-authorizer.
+    #[doc = include_str!("../docs/comparison.md")]
+    pub mod comparison {}
+    /// Benchmarks: each table with the command that produces it.
+    #[doc = include_str!("../BENCHMARKS.md")]
+    pub mod benchmarks {}
+}
+
+#[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;

@@ -3,12 +3,13 @@
 //!
 //! Depend on `route-guard`, not on this crate: the facade re-exports everything here.
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
 
 // The layers, lowest first: config, store, jwks / ratelimit, verify, dpop, claims, policy, axum;
 // each imports
 // only from the layers below it (and from the leaves `stats` and `token_cache`).
-// `tests/architecture.rs` holds the table and enforces it.
+// `tests/it/architecture.rs` holds the table and enforces it.
 mod axum;
 mod claims;
 mod config;

@@ -8,17 +8,27 @@ use std::process::{Child, Command, Stdio};
 
 use route_guard::testing::TEST_AUDIENCE;
 
-/// `cargo build --release --example quickstart`, and the binary's path.
+/// `cargo build --release -p route-guard --example quickstart`, and the binary's path (in this
+/// build's target directory).
 pub fn build_quickstart() -> PathBuf {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let status = Command::new(cargo)
-        .args(["build", "--release", "--example", "quickstart"])
+        .args([
+            "build",
+            "--release",
+            "-p",
+            "route-guard",
+            "--example",
+            "quickstart",
+        ])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .status()
         .expect("cargo runs");
     assert!(status.success(), "the quickstart did not build");
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("target/release/examples")
+    Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .expect("CARGO_TARGET_TMPDIR is <target>/tmp")
+        .join("release/examples")
         .join(format!("quickstart{}", std::env::consts::EXE_SUFFIX))
 }
 

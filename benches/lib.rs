@@ -1,0 +1,1 @@
+//! Empty: route-guard's benches are the `[[bench]]` targets of this package.

@@ -1,0 +1,1 @@
+//! Empty: this package holds route-guard's tests that need other projects' code, in `tests/`.
