@@ -193,7 +193,7 @@ pub use auth_runtime::doctor;
 #[cfg(feature = "aide")]
 pub use auth_runtime::aide;
 
-#[cfg(feature = "utoipa")]
+#[cfg(any(feature = "utoipa", feature = "utoipa6"))]
 pub use auth_runtime::utoipa;
 
 #[cfg(feature = "mcp")]

@@ -111,9 +111,10 @@ pub mod aide {
     pub use crate::axum::openapi::{DocumentError, EXTENSION};
 }
 
-/// OpenAPI with utoipa (feature `utoipa`): a `Modify` that fills in the security of every
-/// operation whose `operationId` is a guarded handler. See [`Security`](utoipa::Security).
-#[cfg(feature = "utoipa")]
+/// OpenAPI with utoipa 5 (feature `utoipa`) or utoipa 6 (feature `utoipa6`): a
+/// `Modify` that fills in the security of every operation whose `operationId` is a guarded
+/// handler. See [`Security`](utoipa::Security).
+#[cfg(any(feature = "utoipa", feature = "utoipa6"))]
 pub mod utoipa {
     pub use crate::axum::openapi::{DocumentError, EXTENSION};
     pub use crate::axum::utoipa::{check, Coverage, Security};

@@ -9,12 +9,12 @@ mod layer;
 #[cfg(feature = "mcp")]
 mod mcp;
 mod metadata;
-#[cfg(any(feature = "aide", feature = "utoipa"))]
+#[cfg(any(feature = "aide", feature = "utoipa", feature = "utoipa6"))]
 pub(crate) mod openapi;
 mod ratelimit;
 mod rejection;
 mod route;
-#[cfg(feature = "utoipa")]
+#[cfg(any(feature = "utoipa", feature = "utoipa6"))]
 pub(crate) mod utoipa;
 
 use std::marker::PhantomData;

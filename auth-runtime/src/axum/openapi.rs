@@ -121,13 +121,13 @@ pub(crate) struct Endpoints {
 
 impl Endpoints {
     /// The authorization endpoint, when known.
-    #[cfg(feature = "utoipa")]
+    #[cfg(any(feature = "utoipa", feature = "utoipa6"))]
     pub(crate) fn authorization_url(&self) -> Option<&str> {
         self.oauth.authorization.as_deref()
     }
 
     /// The token endpoint, when known.
-    #[cfg(feature = "utoipa")]
+    #[cfg(any(feature = "utoipa", feature = "utoipa6"))]
     pub(crate) fn token_url(&self) -> Option<&str> {
         self.oauth.token.as_deref()
     }
@@ -138,7 +138,7 @@ impl Endpoints {
         self.oauth.settled
     }
 
-    #[cfg(feature = "utoipa")]
+    #[cfg(any(feature = "utoipa", feature = "utoipa6"))]
     /// Without a `DPoP` scheme (and without `DPoP` alternatives), for document types that
     /// cannot name it.
     pub(crate) fn without_dpop_scheme(mut self) -> Self {

@@ -1,13 +1,10 @@
-//! OpenAPI with utoipa 5 (feature `utoipa`). utoipa has no hook into extractors, so the guards
+//! OpenAPI with utoipa 5 (feature `utoipa`) or 6 (feature `utoipa6`): one [`Security`] that is
+//! the `Modify` of each major enabled. utoipa has no hook into extractors, so the guards
 //! are found by name: every handler an attribute guards is registered at link time with what it
 //! requires, and [`Security`] fills in each operation whose `operationId` (utoipa's default:
 //! the handler's name) is one of them.
 
 use serde_json::Value;
-use utoipa::openapi::security::{
-    AuthorizationCode, ClientCredentials, Flow, OAuth2, Scopes, SecurityScheme,
-};
-use utoipa::openapi::OpenApi;
 
 use super::openapi::{self, DocumentError, Endpoints};
 use crate::policy::registry::guarded_routes;
@@ -18,11 +15,16 @@ use crate::verify::Authenticator;
 /// alternatives), its 401 / 403 / 429 responses with the RFC 6750 body and headers, and its
 /// `x-route-guard` extension (permissions, roles, claims, step-up: not OAuth scopes); and
 /// registers the `oauth2` (the issuer's flows, every scope used) and `bearerAuth` schemes.
-/// utoipa 5's types cannot name an HTTP scheme `DPoP`: with DPoP on, `bearerAuth`'s description
+/// utoipa's types cannot name an HTTP scheme `DPoP`: with DPoP on, `bearerAuth`'s description
 /// says DPoP-bound tokens are accepted too.
+///
+/// The same `Security` is the `Modify` of utoipa 5 and of utoipa 6, whichever the features
+/// enable; [`check`] reads a document of either.
 ///
 /// ```no_run
 /// # extern crate auth_runtime as route_guard;
+/// # #[cfg(feature = "utoipa")]
+/// # mod example {
 /// use utoipa::{Modify, OpenApi};
 ///
 /// #[derive(OpenApi)]
@@ -36,6 +38,8 @@ use crate::verify::Authenticator;
 /// assert!(coverage.undocumented.is_empty(), "{:?}", coverage.undocumented);
 /// # Ok(())
 /// # }
+/// # }
+/// # fn main() {}
 /// ```
 #[derive(Debug, Clone)]
 pub struct Security {
@@ -72,67 +76,100 @@ impl Security {
     }
 }
 
-impl utoipa::Modify for Security {
-    fn modify(&self, doc: &mut OpenApi) {
-        let Ok(mut json) = serde_json::to_value(&*doc) else {
-            return;
-        };
+/// The `Modify` of one utoipa major: the document completed as JSON, read back, and the
+/// `oauth2` scheme rebuilt with that major's types (utoipa reads flows as an untagged enum, so
+/// an authorization-code flow would come back as an implicit one). `$scheme` wraps the scheme
+/// as that major's components map holds it.
+macro_rules! modify_for {
+    ($api:ident, $scheme:expr) => {
+        impl $api::Modify for Security {
+            fn modify(&self, doc: &mut $api::openapi::OpenApi) {
+                use $api::openapi::security::{
+                    AuthorizationCode, ClientCredentials, Flow, OAuth2, Scopes, SecurityScheme,
+                };
+                let Some(json) = self.completed(&*doc) else {
+                    return;
+                };
+                let scopes: Scopes = oauth2_scopes(&json).collect();
+                let oauth2 = self.endpoints.token_url().map(|token_url| {
+                    let mut flows = Vec::new();
+                    if let Some(authorization_url) = self.endpoints.authorization_url() {
+                        flows.push(Flow::AuthorizationCode(
+                            AuthorizationCode::with_refresh_url(
+                                authorization_url,
+                                token_url,
+                                scopes.clone(),
+                                token_url,
+                            ),
+                        ));
+                    }
+                    flows.push(Flow::ClientCredentials(
+                        ClientCredentials::with_refresh_url(token_url, scopes, token_url),
+                    ));
+                    OAuth2::new(flows)
+                });
+                match serde_json::from_value::<$api::openapi::OpenApi>(json) {
+                    Ok(mut completed) => {
+                        if let (Some(components), Some(oauth2)) =
+                            (completed.components.as_mut(), oauth2)
+                        {
+                            components.security_schemes.insert(
+                                "oauth2".to_owned(),
+                                $scheme(SecurityScheme::OAuth2(oauth2)),
+                            );
+                        }
+                        *doc = completed;
+                    }
+                    Err(e) => not_completed(&e),
+                }
+            }
+        }
+    };
+}
+
+#[cfg(feature = "utoipa")]
+modify_for!(utoipa, std::convert::identity);
+
+#[cfg(feature = "utoipa6")]
+modify_for!(utoipa6, utoipa6::openapi::RefOr::T);
+
+impl Security {
+    /// The document as JSON with every guarded operation completed; `None` (logged) when it
+    /// cannot be, and the document then stays as it was (`Modify` cannot fail).
+    fn completed<D: serde::Serialize>(&self, doc: &D) -> Option<Value> {
+        let mut json = serde_json::to_value(doc).ok()?;
         let completed = openapi::complete_with(&self.endpoints, &mut json, |_, op| {
             let id = op.get("operationId").and_then(Value::as_str)?;
             let route = guarded_routes().find(|route| route.handler == id)?;
             let rate_limit = route.rate_limit.map(str::to_owned);
             Some(openapi::need(&route.description, rate_limit))
         });
-        // `Modify` cannot fail: say why the document stays as it was.
-        if let Err(e) = completed {
-            tracing::error!(target: "route_guard", "the OpenAPI document was not completed: {e}");
-            return;
-        }
-        // utoipa reads flows as an untagged enum (an authorization-code flow comes back as an
-        // implicit one): the oauth2 scheme is rebuilt with utoipa's own types.
-        let scopes: Scopes = json["components"]["securitySchemes"]["oauth2"]["flows"]
-            ["clientCredentials"]["scopes"]
-            .as_object()
-            .into_iter()
-            .flatten()
-            .map(|(scope, description)| {
-                (
-                    scope.clone(),
-                    description.as_str().unwrap_or_default().to_owned(),
-                )
-            })
-            .collect();
-        let oauth2 = self.endpoints.token_url().map(|token_url| {
-            let mut flows = Vec::new();
-            if let Some(authorization_url) = self.endpoints.authorization_url() {
-                flows.push(Flow::AuthorizationCode(
-                    AuthorizationCode::with_refresh_url(
-                        authorization_url,
-                        token_url,
-                        scopes.clone(),
-                        token_url,
-                    ),
-                ));
-            }
-            flows.push(Flow::ClientCredentials(
-                ClientCredentials::with_refresh_url(token_url, scopes, token_url),
-            ));
-            OAuth2::new(flows)
-        });
-        match serde_json::from_value::<OpenApi>(json) {
-            Ok(mut completed) => {
-                if let (Some(components), Some(oauth2)) = (completed.components.as_mut(), oauth2) {
-                    components
-                        .security_schemes
-                        .insert("oauth2".to_owned(), SecurityScheme::OAuth2(oauth2));
-                }
-                *doc = completed;
-            }
+        match completed {
+            Ok(()) => Some(json),
             Err(e) => {
-                tracing::error!(target: "route_guard", "the OpenAPI document was not completed: {e}")
+                not_completed(&e);
+                None
             }
         }
     }
+}
+
+/// The scopes the completed document's `oauth2` scheme lists, with their descriptions.
+fn oauth2_scopes(json: &Value) -> impl Iterator<Item = (String, String)> + '_ {
+    json["components"]["securitySchemes"]["oauth2"]["flows"]["clientCredentials"]["scopes"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(scope, description)| {
+            (
+                scope.clone(),
+                description.as_str().unwrap_or_default().to_owned(),
+            )
+        })
+}
+
+fn not_completed(e: &dyn std::fmt::Display) {
+    tracing::error!(target: "route_guard", "the OpenAPI document was not completed: {e}");
 }
 
 /// What [`check`] found: the two ways a document and the guards disagree.
@@ -155,8 +192,9 @@ impl Coverage {
     }
 }
 
-/// Compares the document with the guarded handlers of the program.
-pub fn check(doc: &OpenApi) -> Coverage {
+/// Compares the document (utoipa's `OpenApi`, of either major) with the guarded handlers of
+/// the program.
+pub fn check<D: serde::Serialize>(doc: &D) -> Coverage {
     let mut json = serde_json::to_value(doc).unwrap_or(Value::Null);
     let mut ids: Vec<String> = Vec::new();
     let mut coverage = Coverage::default();

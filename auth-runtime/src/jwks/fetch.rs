@@ -121,7 +121,7 @@ pub(crate) async fn resolve(
 }
 
 /// The authorization server's endpoints, for documentation.
-#[cfg(any(feature = "aide", feature = "utoipa"))]
+#[cfg(any(feature = "aide", feature = "utoipa", feature = "utoipa6"))]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct OAuthEndpoints {
     /// The OIDC discovery document's URL: known without a request.
@@ -140,7 +140,7 @@ pub(crate) struct OAuthEndpoints {
 /// for a domain (no request), the discovery document's otherwise (the first issuer's with
 /// several). Never an error: what could not be read is `None`, and `settled` says whether to
 /// ask again.
-#[cfg(any(feature = "aide", feature = "utoipa"))]
+#[cfg(any(feature = "aide", feature = "utoipa", feature = "utoipa6"))]
 pub(crate) async fn oauth_endpoints(
     client: &reqwest::Client,
     settings: &Settings,

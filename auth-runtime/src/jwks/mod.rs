@@ -19,7 +19,7 @@ use fetch::{FetchError, Resolved};
 use key::VerifyingKey;
 
 pub(crate) use fetch::client;
-#[cfg(any(feature = "aide", feature = "utoipa"))]
+#[cfg(any(feature = "aide", feature = "utoipa", feature = "utoipa6"))]
 pub(crate) use fetch::{oauth_endpoints, OAuthEndpoints};
 pub(crate) use issuers::IssuerCaches;
 pub(crate) use key::parse_key;

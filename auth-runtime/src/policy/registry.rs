@@ -34,7 +34,7 @@ pub struct GuardedRoute {
 inventory::collect!(GuardedRoute);
 
 /// Every handler an attribute guards in the program.
-#[cfg(feature = "utoipa")]
+#[cfg(any(feature = "utoipa", feature = "utoipa6"))]
 pub(crate) fn guarded_routes() -> impl Iterator<Item = &'static GuardedRoute> {
     inventory::iter::<GuardedRoute>.into_iter()
 }

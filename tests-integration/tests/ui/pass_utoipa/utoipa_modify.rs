@@ -20,11 +20,19 @@ async fn admin() -> &'static str {
 #[openapi(paths(messages, admin))]
 struct ApiDoc;
 
-async fn document(auth: &Authenticator) -> Result<utoipa::openapi::OpenApi, route_guard::utoipa::DocumentError> {
+async fn document(
+    auth: &Authenticator,
+) -> Result<utoipa::openapi::OpenApi, route_guard::utoipa::DocumentError> {
     let mut doc = ApiDoc::openapi();
-    route_guard::utoipa::Security::new(auth).await?.modify(&mut doc);
+    route_guard::utoipa::Security::new(auth)
+        .await?
+        .modify(&mut doc);
     let coverage = route_guard::utoipa::check(&doc);
-    assert!(coverage.all_guards_documented(), "{:?}", coverage.undocumented);
+    assert!(
+        coverage.all_guards_documented(),
+        "{:?}",
+        coverage.undocumented
+    );
     Ok(doc)
 }
 

@@ -1,0 +1,1 @@
+//! Empty: the trybuild cases are the `ui` test of this package.

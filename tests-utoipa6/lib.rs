@@ -1,0 +1,1 @@
+//! Empty: the utoipa 6 runs of the utoipa tests are the `[[test]]` targets of this package.
