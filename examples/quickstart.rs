@@ -50,6 +50,9 @@ use route_guard::{
 use serde_json::{json, Value};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::prelude::*;
 
 /// The roles claim this API reads, as an Auth0 Action would add it.
 const ROLES_CLAIM: &str = "https://myapp.com/roles";
@@ -494,12 +497,20 @@ fn print_dev_mode(issuer: &TestIssuer, base: &str) {
 
 #[tokio::main]
 async fn main() {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,route_guard=debug".into()),
-        )
+    // `RUST_LOG` as a list of `target=level` directives (`warn`, `info,route_guard=debug`): the
+    // subset of env_logger's syntax that needs no regex engine in the quickstart's build.
+    let default = || {
+        Targets::new()
+            .with_default(Level::INFO)
+            .with_target("route_guard", Level::DEBUG)
+    };
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|directives| directives.parse::<Targets>().ok())
+        .unwrap_or_else(default);
+    tracing_subscriber::registry()
+        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+        .with(filter)
         .init();
     if let Err(message) = run().await {
         eprintln!("error: {message}");
