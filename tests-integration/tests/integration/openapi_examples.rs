@@ -3,42 +3,19 @@
 //! --workspace` builds).
 
 use crate::common;
-use crate::common::quickstart::{get, start};
+use crate::common::quickstart::{get, start, start_example};
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use route_guard::testing::{TestIssuer, TEST_AUDIENCE};
 use serde_json::json;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::Command;
 
 /// `examples/openapi.rs`: its documentation page is served by the app itself (no external
 /// script or style), and renders the app's own `/openapi.json`, which is valid OpenAPI 3.1.
 #[tokio::test]
 async fn the_openapi_example_serves_its_document_and_its_own_docs_page() {
-    let dir = std::env::temp_dir().join(format!("route-guard-openapi-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let mut child = Command::new(common::example_binary("openapi"))
-        .env_clear()
-        .env("PORT", "0")
-        .current_dir(&dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("the openapi example is built by `cargo test --workspace --all-features`");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let base = tokio::time::timeout(Duration::from_secs(30), async {
-        while let Some(line) = lines.next_line().await.expect("line") {
-            if let Some(base) = line.strip_prefix("listening on ") {
-                return base.to_owned();
-            }
-        }
-        panic!("the example exited");
-    })
-    .await
-    .expect("starts");
+    let example = start_example("openapi", &[]).await;
+    let base = example.base.clone();
     let page = common::client()
         .get(format!("{base}/docs"))
         .send()
@@ -70,7 +47,6 @@ async fn the_openapi_example_serves_its_document_and_its_own_docs_page() {
         doc.body["paths"]["/api/private-scoped"]["get"]["security"][0],
         json!({ "oauth2": ["read:messages"] })
     );
-    let _ = child.kill().await;
 }
 
 /// The quickstart started while its issuer is down (or serves a discovery document without

@@ -1,5 +1,5 @@
-//! The quickstart example as a process: started with an exact environment, reached over HTTP.
-//! Shared by the suite's quickstart tests and the OpenAPI checks of `tests-integration`.
+//! The examples as processes: started with an exact environment, reached over HTTP. Shared by
+//! the suite's quickstart tests and the OpenAPI checks of `tests-integration`.
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -14,8 +14,8 @@ pub fn quickstart_binary() -> PathBuf {
     super::example_binary("quickstart")
 }
 
-/// A running quickstart: killed when dropped.
-pub struct Quickstart {
+/// A running example: killed when dropped.
+pub struct Example {
     pub child: Child,
     /// `http://127.0.0.1:<port>`, from its "listening on" line.
     pub base: String,
@@ -25,10 +25,16 @@ pub struct Quickstart {
 
 /// Starts the quickstart with exactly `vars` in its environment, in an empty directory (so no
 /// `.env` is read), and waits for its "listening on" line.
-pub async fn start(vars: &[(&str, &str)]) -> Quickstart {
-    let dir = std::env::temp_dir().join(format!("route-guard-quickstart-{}", std::process::id()));
+pub async fn start(vars: &[(&str, &str)]) -> Example {
+    start_example("quickstart", vars).await
+}
+
+/// Starts `target/<profile>/examples/<name>` as [`start`] does the quickstart: `vars` and
+/// `PORT=0`, `RUST_LOG=warn`, in an empty directory, up to its "listening on" line.
+pub async fn start_example(name: &str, vars: &[(&str, &str)]) -> Example {
+    let dir = std::env::temp_dir().join(format!("route-guard-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
-    let mut child = Command::new(quickstart_binary())
+    let mut child = Command::new(super::example_binary(name))
         .env_clear()
         .envs(vars.iter().copied())
         .env("PORT", "0")
@@ -38,7 +44,7 @@ pub async fn start(vars: &[(&str, &str)]) -> Quickstart {
         .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
-        .expect("the quickstart example is built by `cargo test`");
+        .unwrap_or_else(|e| panic!("the {name} example is built by `cargo test --workspace`: {e}"));
     let stdout = child.stdout.take().expect("stdout");
     let mut lines = BufReader::new(stdout).lines();
     let mut printed = Vec::new();
@@ -49,11 +55,11 @@ pub async fn start(vars: &[(&str, &str)]) -> Quickstart {
             }
             printed.push(line);
         }
-        panic!("the quickstart exited before listening: {printed:#?}");
+        panic!("the {name} example exited before listening: {printed:#?}");
     })
     .await
-    .expect("the quickstart starts within 30 s");
-    Quickstart {
+    .unwrap_or_else(|_| panic!("the {name} example starts within 30 s"));
+    Example {
         child,
         base,
         printed,
