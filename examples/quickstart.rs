@@ -11,6 +11,11 @@
 //! - neither: development mode. An embedded issuer starts on loopback and ready-to-paste `curl`
 //!   commands with tokens are printed (the dashboard's "Test" tab, built in), a DPoP one too.
 //!
+//! `ISSUER_PROFILE` (`auth0`, the default, `keycloak`, `entra`, `cognito`, `okta` or `firebase`)
+//! reads another issuer's tokens with its own rules: see the README's "Other issuers" for each
+//! profile's variables (`AUTH0_ISSUER_BASE_URL` and `AUTH0_AUDIENCE` work for all of them;
+//! `ENTRA_TENANTS`, `FIREBASE_TENANT` and `ROLES_CLAIM` complete them).
+//!
 //! DPoP-bound tokens (RFC 9449) are accepted beside Bearer tokens (`AUTH0_DPOP=allowed`, the
 //! default); `AUTH0_DPOP=required` accepts only them, `AUTH0_DPOP_REPLAY_REDIS_URL` shares the
 //! proof replay store between instances (feature `redis`).
@@ -277,6 +282,19 @@ fn cors(origins: &str) -> Result<CorsLayer, String> {
         .expose_headers([header::WWW_AUTHENTICATE]))
 }
 
+/// Whether a profile's own variable names the issuer (so the profile is not Auth0's).
+fn configured_by_profile() -> bool {
+    [
+        "KEYCLOAK_REALM_URL",
+        "ENTRA_TENANT_ID",
+        "COGNITO_USER_POOL_ID",
+        "OKTA_ISSUER",
+        "FIREBASE_PROJECT_ID",
+    ]
+    .into_iter()
+    .any(|name| env(name).is_some())
+}
+
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
@@ -284,12 +302,33 @@ fn env(name: &str) -> Option<String> {
 async fn run() -> Result<(), String> {
     // `.env` first, so its AUTH0_* settings decide the mode below.
     let builder = AuthenticatorBuilder::from_env().map_err(|e| e.to_string())?;
-    let configured = ["AUTH0_DOMAIN", "AUTH0_DOMAINS", "AUTH0_ISSUER_BASE_URL"]
-        .into_iter()
-        .any(|name| env(name).is_some());
+    // An issuer named by AUTH0_* or by a profile's own variables (KEYCLOAK_REALM_URL, ...).
+    let configured = [
+        "AUTH0_DOMAIN",
+        "AUTH0_DOMAINS",
+        "AUTH0_ISSUER_BASE_URL",
+        "KEYCLOAK_REALM_URL",
+        "ENTRA_TENANT_ID",
+        "COGNITO_USER_POOL_ID",
+        "OKTA_ISSUER",
+        "FIREBASE_PROJECT_ID",
+    ]
+    .into_iter()
+    .any(|name| env(name).is_some());
     let dev_issuer = if configured {
         None
     } else {
+        // The development issuer mints Auth0-shaped tokens: another profile needs its issuer.
+        if let Some(profile) = env("ISSUER_PROFILE") {
+            let profile: route_guard::IssuerProfile = profile
+                .parse()
+                .map_err(|e: route_guard::ConfigError| e.to_string())?;
+            if profile != route_guard::IssuerProfile::Auth0 {
+                return Err(format!(
+                    "ISSUER_PROFILE={profile} needs its issuer: set AUTH0_ISSUER_BASE_URL and AUTH0_AUDIENCE (development mode is Auth0-shaped)"
+                ));
+            }
+        }
         Some(
             TestIssuer::start()
                 .await
@@ -326,8 +365,15 @@ async fn run() -> Result<(), String> {
             .protected_resource(env("AUTH0_RESOURCE_URL").unwrap_or_else(|| base.clone())),
         // With a tenant, AUTH0_RESOURCE_URL (read by `from_env`) turns it on.
         None => builder,
-    }
-    .roles_claim(ROLES_CLAIM);
+    };
+    // Auth0 roles come from a namespaced claim an Action adds; the other profiles know where
+    // their issuer puts roles, and ROLES_CLAIM (read by `from_env`) overrides both.
+    let auth0 = env("ISSUER_PROFILE").is_none_or(|p| p.trim().eq_ignore_ascii_case("auth0"))
+        && !configured_by_profile();
+    let builder = match auth0 && env("ROLES_CLAIM").is_none() {
+        true => builder.roles_claim(ROLES_CLAIM),
+        false => builder,
+    };
     let builder = match env("RATE_LIMIT_REDIS_URL") {
         Some(url) => builder.rate_limit_redis(url),
         None => builder,

@@ -177,13 +177,14 @@
 #![deny(missing_docs)]
 
 pub use auth_runtime::{
-    Actor, Algorithm, AuthError, AuthFuture, AuthLayer, AuthRejection, AuthService, Authenticated,
-    Authenticator, AuthenticatorBuilder, Check, Claims, ClaimsContext, ConfigError, Description,
-    DpopError, DpopMode, Guard, HasPermissions, HasRoles, HasScopes, Insufficient, IssuerRequest,
-    KeysUnavailable, MemoryReplayStore, NameGroup, OrgPolicy, ProofError, ProxyHeaders,
-    RejectionReason, ReplayFuture, ReplayStore, ReplayStoreError, Requirement, ResolverError,
-    RouteLimit, ScopeSet, StandardClaims, Stats, StringSet, TokenClaims, VerifiedToken,
-    VerifyError,
+    Actor, Algorithm, AudienceRule, AuthError, AuthFuture, AuthLayer, AuthRejection, AuthService,
+    Authenticated, Authenticator, AuthenticatorBuilder, Check, ClaimLocation, ClaimLocations,
+    Claims, ClaimsContext, ConfigError, Description, DpopError, DpopMode, Grants, Guard,
+    HasPermissions, HasRoles, HasScopes, Insufficient, IssuerProfile, IssuerRequest,
+    IssuerTemplate, KeysUnavailable, MemoryReplayStore, NameGroup, OrgPolicy, ProofError,
+    ProxyHeaders, RejectionReason, ReplayFuture, ReplayStore, ReplayStoreError, Requirement,
+    ResolverError, RouteLimit, ScopeSet, StandardClaims, Stats, StringSet, TokenClaims,
+    VerifiedToken, VerifyError,
 };
 
 pub use auth_runtime::layer;

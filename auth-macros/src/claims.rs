@@ -382,6 +382,34 @@ fn generate(input: &Input, claims: &[Claim]) -> TokenStream {
             #field: #ty,
         });
     }
+    // A scope field also takes `scp` (Okta's array, Entra's string), unless a field reads it.
+    let scope_field = claims
+        .iter()
+        .find(|c| c.source == Some(Source::Scope) && c.name == "scope");
+    let scp_merge = match scope_field {
+        Some(scope) if !claims.iter().any(|c| !c.flatten && c.name == "scp") => {
+            let field = &scope.ident;
+            shadow_fields.push(quote! {
+                #[serde(rename = "scp", default, deserialize_with = "__route_guard_de_scp")]
+                __route_guard_scp: ::std::vec::Vec<::std::string::String>,
+            });
+            helpers.push(quote! {
+                fn __route_guard_de_scp<'de, D: #private::serde::Deserializer<'de>>(
+                    d: D,
+                ) -> ::core::result::Result<::std::vec::Vec<::std::string::String>, D::Error> {
+                    #private::de_scope_set::<D, ::std::vec::Vec<::std::string::String>>(d)
+                }
+            });
+            quote! {
+                if !shadow.__route_guard_scp.is_empty() {
+                    let scp: ::std::vec::Vec<&str> =
+                        shadow.__route_guard_scp.iter().map(::std::string::String::as_str).collect();
+                    #private::ScopeSet::add_scopes(&mut claims.#field, &scp);
+                }
+            }
+        }
+        _ => quote!(),
+    };
     let moves = claims.iter().map(|c| {
         let f = &c.ident;
         quote!(#f: shadow.#f,)
@@ -389,6 +417,7 @@ fn generate(input: &Input, claims: &[Claim]) -> TokenStream {
 
     let mut methods = Vec::new();
     let mut markers = Vec::new();
+    let mut grants = Vec::new();
     for claim in claims {
         let field = &claim.ident;
         let ty = &claim.ty;
@@ -399,12 +428,26 @@ fn generate(input: &Input, claims: &[Claim]) -> TokenStream {
                         #private::StringSet::contains_str(&self.#field, role)
                     }
                 ));
+                grants.push(quote_spanned!(ty.span()=>
+                    if let ::core::option::Option::Some(roles) = &grants.roles {
+                        if let ::core::result::Result::Ok(set) = #private::de_string_set::<_, #ty>(#private::grants_deserializer(roles)) {
+                            self.#field = set;
+                        }
+                    }
+                ));
                 markers.push(quote!(impl #private::HasRoles for #ident {}));
             }
             Some(Source::Permissions) => {
                 methods.push(quote_spanned!(ty.span()=>
                     fn has_permission(&self, permission: &str) -> bool {
                         #private::StringSet::contains_str(&self.#field, permission)
+                    }
+                ));
+                grants.push(quote_spanned!(ty.span()=>
+                    if let ::core::option::Option::Some(permissions) = &grants.permissions {
+                        if let ::core::result::Result::Ok(set) = #private::de_string_set::<_, #ty>(#private::grants_deserializer(permissions)) {
+                            self.#field = set;
+                        }
                     }
                 ));
                 markers.push(quote!(impl #private::HasPermissions for #ident {}));
@@ -421,6 +464,13 @@ fn generate(input: &Input, claims: &[Claim]) -> TokenStream {
                             #private::ScopeSet::has_scope(&self.#field, scope)
                         });
                         #private::ScopeSet::add_scopes(&mut self.#field, &implied);
+                    }
+                ));
+                grants.push(quote_spanned!(ty.span()=>
+                    if let ::core::option::Option::Some(scopes) = &grants.scopes {
+                        if let ::core::result::Result::Ok(set) = #private::de_scope_set::<_, #ty>(#private::grants_deserializer(scopes)) {
+                            self.#field = set;
+                        }
                     }
                 ));
                 markers.push(quote!(impl #private::HasScopes for #ident {}));
@@ -447,13 +497,23 @@ fn generate(input: &Input, claims: &[Claim]) -> TokenStream {
                     deserializer: D,
                 ) -> ::core::result::Result<Self, D::Error> {
                     let shadow = <__RouteGuardShadow as #private::serde::Deserialize<'de>>::deserialize(deserializer)?;
-                    ::core::result::Result::Ok(#ident { #(#moves)* })
+                    #[allow(unused_mut)]
+                    let mut claims = #ident { #(#moves)* };
+                    #scp_merge
+                    ::core::result::Result::Ok(claims)
                 }
             }
 
             #[automatically_derived]
             impl #private::TokenClaims for #ident {
                 #(#methods)*
+
+                // The Authenticator's claim locations (an issuer profile) decide where roles,
+                // scopes and permissions are read.
+                #[allow(unused_variables)]
+                fn apply_grants(&mut self, grants: &#private::Grants) {
+                    #(#grants)*
+                }
 
                 // `Some` when the type is also `Clone` (a derive cannot see its siblings): the
                 // probe picks the cloning impl only then.

@@ -1,20 +1,21 @@
 //! Claims: [`StandardClaims`], the [`TokenClaims`] trait that typed claims implement, and the
 //! scope / permission / role look-ups that requirements use.
 
-use std::collections::{BTreeSet, HashSet};
-use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::config::Grants;
 use crate::verify::{ClaimsContext, VerifiedToken, VerifyError};
 
 mod lenient;
+mod sets;
 
-pub use lenient::{de_claim, de_scope_set, de_string_set};
+pub use lenient::{de_claim, de_scope_set, de_string_set, grants_deserializer};
 use lenient::{lenient_string, one_or_many};
+pub use sets::{ScopeSet, StringSet};
 
 /// Typed claims of a verified token: parsed once per token and type.
 impl VerifiedToken {
@@ -47,6 +48,9 @@ impl VerifiedToken {
 
     fn parse_claims<T: TokenClaims>(&self) -> Result<T, VerifyError> {
         let mut claims: T = self.deserialize()?;
+        if !self.context().locations.is_empty() {
+            claims.apply_grants(self.grants());
+        }
         claims.apply_context(self.context());
         Ok(claims)
     }
@@ -98,9 +102,20 @@ pub trait TokenClaims: DeserializeOwned + Send + Sync + 'static {
         false
     }
 
-    /// Called once after deserialization with the Authenticator's settings.
+    /// Called once after deserialization with the Authenticator's settings (after
+    /// [`apply_grants`](Self::apply_grants)).
     fn apply_context(&mut self, context: &ClaimsContext) {
         let _ = context;
+    }
+
+    /// Called once after deserialization, when claim locations are configured (an issuer
+    /// profile, [`roles_claim`](crate::AuthenticatorBuilder::roles_claim)), with what the token
+    /// holds there: a type reads its roles, scopes and permissions from `grants` where it has
+    /// them (`Some`), so a handler written for one issuer works under another.
+    /// `#[derive(TokenClaims)]` fills its `#[claim(roles)]`, `#[claim(scope)]` and
+    /// `#[claim(permissions)]` fields. The default ignores them.
+    fn apply_grants(&mut self, grants: &Grants) {
+        let _ = grants;
     }
 
     /// A copy of these claims, or `None` (the default) when the type cannot be copied.
@@ -162,6 +177,12 @@ impl<T: TokenClaims> TokenClaims for Arc<T> {
     fn apply_context(&mut self, context: &ClaimsContext) {
         if let Some(claims) = Arc::get_mut(self) {
             claims.apply_context(context);
+        }
+    }
+
+    fn apply_grants(&mut self, grants: &Grants) {
+        if let Some(claims) = Arc::get_mut(self) {
+            claims.apply_grants(grants);
         }
     }
 
@@ -264,7 +285,7 @@ pub struct StandardClaims {
     /// Every other claim, namespaced ones included.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
-    /// Roles found under the configured `roles_claim`.
+    /// Roles found at the configured roles location (the issuer profile's, or `roles_claim`).
     #[serde(skip)]
     pub roles: Vec<String>,
 }
@@ -362,16 +383,20 @@ impl TokenClaims for StandardClaims {
             let implied = context.implied_scopes_for(|s| self.has_scope(s));
             self.scope.add_scopes(&implied);
         }
-        if let Some(claim) = &context.roles_claim {
-            // Roles of the wrong JSON type grant nothing (no error: the token itself is valid).
-            self.roles = match self.extra.get(claim) {
-                Some(Value::Array(items)) => items
-                    .iter()
-                    .filter_map(|v| v.as_str().map(str::to_owned))
-                    .collect(),
-                Some(Value::String(one)) => vec![one.clone()],
-                _ => Vec::new(),
-            };
+    }
+
+    // Roles, scopes and permissions of the wrong JSON type grant nothing (no error: the token
+    // itself is valid).
+    fn apply_grants(&mut self, grants: &Grants) {
+        if let Some(roles) = &grants.roles {
+            self.roles.clone_from(roles);
+        }
+        if let Some(scopes) = &grants.scopes {
+            self.scope = (!scopes.is_empty()).then(|| scopes.join(" "));
+            self.scp.clear();
+        }
+        if let Some(permissions) = &grants.permissions {
+            self.permissions.clone_from(permissions);
         }
     }
 }
@@ -408,186 +433,3 @@ impl HasRoles for StandardClaims {}
 impl<T: HasScopes> HasScopes for Arc<T> {}
 impl<T: HasPermissions> HasPermissions for Arc<T> {}
 impl<T: HasRoles> HasRoles for Arc<T> {}
-
-/// A collection that can hold roles or permissions: `Vec<String>`, `HashSet<String>`,
-/// `BTreeSet<String>`, or an `Option` of one.
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot hold roles or permissions",
-    label = "this field's type",
-    note = "use `Vec<String>`, `HashSet<String>`, `BTreeSet<String>` or an `Option` of one"
-)]
-pub trait StringSet: Default {
-    /// Whether `value` is an element.
-    fn contains_str(&self, value: &str) -> bool;
-    /// Builds the collection from the claim's strings.
-    fn from_strings(values: Vec<String>) -> Self;
-}
-
-impl StringSet for Vec<String> {
-    fn contains_str(&self, value: &str) -> bool {
-        self.iter().any(|v| v == value)
-    }
-    fn from_strings(values: Vec<String>) -> Self {
-        values
-    }
-}
-
-impl<S: BuildHasher + Default> StringSet for HashSet<String, S> {
-    fn contains_str(&self, value: &str) -> bool {
-        self.contains(value)
-    }
-    fn from_strings(values: Vec<String>) -> Self {
-        values.into_iter().collect()
-    }
-}
-
-impl StringSet for BTreeSet<String> {
-    fn contains_str(&self, value: &str) -> bool {
-        self.contains(value)
-    }
-    fn from_strings(values: Vec<String>) -> Self {
-        values.into_iter().collect()
-    }
-}
-
-impl<T: StringSet> StringSet for Option<T> {
-    fn contains_str(&self, value: &str) -> bool {
-        self.as_ref().is_some_and(|s| s.contains_str(value))
-    }
-    fn from_strings(values: Vec<String>) -> Self {
-        Some(T::from_strings(values))
-    }
-}
-
-/// A field that can hold the `scope` claim: a space-separated `String`, or any [`StringSet`].
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot hold the scope claim",
-    label = "this field's type",
-    note = "use `String` (space-separated, as issued), `Vec<String>`, `HashSet<String>` or an `Option` of one"
-)]
-pub trait ScopeSet: Default {
-    /// Whether `scope` is granted.
-    fn has_scope(&self, scope: &str) -> bool;
-    /// Builds the field from the granted scopes.
-    fn from_scopes(scopes: Vec<String>) -> Self;
-    /// Builds the field from a space-separated list (the `scope` claim as issued). The default
-    /// splits it for [`from_scopes`](Self::from_scopes); `String` keeps it as one string.
-    fn from_scope_list(scopes: &str) -> Self {
-        Self::from_scopes(words(scopes).map(str::to_owned).collect())
-    }
-    /// Adds scopes implied by granted ones
-    /// ([`implied_scopes`](crate::AuthenticatorBuilder::implied_scopes)). The default adds
-    /// nothing.
-    fn add_scopes(&mut self, scopes: &[&str]) {
-        let _ = scopes;
-    }
-}
-
-impl ScopeSet for String {
-    fn has_scope(&self, scope: &str) -> bool {
-        self.split(' ').any(|s| s == scope)
-    }
-    fn from_scopes(scopes: Vec<String>) -> Self {
-        scopes.join(" ")
-    }
-    fn from_scope_list(scopes: &str) -> Self {
-        let mut list = String::with_capacity(scopes.len());
-        for word in words(scopes) {
-            if !list.is_empty() {
-                list.push(' ');
-            }
-            list.push_str(word);
-        }
-        list
-    }
-    fn add_scopes(&mut self, scopes: &[&str]) {
-        for scope in scopes {
-            if !self.has_scope(scope) {
-                if !self.is_empty() {
-                    self.push(' ');
-                }
-                self.push_str(scope);
-            }
-        }
-    }
-}
-
-impl ScopeSet for Option<String> {
-    fn has_scope(&self, scope: &str) -> bool {
-        self.as_ref().is_some_and(|s| s.has_scope(scope))
-    }
-    fn from_scopes(scopes: Vec<String>) -> Self {
-        Some(scopes.join(" "))
-    }
-    fn from_scope_list(scopes: &str) -> Self {
-        Some(String::from_scope_list(scopes))
-    }
-    fn add_scopes(&mut self, scopes: &[&str]) {
-        if !scopes.is_empty() {
-            self.get_or_insert_with(String::new).add_scopes(scopes);
-        }
-    }
-}
-
-/// The words of a space-separated list (several spaces count as one).
-fn words(list: &str) -> impl Iterator<Item = &str> {
-    list.split(' ').filter(|w| !w.is_empty())
-}
-
-/// Adding one scope to a set-like scope field.
-trait InsertScope {
-    fn insert_scope(&mut self, scope: &str);
-}
-
-impl InsertScope for Vec<String> {
-    fn insert_scope(&mut self, scope: &str) {
-        self.push(scope.to_owned());
-    }
-}
-
-impl InsertScope for HashSet<String> {
-    fn insert_scope(&mut self, scope: &str) {
-        self.insert(scope.to_owned());
-    }
-}
-
-impl InsertScope for BTreeSet<String> {
-    fn insert_scope(&mut self, scope: &str) {
-        self.insert(scope.to_owned());
-    }
-}
-
-impl<T: InsertScope + Default> InsertScope for Option<T> {
-    fn insert_scope(&mut self, scope: &str) {
-        self.get_or_insert_with(T::default).insert_scope(scope);
-    }
-}
-
-macro_rules! scope_set_via_string_set {
-    ($($ty:ty),*) => {$(
-        impl ScopeSet for $ty {
-            fn has_scope(&self, scope: &str) -> bool {
-                self.contains_str(scope)
-            }
-            fn from_scopes(scopes: Vec<String>) -> Self {
-                <$ty as StringSet>::from_strings(scopes)
-            }
-            fn add_scopes(&mut self, scopes: &[&str]) {
-                for scope in scopes {
-                    if !self.has_scope(scope) {
-                        InsertScope::insert_scope(self, scope);
-                    }
-                }
-            }
-        }
-    )*};
-}
-
-scope_set_via_string_set!(
-    Vec<String>,
-    HashSet<String>,
-    BTreeSet<String>,
-    Option<Vec<String>>,
-    Option<HashSet<String>>,
-    Option<BTreeSet<String>>
-);

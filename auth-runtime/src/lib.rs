@@ -90,8 +90,9 @@ pub use claims::{
     Actor, HasPermissions, HasRoles, HasScopes, ScopeSet, StandardClaims, StringSet, TokenClaims,
 };
 pub use config::{
-    Algorithm, AuthenticatorBuilder, BoundedFuture, ConfigError, DpopMode, IssuerRequest,
-    OrgPolicy, ProxyHeaders, Recorded, ReplayFuture, ReplayStore, ReplayStoreError, ResolverError,
+    Algorithm, AudienceRule, AuthenticatorBuilder, BoundedFuture, ClaimLocation, ClaimLocations,
+    ConfigError, DpopMode, Grants, IssuerProfile, IssuerRequest, IssuerTemplate, OrgPolicy,
+    ProxyHeaders, Recorded, ReplayFuture, ReplayStore, ReplayStoreError, ResolverError,
 };
 pub use dpop::{DpopError, ProofError};
 pub use policy::{
@@ -132,9 +133,10 @@ pub mod doctor {
 pub mod __private {
     pub use crate::axum::Guard;
     pub use crate::claims::{
-        de_claim, de_scope_set, de_string_set, HasPermissions, HasRoles, HasScopes, ScopeSet,
-        StandardClaims, StringSet, TokenClaims,
+        de_claim, de_scope_set, de_string_set, grants_deserializer, HasPermissions, HasRoles,
+        HasScopes, ScopeSet, StandardClaims, StringSet, TokenClaims,
     };
+    pub use crate::config::Grants;
     pub use crate::policy::{
         route_quota, Authenticated, Check, Description, GuardedRoute, Insufficient, NameGroup,
         Requirement, RouteLimit, RouteScopes,

@@ -25,6 +25,7 @@ mod logging;
 mod macros;
 mod oauth_server;
 mod policies;
+mod profiles;
 mod quickstart;
 mod rate_limits;
 mod rate_limits_redis;

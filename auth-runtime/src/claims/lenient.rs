@@ -125,7 +125,7 @@ struct Strings {
 impl Strings {
     fn push(&self, out: &mut Vec<String>, s: &str) {
         if self.split {
-            out.extend(super::words(s).map(str::to_owned));
+            out.extend(super::sets::words(s).map(str::to_owned));
         } else {
             out.push(s.to_owned());
         }
@@ -202,6 +202,16 @@ impl<'de> serde::de::DeserializeSeed<'de> for Item {
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_any(OneString)
     }
+}
+
+/// The values of [`Grants`](crate::Grants) as a deserializer, for `#[derive(TokenClaims)]`: it
+/// fills a field through the same [`de_string_set`] / [`de_scope_set`] as the claim itself, so
+/// a field of the wrong type is one error, not two.
+#[doc(hidden)]
+pub fn grants_deserializer(
+    values: &[String],
+) -> impl Deserializer<'_, Error = serde::de::value::Error> {
+    serde::de::value::SeqDeserializer::new(values.iter().map(String::as_str))
 }
 
 #[cfg(test)]

@@ -73,6 +73,17 @@ pub struct AuthenticatorBuilder {
     pub(super) rate_limits: RateLimitSettings,
     pub(super) resource: ResourceBuilder,
     pub(super) implied_scopes: Vec<(String, Vec<String>)>,
+    pub(super) profile: Option<super::profile::IssuerProfile>,
+    pub(super) profile_error: Option<ConfigError>,
+    pub(super) roles_locations: Option<Vec<super::locations::ClaimLocation>>,
+    pub(super) scopes_locations: Option<Vec<super::locations::ClaimLocation>>,
+    pub(super) permissions_locations: Option<Vec<super::locations::ClaimLocation>>,
+    pub(super) audience_rule: Option<super::profile::AudienceRule>,
+    pub(super) also_issuers: Vec<String>,
+    pub(super) issuer_template: Option<super::profile::IssuerTemplate>,
+    pub(super) jwks_uri: Option<String>,
+    pub(super) entra_tenants: Option<super::profile::Tenants>,
+    pub(super) firebase_tenant: Option<String>,
     /// Set by `error_body` (in the axum module, which owns rendering); carried to the
     /// Authenticator untouched.
     pub(crate) error_body: Option<ErrorBody>,
@@ -124,6 +135,17 @@ impl Default for AuthenticatorBuilder {
             rate_limits: RateLimitSettings::default(),
             resource: ResourceBuilder::default(),
             implied_scopes: Vec::new(),
+            profile: None,
+            profile_error: None,
+            roles_locations: None,
+            scopes_locations: None,
+            permissions_locations: None,
+            audience_rule: None,
+            also_issuers: Vec::new(),
+            issuer_template: None,
+            jwks_uri: None,
+            entra_tenants: None,
+            firebase_tenant: None,
             error_body: None,
         }
     }
@@ -189,7 +211,12 @@ impl AuthenticatorBuilder {
         self
     }
 
-    /// The claim that holds roles for untyped claims (e.g. `https://myapp.com/roles`).
+    /// Where roles live: a claim name (`https://myapp.com/roles`, `groups`) or a JSON Pointer
+    /// (`/realm_access/roles`); also `ROLES_CLAIM`. It replaces the profile's roles location, and
+    /// every reader of roles follows it: [`StandardClaims`](crate::StandardClaims), the
+    /// `#[claim(roles)]` field of a derived claims type, `#[require_role]` and route layers. See
+    /// [`ClaimLocation`](crate::ClaimLocation) for the forms, and
+    /// [`roles_from`](Self::roles_from) for several places.
     pub fn roles_claim(mut self, claim: impl Into<String>) -> Self {
         self.roles_claim = Some(claim.into());
         self

@@ -78,7 +78,98 @@ impl AuthenticatorBuilder {
         if let Some(url) = var("AUTH0_RESOURCE_URL") {
             builder = builder.protected_resource(url.trim());
         }
-        builder
+        builder.profile_from_vars(&var)
+    }
+
+    /// `ISSUER_PROFILE`, the profiles' native variables, `ENTRA_TENANTS`, `FIREBASE_TENANT` and
+    /// `ROLES_CLAIM`.
+    fn profile_from_vars(mut self, var: &dyn Fn(&str) -> Option<String>) -> Self {
+        use super::profile::IssuerProfile;
+        let named = match var("ISSUER_PROFILE").map(|p| p.parse::<IssuerProfile>()) {
+            Some(Ok(profile)) => Some(profile),
+            Some(Err(e)) => {
+                self.profile_error = Some(e);
+                None
+            }
+            None => None,
+        };
+        // A profile's own variables: each names its profile, and replaces AUTH0_ISSUER_BASE_URL.
+        let mut native: Vec<(&str, IssuerProfile)> = Vec::new();
+        if let Some(url) = var("KEYCLOAK_REALM_URL") {
+            self = self.keycloak(url.trim());
+            native.push(("KEYCLOAK_REALM_URL", IssuerProfile::Keycloak));
+        }
+        if let Some(tenant) = var("ENTRA_TENANT_ID") {
+            self = self.entra(tenant.trim());
+            native.push(("ENTRA_TENANT_ID", IssuerProfile::Entra));
+        }
+        match (var("COGNITO_REGION"), var("COGNITO_USER_POOL_ID")) {
+            (Some(region), Some(pool)) => {
+                self = self.cognito(region, pool);
+                native.push(("COGNITO_USER_POOL_ID", IssuerProfile::Cognito));
+            }
+            (None, Some(pool)) => {
+                // The pool ID starts with its region: `eu-west-1_AbC123xyz`.
+                let region = pool.split('_').next().unwrap_or_default().to_owned();
+                self = self.cognito(region, pool);
+                native.push(("COGNITO_USER_POOL_ID", IssuerProfile::Cognito));
+            }
+            (Some(_), None) => {
+                self.profile_error = Some(super::error::invalid(
+                    "cognito",
+                    "COGNITO_REGION is set without COGNITO_USER_POOL_ID: set the user pool ID too",
+                ));
+            }
+            (None, None) => {}
+        }
+        if let Some(url) = var("OKTA_ISSUER") {
+            self = self.okta(url.trim());
+            native.push(("OKTA_ISSUER", IssuerProfile::Okta));
+        }
+        if let Some(project) = var("FIREBASE_PROJECT_ID") {
+            self = self.firebase(project.trim());
+            native.push(("FIREBASE_PROJECT_ID", IssuerProfile::Firebase));
+        }
+        let conflict = match (native.as_slice(), named) {
+            ([_, second, ..], _) => Some(format!(
+                "{} and {} name two issuers: set the variables of one profile",
+                native[0].0, second.0
+            )),
+            ([(name, profile)], Some(named)) if named != *profile => Some(format!(
+                "{name} is a {profile} setting but ISSUER_PROFILE is `{named}`: make them agree"
+            )),
+            ([(name, _)], _)
+                if var("AUTH0_ISSUER_BASE_URL").is_some() || var("AUTH0_DOMAIN").is_some() =>
+            {
+                Some(format!(
+                    "{name} and AUTH0_ISSUER_BASE_URL / AUTH0_DOMAIN both name the issuer: set one"
+                ))
+            }
+            _ => None,
+        };
+        if let Some(reason) = conflict {
+            self.profile_error = Some(super::error::invalid("profile", &reason));
+        }
+        if let Some(profile) = named {
+            self = self.profile(profile);
+        }
+        if let Some(clients) = var("COGNITO_APP_CLIENT_IDS") {
+            self = self.audiences(split_list(&clients));
+        }
+        if let Some(tenants) = var("ENTRA_TENANTS") {
+            self = if tenants.trim() == "*" {
+                self.entra_any_tenant()
+            } else {
+                self.entra_tenants(split_list(&tenants))
+            };
+        }
+        if let Some(tenant) = var("FIREBASE_TENANT") {
+            self = self.firebase_tenant(tenant);
+        }
+        if let Some(claim) = var("ROLES_CLAIM") {
+            self = self.roles_claim(claim.trim());
+        }
+        self
     }
 }
 

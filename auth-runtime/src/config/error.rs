@@ -109,6 +109,21 @@ pub enum ConfigError {
     /// The HTTP client could not be built.
     #[error("the HTTP client for the issuer could not be built: {0}")]
     HttpClient(String),
+    /// `ISSUER_PROFILE` names no profile.
+    #[error("ISSUER_PROFILE is `{value}`: set it to one of auth0, keycloak, entra, cognito, okta, firebase (or leave it unset for auth0)")]
+    UnknownProfile {
+        /// The value given (at most 64 characters).
+        value: String,
+    },
+    /// A multi-tenant Entra API (`common`, `organizations`) without its tenant allow-list.
+    #[error("a multi-tenant Entra ID issuer accepts tokens of any tenant that signs in: set ENTRA_TENANTS to the tenant IDs to accept (comma-separated), or `*` to accept every tenant; or call `.entra_tenants(..)` / `.entra_any_tenant()`")]
+    MissingEntraTenants,
+    /// The Okta profile pointed at the org authorization server.
+    #[error("`{url}` is the Okta org authorization server, whose access tokens are meant for Okta's own APIs and must not be validated by yours: use a custom authorization server, such as `https://{{your-org}}.okta.com/oauth2/default`")]
+    OktaOrgServer {
+        /// The issuer URL given.
+        url: String,
+    },
 }
 
 pub(super) fn invalid(setting: &'static str, reason: &str) -> ConfigError {

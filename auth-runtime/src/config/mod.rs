@@ -10,10 +10,13 @@ mod dpop;
 mod env;
 mod error;
 mod hooks;
+mod locations;
 mod options;
+mod profile;
 mod proxy;
 mod ratelimit;
 mod resource;
+mod rules;
 mod scopes;
 mod settings;
 mod validate;
@@ -26,9 +29,12 @@ pub use hooks::{
     ResolverError,
 };
 pub(crate) use hooks::{ErrorBody, Resolver};
+pub use locations::{ClaimLocation, ClaimLocations, Grants};
 pub use options::{Algorithm, DpopMode, OrgPolicy};
+pub use profile::{AudienceRule, IssuerProfile, IssuerTemplate};
 pub use proxy::ProxyHeaders;
 pub(crate) use resource::WELL_KNOWN;
+pub(crate) use rules::AudienceHint;
 pub(crate) use settings::{
     DpopSettings, IssuerSource, RateLimitSettings, ReplayChoice, Settings, Validated,
 };

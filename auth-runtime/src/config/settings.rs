@@ -34,6 +34,8 @@ pub(crate) struct Settings {
     pub(crate) leeway: Duration,
     pub(crate) realm: String,
     pub(crate) roles_claim: Option<String>,
+    /// The issuer profile's rules: issuers, audience rule, vendor checks, claim locations.
+    pub(crate) rules: super::rules::TokenRules,
     pub(crate) max_token_bytes: usize,
     pub(crate) require_at_jwt_typ: bool,
     pub(crate) http_timeout: Duration,

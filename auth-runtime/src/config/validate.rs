@@ -17,7 +17,16 @@ impl AuthenticatorBuilder {
         if let Some(err) = self.dpop_mode_error {
             return Err(err);
         }
+        if let Some(err) = self.profile_error {
+            return Err(err);
+        }
         let multi = self.domains.is_some() || self.resolver.is_some();
+        if self.jwks_uri.is_some() && (multi || self.domain.is_some()) {
+            return Err(invalid(
+                "jwks_uri",
+                "a JWKS URL goes with one issuer URL (`.issuer_base_url(..)`), not with domains",
+            ));
+        }
         let source = match (self.domain, self.issuer_base_url) {
             (_, Some(_)) if multi => return Err(ConfigError::ConflictingIssuer),
             (Some(_), Some(_)) => return Err(ConfigError::ConflictingIssuer),
@@ -43,10 +52,21 @@ impl AuthenticatorBuilder {
             }
             (None, None) => return Err(ConfigError::MissingIssuer),
             (Some(domain), None) => domain_source(&domain)?,
-            (None, Some(url)) => IssuerSource::Discover {
-                base: issuer_url(&url)?,
+            (None, Some(url)) => match &self.jwks_uri {
+                // No discovery: the issuer is the URL as given, compared exactly.
+                Some(jwks_uri) => {
+                    issuer_url(&url)?;
+                    IssuerSource::Fixed {
+                        issuer: url.trim().to_owned(),
+                        jwks_uri: issuer_url(jwks_uri)?,
+                    }
+                }
+                None => IssuerSource::Discover {
+                    base: issuer_url(&url)?,
+                },
             },
         };
+
         if self.audiences.is_empty() {
             return Err(ConfigError::MissingAudience);
         }
@@ -101,11 +121,23 @@ impl AuthenticatorBuilder {
                 "must be non-empty and contain no quotes, backslashes or control characters",
             ));
         }
-        if let Some(claim) = &self.roles_claim {
-            if claim.is_empty() {
-                return Err(invalid("roles_claim", "must not be empty"));
-            }
-        }
+        let rules = super::rules::resolve(
+            super::rules::ProfileInput {
+                profile: self.profile,
+                roles_claim: self.roles_claim.clone(),
+                roles: self.roles_locations,
+                scopes: self.scopes_locations,
+                permissions: self.permissions_locations,
+                audience: self.audience_rule,
+                also_issuers: self.also_issuers,
+                template: self.issuer_template,
+                entra_tenants: self.entra_tenants,
+                firebase_tenant: self.firebase_tenant,
+            },
+            &source,
+            &self.audiences,
+            &algorithms,
+        )?;
         let proof_algorithms = dpop_algorithms(self.dpop_algorithms)?;
         let base_url = self
             .public_base_url
@@ -209,6 +241,7 @@ impl AuthenticatorBuilder {
             leeway: self.leeway,
             realm: self.realm,
             roles_claim: self.roles_claim,
+            rules,
             max_token_bytes: self.max_token_bytes,
             require_at_jwt_typ: self.require_at_jwt_typ,
             http_timeout: self.http_timeout,

@@ -106,7 +106,12 @@ pub(crate) async fn resolve(
         .ok_or_else(|| discovery_error(&discovery_url, "it has no `issuer`"))?;
     // OIDC Discovery §4.3: the issuer must be the URL the document was requested for, or an
     // impostor could choose which issuer we enforce.
-    if issuer.trim_end_matches('/') != base.as_str().trim_end_matches('/') {
+    // A template issuer (Entra's multi-tenant `.../{tenantid}/v2.0`) stands for the URL whose
+    // path has one segment (`common`) where the placeholder is.
+    let template = settings.rules.template.as_ref();
+    if issuer.trim_end_matches('/') != base.as_str().trim_end_matches('/')
+        && !template.is_some_and(|t| t.matches_base(&issuer, base.as_str()))
+    {
         return Err(discovery_error(
             &discovery_url,
             &format!("its issuer `{issuer}` does not match the configured `{base}`"),

@@ -163,13 +163,14 @@ impl JwksCache {
         self.unknown.lock().map_or(0, |u| u.kids.len())
     }
 
-    /// The key set to verify a token claiming `issuer` with `kid`: loads it if the cache is cold,
+    /// The key set to verify a token with `kid` whose issuer `accepts` (given the key set's
+    /// issuer): loads it if the cache is cold,
     /// refuses a token of another issuer before any key lookup (so it can never start an
     /// unknown-`kid` cooldown), refetches once for an unknown `kid` (then cools down), and
     /// refreshes stale keys in the background.
     pub(crate) async fn key_set(
         self: &Arc<Self>,
-        issuer: &str,
+        accepts: &(dyn Fn(&str) -> bool + Sync),
         kid: Option<&str>,
     ) -> Result<Arc<KeySet>, KeyError> {
         let (mut set, just_loaded) = match self.current.load_full() {
@@ -184,7 +185,7 @@ impl JwksCache {
             }
         };
         self.refresh_if_stale();
-        if *set.issuer != *issuer {
+        if !accepts(&set.issuer) {
             return Err(KeyError::ForeignIssuer);
         }
         let Some(kid) = kid else {
@@ -204,7 +205,7 @@ impl JwksCache {
         if let Some(fresh) = self.current.load_full() {
             set = fresh;
         }
-        if *set.issuer == *issuer && set.has_kid(kid) {
+        if accepts(&set.issuer) && set.has_kid(kid) {
             Ok(set)
         } else {
             self.remember_unknown(kid);

@@ -79,13 +79,56 @@ impl std::fmt::Debug for TestIssuer {
     }
 }
 
+/// Starting.
 impl TestIssuer {
     /// Starts the issuer on an ephemeral loopback port with one RS256 signing key.
     pub async fn start() -> Result<TestIssuer, TestIssuerError> {
+        Self::start_at("/").await
+    }
+
+    /// Starts the issuer under a path, as vendors name their issuers: `"/realms/acme"` gives
+    /// the issuer `http://127.0.0.1:<port>/realms/acme` (no trailing slash, as Keycloak, Okta,
+    /// Cognito and Entra write theirs), with discovery at
+    /// `<issuer>/.well-known/openid-configuration`. `"/"` is [`start`](Self::start).
+    ///
+    /// ```
+    /// # extern crate auth_runtime as route_guard;
+    /// use route_guard::{testing::TestIssuer, IssuerProfile};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let keycloak = TestIssuer::start_at("/realms/acme").await?;
+    /// assert!(keycloak.issuer().ends_with("/realms/acme"));
+    /// let auth = route_guard::Authenticator::builder()
+    ///     .keycloak(keycloak.issuer())
+    ///     .audience("orders-api")
+    ///     .build()?;
+    /// let token = keycloak
+    ///     .token()
+    ///     .audiences(["orders-api", "account"])
+    ///     .claim("typ", "Bearer")
+    ///     .claim("realm_access", serde_json::json!({ "roles": ["admin"] }))
+    ///     .sign();
+    /// let verified = auth.verify(&token).await?;
+    /// assert_eq!(verified.standard_claims()?.roles, ["admin"]);
+    /// assert_eq!(auth.profile(), IssuerProfile::Keycloak);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn start_at(path: &str) -> Result<TestIssuer, TestIssuerError> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
+        let prefix = path.trim_end_matches('/');
+        let prefix = match prefix.is_empty() || prefix.starts_with('/') {
+            true => prefix.to_owned(),
+            false => format!("/{prefix}"),
+        };
+        let issuer = match prefix.is_empty() {
+            true => format!("http://{addr}/"),
+            false => format!("http://{addr}{prefix}"),
+        };
         let shared = Arc::new(Shared {
-            issuer: format!("http://{addr}/"),
+            issuer,
             keys: Mutex::new(Vec::new()),
             history: Mutex::new(VecDeque::new()),
             signing_kid: Mutex::new(String::new()),
@@ -96,15 +139,16 @@ impl TestIssuer {
             proof_jtis: Mutex::new((VecDeque::new(), HashSet::new())),
             next_kid: AtomicUsize::new(1),
         });
+        let at = |route: &str| format!("{prefix}{route}");
         let app = Router::new()
-            .route("/.well-known/openid-configuration", get(discovery))
-            .route("/.well-known/jwks.json", get(jwks))
+            .route(&at("/.well-known/openid-configuration"), get(discovery))
+            .route(&at("/.well-known/jwks.json"), get(jwks))
             .route(
-                "/.well-known/oauth-authorization-server",
+                &at("/.well-known/oauth-authorization-server"),
                 get(oauth::metadata),
             )
-            .route(oauth::TOKEN_PATH, post(oauth::token))
-            .route(oauth::AUTHORIZE_PATH, get(oauth::authorize))
+            .route(&at(oauth::TOKEN_PATH), post(oauth::token))
+            .route(&at(oauth::AUTHORIZE_PATH), get(oauth::authorize))
             .with_state(Arc::clone(&shared));
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -118,7 +162,10 @@ impl TestIssuer {
         *lock(&issuer.shared.signing_kid) = kid;
         Ok(issuer)
     }
+}
 
+/// What a test reads of the issuer, and how it mints tokens and changes keys.
+impl TestIssuer {
     /// The issuer identifier, `http://127.0.0.1:<port>/` (what tokens carry in `iss`).
     pub fn issuer(&self) -> &str {
         &self.shared.issuer
@@ -413,7 +460,7 @@ async fn discovery(State(shared): State<Arc<Shared>>) -> Response {
     }
     let mut document = json!({
         "issuer": shared.issuer,
-        "jwks_uri": format!("{}.well-known/jwks.json", shared.issuer),
+        "jwks_uri": format!("{}/.well-known/jwks.json", shared.issuer.trim_end_matches('/')),
         "token_endpoint": format!("{}{}", shared.issuer.trim_end_matches('/'), oauth::TOKEN_PATH),
         "authorization_endpoint": format!("{}{}", shared.issuer.trim_end_matches('/'), oauth::AUTHORIZE_PATH),
         "id_token_signing_alg_values_supported": ["RS256"],

@@ -263,7 +263,15 @@ impl Authenticator {
             }
             (None, Some(alg), true) => {
                 if let (Some(cache), Some(iss)) = (&cache, &iss) {
-                    match cache.key_set(iss, kid.as_deref()).await {
+                    let rules = &self.inner.settings.rules;
+                    let value = rules
+                        .template
+                        .as_ref()
+                        .and_then(|t| report.claim(&t.claim)?.as_str())
+                        .map(str::to_owned);
+                    let accepts =
+                        |set_issuer: &str| rules.issuer_matches(set_issuer, iss, value.as_deref());
+                    match cache.key_set(&accepts, kid.as_deref()).await {
                         Ok(set) => match set.find(kid.as_deref(), alg) {
                             Ok(key) => {
                                 let signed =

@@ -102,6 +102,17 @@ pub enum VerifyError {
     /// An OpenID Connect ID token (for the client app) was sent instead of an access token.
     #[error("the token's audience (aud) is not accepted: this looks like an ID token; send an access token requested with your API's audience")]
     IdToken,
+    /// The claim that stands for `aud` under the audience rule (Cognito's `client_id`, an
+    /// `azp`) is missing or not a configured audience.
+    #[error("the token's `{claim}` is not an accepted audience")]
+    ClaimNotAccepted {
+        /// The claim's name (from the configuration, never from the token).
+        claim: String,
+    },
+    /// A rule of the issuer profile refused the token; the text says which, in the vendor's
+    /// words (a Keycloak token without the API's audience mapper, a Cognito ID token, ...).
+    #[error("{0}")]
+    Profile(&'static str),
 }
 
 impl VerifyError {
@@ -124,6 +135,8 @@ impl VerifyError {
             | VerifyError::WrongIssuer
             | VerifyError::WrongAudience
             | VerifyError::IdToken
+            | VerifyError::ClaimNotAccepted { .. }
+            | VerifyError::Profile(_)
             | VerifyError::MissingOrganization
             | VerifyError::OrganizationNotAllowed { .. }
             | VerifyError::MissingRequiredClaim(_)

@@ -11,6 +11,7 @@ mod error;
 mod escape;
 mod header;
 mod path;
+mod profile;
 mod registered;
 mod token;
 
@@ -194,6 +195,7 @@ impl Authenticator {
             inner: Arc::new(Inner {
                 context: Arc::new(ClaimsContext {
                     roles_claim: settings.roles_claim.clone(),
+                    locations: settings.rules.locations.clone(),
                     implied_scopes: settings.implied_scopes.clone(),
                     leeway: settings.leeway,
                 }),
@@ -226,6 +228,11 @@ impl Authenticator {
             }
             _ => None,
         }
+    }
+
+    /// The issuer profile the tokens are checked with.
+    pub fn profile(&self) -> crate::config::IssuerProfile {
+        self.inner.settings.rules.profile
     }
 
     /// Every accepted issuer known now: the one issuer, or each of several domains

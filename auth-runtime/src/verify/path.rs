@@ -3,10 +3,13 @@
 
 use std::sync::Arc;
 
+use serde_json::{Map, Value};
+
 use super::error::{key_error, VerifyError};
 use super::escape::Escaped;
 use super::header::{check_typ, decode_segment, decode_segment_into, parse_header, unix_now};
-use super::registered::{parse_claims, payload_text};
+use super::profile::{check_audience, check_vendor};
+use super::registered::{parse_claims, payload_text, NOT_AN_OBJECT};
 use super::token::VerifiedToken;
 use super::{Allowed, Authenticator, Keys, RequestContext};
 use crate::config::{normalize_domain, Algorithm, IssuerRequest, Resolver};
@@ -226,6 +229,16 @@ impl Authenticator {
         // checked again below, after the signature.
         let payload = payload_text(decode_segment(payload_b64, "the payload is not base64url")?)?;
         let claims = parse_claims(&payload)?;
+        let rules = &settings.rules;
+        // Only a profile's rules read claims beyond the registered ones.
+        let map: Option<Map<String, Value>> = match rules.needs_claims_map() {
+            true => Some(serde_json::from_str(&payload).map_err(|_| NOT_AN_OBJECT)?),
+            false => None,
+        };
+        let template_value = rules
+            .template
+            .as_ref()
+            .and_then(|t| map.as_ref()?.get(&t.claim)?.as_str());
 
         let key_set = match &self.inner.hmac {
             Some(key) => {
@@ -243,7 +256,9 @@ impl Authenticator {
                     Keys::Multi { .. } => self.resolve_cache(issuer, context).await?,
                 };
                 let kid = kid.as_deref();
-                let set = cache.key_set(issuer, kid).await.map_err(key_error)?;
+                let accepts =
+                    |set_issuer: &str| rules.issuer_matches(set_issuer, issuer, template_value);
+                let set = cache.key_set(&accepts, kid).await.map_err(key_error)?;
                 let key = set.find(kid, alg).map_err(key_error)?;
                 key.verify_sig(signed, &signature)
                     .map_err(|_| VerifyError::InvalidSignature)?;
@@ -266,38 +281,32 @@ impl Authenticator {
             .iss
             .as_deref()
             .ok_or(VerifyError::MissingClaim("iss"))?;
-        let expected_issuer = match &key_set {
-            Some(set) => &*set.issuer,
-            None => self.hs256_issuer(),
+        let issuer_ok = match &key_set {
+            Some(set) => rules.issuer_matches(&set.issuer, iss, template_value),
+            None => iss == self.hs256_issuer(),
         };
-        if iss != expected_issuer {
+        if !issuer_ok {
             return Err(VerifyError::WrongIssuer);
         }
-        let aud = claims
-            .aud
-            .as_ref()
-            .ok_or(VerifyError::MissingClaim("aud"))?;
-        if !aud
-            .0
-            .iter()
-            .any(|a| settings.audiences.iter().any(|c| c == a))
-        {
-            // A common mistake with Auth0: the ID token goes to the API. Say so.
-            return Err(if claims.nonce.is_some() || claims.at_hash.is_some() {
-                VerifyError::IdToken
-            } else {
-                VerifyError::WrongAudience
-            });
-        }
+        check_audience(settings, &claims, map.as_ref())?;
+        check_vendor(settings, map.as_ref(), kid.as_deref())?;
         self.check_policies(&claims, &payload)?;
         let issuer = match &key_set {
-            Some(set) => Arc::clone(&set.issuer),
-            None => Arc::from(iss),
+            // The key set's own issuer is shared; an also-accepted or templated one is the token's.
+            Some(set) if *set.issuer == *iss => Arc::clone(&set.issuer),
+            _ => Arc::from(iss),
         };
         let jkt: Option<Box<str>> = claims.cnf.and_then(|cnf| cnf.jkt).map(|j| j.into());
         let generation = key_set.as_ref().map_or(0, |set| set.generation);
-        let verified =
-            VerifiedToken::new(payload, alg, kid, issuer, jkt, self.inner.context.clone());
+        let verified = VerifiedToken::new(
+            payload,
+            alg,
+            kid,
+            issuer,
+            jkt,
+            self.inner.context.clone(),
+            map,
+        );
         Ok((verified, exp.0 + leeway, generation))
     }
 

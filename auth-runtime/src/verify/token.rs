@@ -18,6 +18,9 @@ pub struct ClaimsContext {
     /// The claim holding roles for types without a roles field, from
     /// [`roles_claim`](crate::AuthenticatorBuilder::roles_claim).
     pub roles_claim: Option<String>,
+    /// Where roles, scopes and permissions live (the issuer profile's locations, or
+    /// [`roles_claim`](crate::AuthenticatorBuilder::roles_claim) and its siblings).
+    pub locations: crate::config::ClaimLocations,
     /// For each broader scope, every scope it implies, from
     /// [`implied_scopes`](crate::AuthenticatorBuilder::implied_scopes).
     pub implied_scopes: std::collections::BTreeMap<String, Vec<String>>,
@@ -67,8 +70,11 @@ struct VerifiedInner {
     /// `cnf.jkt`: the thumbprint of the key a DPoP-bound token is bound to.
     jkt: Option<Box<str>>,
     context: Arc<ClaimsContext>,
-    /// Every claim as JSON, parsed on first use (only claim predicates need it).
+    /// Every claim as JSON, parsed on first use (claim predicates and claim locations need it),
+    /// or already parsed by a profile's checks.
     raw: OnceLock<Map<String, Value>>,
+    /// What the configured claim locations hold, found on first use.
+    grants: OnceLock<crate::config::Grants>,
     /// The claims already parsed into a type, kept with the token (and so with its entry in the
     /// verified-token cache): a token seen before costs no second parse.
     typed: TypedClaims,
@@ -105,6 +111,7 @@ impl VerifiedToken {
         issuer: Arc<str>,
         jkt: Option<Box<str>>,
         context: Arc<ClaimsContext>,
+        raw: Option<Map<String, Value>>,
     ) -> Self {
         VerifiedToken {
             inner: Arc::new(VerifiedInner {
@@ -114,7 +121,8 @@ impl VerifiedToken {
                 issuer,
                 jkt,
                 context,
-                raw: OnceLock::new(),
+                raw: raw.map_or_else(OnceLock::new, OnceLock::from),
+                grants: OnceLock::new(),
                 typed: TypedClaims::default(),
             }),
             seen_before: false,
@@ -183,10 +191,23 @@ impl VerifiedToken {
     ///
     /// The payload is parsed into a map on the first call and kept with the token.
     pub fn claim(&self, name: &str) -> Option<&Value> {
+        self.claims_map().get(name)
+    }
+
+    /// Every claim as JSON, parsed once and kept with the token.
+    fn claims_map(&self) -> &Map<String, Value> {
         self.inner
             .raw
             .get_or_init(|| serde_json::from_str(&self.inner.payload).unwrap_or_default())
-            .get(name)
+    }
+
+    /// The roles, scopes and permissions at the configured claim locations (the issuer
+    /// profile's, or [`roles_claim`](crate::AuthenticatorBuilder::roles_claim)'s): found once,
+    /// and kept with the token.
+    pub fn grants(&self) -> &crate::config::Grants {
+        self.inner
+            .grants
+            .get_or_init(|| self.inner.context.locations.grants(self.claims_map()))
     }
 
     /// The verified `alg`.

@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
 use proptest::prelude::*;
-use route_guard::testing::{DpopKey, TestIssuer};
+use route_guard::testing::{DpopKey, TestIssuer, TEST_ROLES_CLAIM};
 use route_guard::{Authenticator, TokenClaims};
 use serde_json::json;
 
@@ -220,7 +220,9 @@ proptest! {
         let mut token = issuer
             .token()
             .sub(&sub)
-            .claim("https://myapp.com/roles", json!(roles))
+            // Roles are read where the Authenticator says they live (`roles_claim`), whatever
+            // claim the field names.
+            .claim(TEST_ROLES_CLAIM, json!(roles))
             .claim("https://myapp.com/level", level);
         if let Some(p) = &permissions {
             token = token.claim("permissions", json!(p));

@@ -1,0 +1,310 @@
+//! Where a token keeps its authorization data: [`ClaimLocation`] (a claim name or an RFC 6901
+//! JSON Pointer, and how the value there lists its entries), and [`Grants`], what the configured
+//! locations found in one token.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde_json::{Map, Value};
+
+use super::error::{invalid, ConfigError};
+
+/// Where a list of roles, scopes or permissions lives in a token's claims.
+///
+/// Written as a claim name (`https://myapp.com/roles`, `groups`, `cognito:groups`) or, with a
+/// leading `/`, as an RFC 6901 JSON Pointer into nested claims (`/realm_access/roles`,
+/// `/resource_access/orders-api/roles`, `/ext/roles`; `~1` stands for `/` and `~0` for `~`
+/// inside a name). A name without a leading `/` is always one top-level claim, so Auth0's
+/// namespaced URLs keep working.
+///
+/// The value found there is read leniently: an array gives its strings, a string gives one entry
+/// (a scopes location splits it on spaces), and any other value gives nothing. Three forms can
+/// be asked for instead:
+/// [`comma_separated`](Self::comma_separated) (Clerk's `o.per`),
+/// [`space_separated`](Self::space_separated) and [`object_keys`](Self::object_keys) (Zitadel's
+/// role map, whose keys are the roles).
+///
+/// ```
+/// # extern crate auth_runtime as route_guard;
+/// use route_guard::ClaimLocation;
+///
+/// let keycloak: ClaimLocation = "/realm_access/roles".parse()?;
+/// let zitadel = ClaimLocation::new("urn:zitadel:iam:org:project:roles")?.object_keys();
+/// let clerk = ClaimLocation::new("/o/per")?.comma_separated();
+/// assert_eq!(keycloak.to_string(), "/realm_access/roles");
+/// # let _ = (zitadel, clerk);
+/// # Ok::<(), route_guard::ConfigError>(())
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct ClaimLocation {
+    /// As written, for messages.
+    text: String,
+    /// The reference tokens, unescaped: one for a claim name.
+    path: Vec<String>,
+    format: ValueFormat,
+}
+
+/// How the value at a [`ClaimLocation`] lists its entries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ValueFormat {
+    /// An array of strings, or one string (split on spaces for scopes).
+    Auto,
+    Comma,
+    Space,
+    ObjectKeys,
+}
+
+impl ClaimLocation {
+    /// A claim name, or a JSON Pointer when it starts with `/`. An empty name, a pointer to the
+    /// whole payload or a pointer with an escape other than `~0` / `~1` is refused.
+    pub fn new(location: &str) -> Result<Self, ConfigError> {
+        let refuse = |reason: &str| invalid("roles_claim", &format!("`{location}` {reason}"));
+        if location.is_empty() {
+            return Err(refuse(
+                "is empty: name a claim, or a JSON Pointer such as `/realm_access/roles`",
+            ));
+        }
+        if location.chars().any(char::is_control) {
+            return Err(refuse("contains a control character"));
+        }
+        let path =
+            match location.strip_prefix('/') {
+                None => vec![location.to_owned()],
+                Some(pointer) => {
+                    let mut path = Vec::new();
+                    for token in pointer.split('/') {
+                        path.push(unescape(token).ok_or_else(|| {
+                            refuse("has a `~` that is not `~0` or `~1` (RFC 6901)")
+                        })?);
+                    }
+                    if path.iter().any(String::is_empty) {
+                        return Err(refuse(
+                            "has an empty step: each `/` must be followed by a claim name",
+                        ));
+                    }
+                    path
+                }
+            };
+        Ok(ClaimLocation {
+            text: location.to_owned(),
+            path,
+            format: ValueFormat::Auto,
+        })
+    }
+
+    /// The entries are one comma-separated string (`"read,manage"`); an array still counts.
+    pub fn comma_separated(mut self) -> Self {
+        self.format = ValueFormat::Comma;
+        self
+    }
+
+    /// The entries are one space-separated string; an array still counts.
+    pub fn space_separated(mut self) -> Self {
+        self.format = ValueFormat::Space;
+        self
+    }
+
+    /// The entries are the keys of an object (`{"admin": {...}, "reader": {...}}`); an array
+    /// still counts.
+    pub fn object_keys(mut self) -> Self {
+        self.format = ValueFormat::ObjectKeys;
+        self
+    }
+
+    /// The value at this location, if the claims have one.
+    pub(crate) fn find<'v>(&self, claims: &'v Map<String, Value>) -> Option<&'v Value> {
+        let (first, rest) = self.path.split_first()?;
+        let mut value = claims.get(first)?;
+        for step in rest {
+            value = value.as_object()?.get(step)?;
+        }
+        Some(value)
+    }
+
+    /// Adds the entries found here to `out`. `split_spaces`: a plain string is a
+    /// space-separated list (scopes).
+    fn collect(&self, claims: &Map<String, Value>, split_spaces: bool, out: &mut Vec<String>) {
+        // Array entries are kept as issued; a list in a string drops its empty words.
+        let mut push = |entry: &str| {
+            if !entry.is_empty() {
+                out.push(entry.to_owned());
+            }
+        };
+        match (self.find(claims), self.format) {
+            (Some(Value::Array(items)), _) => {
+                out.extend(items.iter().filter_map(Value::as_str).map(str::to_owned));
+            }
+            (Some(Value::String(text)), ValueFormat::Comma) => {
+                text.split(',').map(str::trim).for_each(push);
+            }
+            (Some(Value::String(text)), ValueFormat::Space) => {
+                text.split(' ').for_each(push);
+            }
+            (Some(Value::String(text)), ValueFormat::Auto) if split_spaces => {
+                text.split(' ').for_each(push);
+            }
+            (Some(Value::String(text)), ValueFormat::Auto) => push(text),
+            (Some(Value::Object(map)), ValueFormat::ObjectKeys) => {
+                map.keys().map(String::as_str).for_each(push);
+            }
+            _ => {}
+        }
+    }
+}
+
+fn unescape(token: &str) -> Option<String> {
+    let mut out = String::with_capacity(token.len());
+    let mut chars = token.chars();
+    while let Some(c) = chars.next() {
+        if c == '~' {
+            match chars.next() {
+                Some('0') => out.push('~'),
+                Some('1') => out.push('/'),
+                _ => return None,
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    Some(out)
+}
+
+impl FromStr for ClaimLocation {
+    type Err = ConfigError;
+
+    fn from_str(location: &str) -> Result<Self, ConfigError> {
+        ClaimLocation::new(location)
+    }
+}
+
+impl fmt::Display for ClaimLocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl fmt::Debug for ClaimLocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.format {
+            ValueFormat::Auto => write!(f, "{:?}", self.text),
+            format => write!(f, "{:?} ({format:?})", self.text),
+        }
+    }
+}
+
+/// Where roles, scopes and permissions are read from: set by the issuer profile, overridden by
+/// [`roles_claim`](crate::AuthenticatorBuilder::roles_claim) and
+/// [`roles_from`](crate::AuthenticatorBuilder::roles_from) and their siblings. `None`: the
+/// claims type reads its own field (for scopes: `scope` and `scp`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ClaimLocations {
+    /// Where roles live.
+    pub roles: Option<Vec<ClaimLocation>>,
+    /// Where scopes live.
+    pub scopes: Option<Vec<ClaimLocation>>,
+    /// Where permissions live.
+    pub permissions: Option<Vec<ClaimLocation>>,
+}
+
+impl ClaimLocations {
+    /// Whether any location is configured (otherwise there is nothing to look up).
+    pub fn is_empty(&self) -> bool {
+        self.roles.is_none() && self.scopes.is_none() && self.permissions.is_none()
+    }
+
+    /// What the configured locations hold in `claims`.
+    pub fn grants(&self, claims: &Map<String, Value>) -> Grants {
+        let read = |locations: &Option<Vec<ClaimLocation>>, split_spaces: bool| {
+            locations.as_ref().map(|locations| {
+                let mut out = Vec::new();
+                for location in locations {
+                    location.collect(claims, split_spaces, &mut out);
+                }
+                out
+            })
+        };
+        Grants {
+            roles: read(&self.roles, false),
+            scopes: read(&self.scopes, true),
+            permissions: read(&self.permissions, false),
+        }
+    }
+}
+
+/// The roles, scopes and permissions a token holds at the configured [`ClaimLocations`]; `None`
+/// where no location is configured (the claims type's own field is used).
+///
+/// `#[derive(TokenClaims)]` fills its `#[claim(roles)]`, `#[claim(scope)]` and
+/// `#[claim(permissions)]` fields from it; by hand, implement
+/// [`TokenClaims::apply_grants`](crate::TokenClaims::apply_grants).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Grants {
+    /// The roles found, when a roles location is configured.
+    pub roles: Option<Vec<String>>,
+    /// The scopes found, when a scopes location is configured.
+    pub scopes: Option<Vec<String>>,
+    /// The permissions found, when a permissions location is configured.
+    pub permissions: Option<Vec<String>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn claims(value: Value) -> Map<String, Value> {
+        match value {
+            Value::Object(map) => map,
+            _ => Map::new(),
+        }
+    }
+
+    #[test]
+    fn pointers_names_and_forms() {
+        let token = claims(json!({
+            "realm_access": {"roles": ["admin", "user"]},
+            "a/b": {"c~d": "one"},
+            "https://myapp.com/roles": "solo",
+            "o": {"per": "read, manage,,read"},
+            "urn:roles": {"owner": {"1": "x"}, "viewer": {}},
+            "scope": "a  b",
+        }));
+        let find = |text: &str| {
+            let mut out = Vec::new();
+            ClaimLocation::new(text)
+                .map(|l| l.collect(&token, false, &mut out))
+                .map(|()| out)
+        };
+        assert_eq!(
+            find("/realm_access/roles").ok(),
+            Some(vec!["admin".into(), "user".into()])
+        );
+        assert_eq!(find("/a~1b/c~0d").ok(), Some(vec!["one".into()]));
+        assert_eq!(
+            find("https://myapp.com/roles").ok(),
+            Some(vec!["solo".into()])
+        );
+        assert_eq!(find("/missing/roles").ok(), Some(vec![]));
+        assert_eq!(find("/realm_access").ok(), Some(vec![]));
+        let mut out = Vec::new();
+        ClaimLocation::new("/o/per")
+            .map(|l| l.comma_separated().collect(&token, false, &mut out))
+            .ok();
+        assert_eq!(out, ["read", "manage", "read"]);
+        let mut out = Vec::new();
+        ClaimLocation::new("urn:roles")
+            .map(|l| l.object_keys().collect(&token, false, &mut out))
+            .ok();
+        assert_eq!(out, ["owner", "viewer"]);
+        let mut out = Vec::new();
+        ClaimLocation::new("scope")
+            .map(|l| l.collect(&token, true, &mut out))
+            .ok();
+        assert_eq!(out, ["a", "b"]);
+        for bad in ["", "/", "/a//b", "/a~2", "a\nb"] {
+            assert!(ClaimLocation::new(bad).is_err(), "{bad:?}");
+        }
+    }
+}
