@@ -8,7 +8,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use common::{start_with, App};
 use route_guard::testing::{TestIssuer, TEST_ROLES_CLAIM};
-use route_guard::{Algorithm, AuthenticatorBuilder};
+use route_guard::{Algorithm, AuthenticatorBuilder, IssuerProfile};
 use serde_json::{json, Value};
 
 fn b64(bytes: impl AsRef<[u8]>) -> String {
@@ -107,9 +107,25 @@ macro_rules! attack {
     ($name:ident, $config:expr, |$app:ident| $token:expr) => {
         #[tokio::test]
         async fn $name() {
-            let $app = app_with($config).await;
-            let token: String = $token;
-            invalid_token(&$app, &token).await;
+            // Under every issuer profile: none weakens a check it does not replace.
+            for profile in IssuerProfile::ALL {
+                common::PROFILE
+                    .scope(profile, async {
+                        let $app = match common::try_start_with($config).await {
+                            Ok(app) => app,
+                            // Firebase signs with RS256 only: other algorithms are refused at
+                            // start-up, before any token.
+                            Err(e) if profile == IssuerProfile::Firebase => {
+                                assert!(e.to_string().contains("RS256"), "{e}");
+                                return;
+                            }
+                            Err(e) => panic!("{profile}: {e}"),
+                        };
+                        let token: String = $token;
+                        invalid_token(&$app, &token).await;
+                    })
+                    .await;
+            }
         }
     };
 }
@@ -566,24 +582,41 @@ attack!(iss_of_another_issuer, |app| app
     .token()
     .iss("https://evil.example.com/")
     .sign());
-attack!(iss_without_the_trailing_slash, |app| {
-    let iss = app.issuer.issuer().trim_end_matches('/').to_owned();
+attack!(iss_differing_by_a_trailing_slash, |app| {
+    let issuer = app.issuer.issuer();
+    let iss = match issuer.strip_suffix('/') {
+        Some(without) => without.to_owned(),
+        None => format!("{issuer}/"),
+    };
     app.issuer.token().iss(&iss).sign()
 });
 attack!(iss_as_an_array, |app| {
     let iss = app.issuer.issuer().to_owned();
     app.issuer.token().claim("iss", json!([iss])).sign()
 });
-attack!(aud_missing, |app| app.issuer.token().without("aud").sign());
+/// The claim that says whom the token is for: `aud`, or what the profile checks instead
+/// (Cognito's `client_id`).
+fn audience_claim(app: &App) -> &'static str {
+    match app.auth.profile() {
+        IssuerProfile::Cognito => "client_id",
+        _ => "aud",
+    }
+}
+
+attack!(aud_missing, |app| app
+    .issuer
+    .token()
+    .without(audience_claim(&app))
+    .sign());
 attack!(aud_of_another_api, |app| app
     .issuer
     .token()
-    .audience("https://other.example.com")
+    .claim(audience_claim(&app), "https://other.example.com")
     .sign());
 attack!(aud_as_an_empty_array, |app| app
     .issuer
     .token()
-    .audiences([])
+    .claim(audience_claim(&app), json!([]))
     .sign());
 attack!(aud_as_an_array_of_numbers, |app| app
     .issuer
@@ -593,7 +626,7 @@ attack!(aud_as_an_array_of_numbers, |app| app
 attack!(aud_prefix_of_the_configured_audience, |app| {
     app.issuer
         .token()
-        .audience("https://api.route-guard")
+        .claim(audience_claim(&app), "https://api.route-guard")
         .sign()
 });
 attack!(crit_header_present, |app| app

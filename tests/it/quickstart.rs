@@ -521,3 +521,90 @@ async fn several_domains_from_auth0_domains() {
     assert_eq!(reply.status, 401);
     assert_eq!((other.discovery_fetches(), other.jwks_fetches()), (0, 0));
 }
+
+/// `ISSUER_PROFILE` with each vendor: the quickstart's three guarded routes answer that vendor's
+/// tokens exactly as they answer Auth0's (scopes from Okta's `scp` array and Entra's `scp`
+/// string, roles from Keycloak's `realm_access`, Cognito's groups, ...), and refuse with
+/// 401 `invalid_token` or 403 `insufficient_scope`.
+#[tokio::test]
+async fn every_issuer_profile_drives_the_same_routes() {
+    use route_guard::IssuerProfile;
+    for profile in IssuerProfile::ALL {
+        let issuer = TestIssuer::start_for(profile).await.expect("issuer");
+        let audience = match profile {
+            IssuerProfile::Firebase => route_guard::testing::TEST_PROJECT,
+            _ => TEST_AUDIENCE,
+        };
+        let mut vars = vec![
+            ("AUTH0_ISSUER_BASE_URL", issuer.issuer().to_owned()),
+            ("AUTH0_AUDIENCE", audience.to_owned()),
+            ("ISSUER_PROFILE", profile.as_str().to_owned()),
+        ];
+        if profile == IssuerProfile::Auth0 {
+            // The quickstart's own roles claim, as an Auth0 Action adds it.
+            vars.push((
+                "ROLES_CLAIM",
+                route_guard::testing::TEST_ROLES_CLAIM.to_owned(),
+            ));
+        }
+        let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let app = start(&vars).await;
+        let reader = issuer.token().scopes("openid read:messages").sign();
+        let admin = issuer.token().roles(["admin"]).sign();
+        let plain = issuer.token().sign();
+        for (path, token, status) in [
+            ("/api/private", &plain, 200),
+            ("/api/private-scoped", &reader, 200),
+            ("/api/private-scoped", &plain, 403),
+            ("/api/admin", &admin, 200),
+            ("/api/admin", &reader, 403),
+        ] {
+            let reply = get(&app.base, path, Some(token)).await;
+            assert_eq!(
+                reply.status.as_u16(),
+                status,
+                "{profile} {path}: {}",
+                reply.body
+            );
+            if status == 403 {
+                reply.assert_rejected(403, "insufficient_scope");
+            }
+        }
+        let expired = issuer.token().expired_for(Duration::from_secs(600)).sign();
+        get(&app.base, "/api/private", Some(&expired))
+            .await
+            .assert_rejected(401, "invalid_token");
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_issuer_profile_stops_start_up_naming_the_variable() {
+    let output = Command::new(quickstart_binary())
+        .env_clear()
+        .env("ISSUER_PROFILE", "zitadel")
+        .env("AUTH0_ISSUER_BASE_URL", "https://issuer.example.com")
+        .env("AUTH0_AUDIENCE", "https://api.example.com")
+        .current_dir(std::env::temp_dir())
+        .output()
+        .await
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("ISSUER_PROFILE is `zitadel`")
+            && stderr.contains("auth0, keycloak, entra, cognito, okta, firebase"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    // Without an issuer, too (development mode is Auth0's only).
+    let output = Command::new(quickstart_binary())
+        .env_clear()
+        .env("ISSUER_PROFILE", "keycloak")
+        .current_dir(std::env::temp_dir())
+        .output()
+        .await
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("AUTH0_ISSUER_BASE_URL"), "{stderr}");
+}

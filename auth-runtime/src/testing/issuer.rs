@@ -18,8 +18,8 @@ use serde_json::{json, Map, Value};
 use super::keys::{compact_jws, generate, KeyPair, TestKey};
 use super::oauth::{self, TestClient};
 use super::token::TokenBuilder;
-use super::{lock, unix_now, TestIssuerError, TEST_AUDIENCE, TEST_ROLES_CLAIM};
-use crate::config::{Algorithm, AuthenticatorBuilder, ConfigError};
+use super::{lock, unix_now, TestIssuerError, TEST_AUDIENCE};
+use crate::config::{Algorithm, AuthenticatorBuilder, ConfigError, IssuerProfile};
 use crate::verify::Authenticator;
 
 #[derive(Default)]
@@ -40,6 +40,8 @@ pub(super) type SeenProofs = (VecDeque<(i64, String)>, HashSet<String>);
 
 pub(super) struct Shared {
     pub(super) issuer: String,
+    /// Whose tokens the issuer mints.
+    pub(super) profile: IssuerProfile,
     pub(super) keys: Mutex<Vec<TestKey>>,
     /// Every published key set with the time it was published, newest last (bounded): what a
     /// lagging JWKS serves.
@@ -116,6 +118,40 @@ impl TestIssuer {
     /// # }
     /// ```
     pub async fn start_at(path: &str) -> Result<TestIssuer, TestIssuerError> {
+        Self::start_with(path, IssuerProfile::Auth0).await
+    }
+
+    /// Starts an issuer that acts as the vendor of `profile`: under the vendor's issuer path
+    /// (`/realms/route-guard`, `/{TEST_TENANT}/v2.0`, `/us-east-1_RouteGuard`,
+    /// `/oauth2/default`, `/route-guard-test`), with an
+    /// [`authenticator_builder`](Self::authenticator_builder) set to the profile, and minting
+    /// the vendor's access tokens: [`token`](Self::token) carries the claims the vendor always
+    /// sends (Keycloak's `typ`, Entra's `tid`, Cognito's `client_id` and `token_use` without
+    /// `aud`, ...), and [`scopes`](super::TokenBuilder::scopes) and
+    /// [`roles`](super::TokenBuilder::roles) put them where the vendor does. A test written for
+    /// one profile runs under another unchanged.
+    ///
+    /// ```
+    /// # extern crate auth_runtime as route_guard;
+    /// use route_guard::{testing::TestIssuer, IssuerProfile, TokenClaims};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// for profile in IssuerProfile::ALL {
+    ///     let issuer = TestIssuer::start_for(profile).await?;
+    ///     let auth = issuer.authenticator()?;
+    ///     let token = issuer.token().scopes("read:messages").roles(["admin"]).sign();
+    ///     let claims = auth.verify(&token).await?.standard_claims()?;
+    ///     assert!(claims.has_scope("read:messages") && claims.has_role("admin"), "{profile}");
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn start_for(profile: IssuerProfile) -> Result<TestIssuer, TestIssuerError> {
+        Self::start_with(&super::profile::path(profile), profile).await
+    }
+
+    async fn start_with(path: &str, profile: IssuerProfile) -> Result<TestIssuer, TestIssuerError> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let prefix = path.trim_end_matches('/');
@@ -129,6 +165,7 @@ impl TestIssuer {
         };
         let shared = Arc::new(Shared {
             issuer,
+            profile,
             keys: Mutex::new(Vec::new()),
             history: Mutex::new(VecDeque::new()),
             signing_kid: Mutex::new(String::new()),
@@ -179,10 +216,7 @@ impl TestIssuer {
     /// A builder pointed at this issuer (by discovery) with [`TEST_AUDIENCE`] and
     /// [`TEST_ROLES_CLAIM`]; add settings before `build()`.
     pub fn authenticator_builder(&self) -> AuthenticatorBuilder {
-        Authenticator::builder()
-            .issuer_base_url(self.issuer())
-            .audience(TEST_AUDIENCE)
-            .roles_claim(TEST_ROLES_CLAIM)
+        super::profile::builder(self.issuer(), self.shared.profile)
     }
 
     /// An Authenticator for this issuer with the defaults of
@@ -205,6 +239,7 @@ impl TestIssuer {
         let mut header = Map::new();
         header.insert("typ".into(), json!("JWT"));
         header.insert("kid".into(), json!(signing));
+        super::profile::shape(self.shared.profile, &mut header, &mut claims);
         TokenBuilder {
             issuer: self,
             header,

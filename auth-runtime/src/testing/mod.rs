@@ -22,6 +22,7 @@ mod dpop;
 mod issuer;
 mod keys;
 mod oauth;
+mod profile;
 mod token;
 
 use std::sync::{Mutex, MutexGuard};
@@ -39,7 +40,11 @@ use crate::config::Algorithm;
 
 /// The audience of tokens minted by a [`TestIssuer`] unless told otherwise.
 pub const TEST_AUDIENCE: &str = "https://api.route-guard.test";
-/// The claim that holds roles in tokens minted by a [`TestIssuer`].
+/// The Entra tenant (`tid`) of a [`TestIssuer`] started for the Entra profile.
+pub const TEST_TENANT: &str = "5f2b3c1d-8e4a-4b6f-9c0d-1a2b3c4d5e6f";
+/// The Firebase project (`aud`) of a [`TestIssuer`] started for the Firebase profile.
+pub const TEST_PROJECT: &str = "route-guard-test";
+/// The claim that holds roles in tokens minted by a [`TestIssuer`] (Auth0 profile).
 pub const TEST_ROLES_CLAIM: &str = "https://route-guard.test/roles";
 
 /// Why a [`TestIssuer`] could not start or make a key.

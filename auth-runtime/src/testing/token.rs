@@ -7,7 +7,7 @@ use serde_json::{json, Map, Value};
 use super::dpop::DpopKey;
 use super::issuer::TestIssuer;
 use super::keys::compact_jws;
-use super::{unix_now, TEST_ROLES_CLAIM};
+use super::unix_now;
 use crate::config::Algorithm;
 
 /// Builds one token; [`sign`](Self::sign) produces the compact JWS.
@@ -71,9 +71,12 @@ impl TokenBuilder<'_> {
         self.claim("iss", iss)
     }
 
-    /// Sets `scope` (space-separated).
+    /// Sets the scopes (space-separated) as the issuer's profile sends them: `scope` for
+    /// Auth0, Keycloak, Cognito and Firebase, `scp` as a string for Entra and as an array for
+    /// Okta.
     pub fn scopes(self, scopes: &str) -> Self {
-        self.claim("scope", scopes)
+        let (name, value) = super::profile::scopes(self.issuer.shared.profile, scopes);
+        self.claim(name, value)
     }
 
     /// Sets `permissions`.
@@ -81,9 +84,13 @@ impl TokenBuilder<'_> {
         self.claim("permissions", permissions.to_vec())
     }
 
-    /// Sets the roles under [`TEST_ROLES_CLAIM`].
-    pub fn roles<const N: usize>(self, roles: [&str; N]) -> Self {
-        self.claim(TEST_ROLES_CLAIM, roles.to_vec())
+    /// Sets the roles where the issuer's profile sends them:
+    /// [`TEST_ROLES_CLAIM`](super::TEST_ROLES_CLAIM) for Auth0,
+    /// `realm_access.roles` for Keycloak, `roles` for Entra and Firebase, `cognito:groups` for
+    /// Cognito, `groups` for Okta.
+    pub fn roles<const N: usize>(mut self, roles: [&str; N]) -> Self {
+        super::profile::roles(self.issuer.shared.profile, &mut self.claims, roles.to_vec());
+        self
     }
 
     /// Sets any claim.

@@ -199,14 +199,30 @@ pub async fn start() -> App {
     start_with(|b| b).await
 }
 
+tokio::task_local! {
+    /// The issuer profile [`start_with`] starts its issuer for (Auth0 outside a scope): the
+    /// hostile-token corpus runs under each.
+    pub static PROFILE: route_guard::IssuerProfile;
+}
+
 pub async fn start_with(
     configure: impl FnOnce(AuthenticatorBuilder) -> AuthenticatorBuilder,
 ) -> App {
-    let issuer = TestIssuer::start().await.expect("test issuer starts");
-    let auth = configure(issuer.authenticator_builder())
-        .build()
-        .expect("authenticator builds");
-    serve_app(issuer, auth, routes()).await
+    try_start_with(configure)
+        .await
+        .expect("authenticator builds")
+}
+
+/// [`start_with`], or the configuration error.
+pub async fn try_start_with(
+    configure: impl FnOnce(AuthenticatorBuilder) -> AuthenticatorBuilder,
+) -> Result<App, route_guard::ConfigError> {
+    let profile = PROFILE.try_with(|p| *p).unwrap_or_default();
+    let issuer = TestIssuer::start_for(profile)
+        .await
+        .expect("test issuer starts");
+    let auth = configure(issuer.authenticator_builder()).build()?;
+    Ok(serve_app(issuer, auth, routes()).await)
 }
 
 pub async fn serve_app(issuer: TestIssuer, auth: Authenticator, routes: Router) -> App {
