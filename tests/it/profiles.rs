@@ -803,3 +803,122 @@ fn profiles_and_locations_refuse_what_cannot_work() {
         .expect_err("profiles work with one issuer");
     assert!(err.to_string().contains("one issuer"), "{err}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// The token doctor: each vendor's causes in that vendor's words, and a valid token of every
+// profile passes every check.
+
+/// `check` failed, the causes include `cause` (whose fix contains `fix`), and the verdict is 401
+/// `invalid_token`.
+fn assert_cause(d: &route_guard::doctor::Diagnosis, check: &str, cause: &str, fix: &str) {
+    let finding = d
+        .check(check)
+        .unwrap_or_else(|| panic!("no check {check}: {d:#?}"));
+    assert_eq!(
+        finding.outcome,
+        route_guard::doctor::Outcome::Failed,
+        "{check}: {d:#?}"
+    );
+    let found = d
+        .causes
+        .iter()
+        .find(|c| c.id == cause)
+        .unwrap_or_else(|| panic!("cause {cause}: {:#?}", d.causes));
+    assert!(found.fix.contains(fix), "{found:#?}");
+    assert!(!found.explanation.is_empty());
+    assert_eq!(d.verdict.status, 401, "{:#?}", d.verdict);
+}
+
+#[tokio::test]
+async fn a_valid_token_of_every_profile_passes_every_doctor_check() {
+    for profile in IssuerProfile::ALL {
+        let issuer = TestIssuer::start_for(profile).await.expect("issuer");
+        let auth = issuer.authenticator().expect("builds");
+        let d = auth.diagnose(&issuer.token().sign()).await;
+        assert!(d.accepted(), "{profile}: {d:#?}");
+        assert!(d.first_failure().is_none(), "{profile}: {d:#?}");
+        assert_eq!(
+            d.check("profile").is_some(),
+            profile != IssuerProfile::Auth0,
+            "{profile}: {d:#?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_doctor_names_each_vendors_cause_and_fix() {
+    // Keycloak: no audience mapper; an ID token.
+    let kc = TestIssuer::start_for(IssuerProfile::Keycloak)
+        .await
+        .expect("issuer");
+    let auth = kc.authenticator().expect("builds");
+    let d = auth.diagnose(&kc.token().audience("account").sign()).await;
+    assert_cause(&d, "aud", "keycloak_audience_mapper", "Audience");
+    let d = auth.diagnose(&kc.token().claim("typ", "ID").sign()).await;
+    assert_cause(&d, "profile", "keycloak_id_token", "access_token");
+
+    // Entra: a v1 token whose `aud` is the App ID URI, against an API that accepts the client
+    // ID; a tenant that is not allowed.
+    let entra = TestIssuer::start_for(IssuerProfile::Entra)
+        .await
+        .expect("issuer");
+    let auth = entra.authenticator().expect("builds");
+    let v1 = entra
+        .token()
+        .iss(&format!(
+            "https://sts.windows.net/{}/",
+            route_guard::testing::TEST_TENANT
+        ))
+        .audience("api://orders-api")
+        .claim("ver", "1.0")
+        .sign();
+    let d = auth.diagnose(&v1).await;
+    assert_cause(&d, "aud", "entra_v1_token", "accessTokenAcceptedVersion");
+    let other = entra
+        .token()
+        .iss(&format!("https://sts.windows.net/{OTHER_TENANT}/"))
+        .claim("tid", OTHER_TENANT)
+        .sign();
+    let d = auth.diagnose(&other).await;
+    assert_cause(&d, "iss", "entra_tenant", "ENTRA_TENANTS");
+
+    // Cognito: the ID token sent as an access token; another app client.
+    let cognito = TestIssuer::start_for(IssuerProfile::Cognito)
+        .await
+        .expect("issuer");
+    let auth = cognito.authenticator().expect("builds");
+    let id = cognito.token().claim("token_use", "id").sign();
+    let d = auth.diagnose(&id).await;
+    assert_cause(&d, "profile", "cognito_id_token", "access_token");
+    let other = cognito
+        .token()
+        .claim("client_id", "1example23456789")
+        .sign();
+    let d = auth.diagnose(&other).await;
+    assert_cause(&d, "aud", "cognito_app_client", "COGNITO_APP_CLIENT_IDS");
+
+    // Okta: a token of the org authorization server.
+    let okta = TestIssuer::start_for(IssuerProfile::Okta)
+        .await
+        .expect("issuer");
+    let auth = okta.authenticator().expect("builds");
+    let org = okta.token().iss("https://acme.okta.com").sign();
+    let d = auth.diagnose(&org).await;
+    assert_cause(&d, "iss", "okta_org_server", "OKTA_ISSUER");
+
+    // Firebase: another project; a tenant's user.
+    let firebase = TestIssuer::start_for(IssuerProfile::Firebase)
+        .await
+        .expect("issuer");
+    let auth = firebase.authenticator().expect("builds");
+    let d = auth
+        .diagnose(&firebase.token().audience("acme-staging").sign())
+        .await;
+    assert_cause(&d, "aud", "firebase_project", "FIREBASE_PROJECT_ID");
+    let tenant = firebase
+        .token()
+        .claim("firebase", json!({ "tenant": "acme-tenant-x7k2p" }))
+        .sign();
+    let d = auth.diagnose(&tenant).await;
+    assert_cause(&d, "profile", "firebase_tenant", "FIREBASE_TENANT");
+}

@@ -6,6 +6,7 @@ use super::diagnose::{span, TokenReport};
 use super::diagnosis::Cause;
 use super::header::unix_now;
 use super::Authenticator;
+use crate::config::IssuerProfile;
 
 fn cause(id: &'static str, explanation: String, fix: impl Into<String>) -> Cause {
     Cause {
@@ -136,7 +137,10 @@ impl Authenticator {
             ));
         }
         self.time_causes(report, &mut causes);
-        self.audience_causes(report, &mut causes);
+        let explained = self.vendor_causes(report, &mut causes);
+        if !explained {
+            self.audience_causes(report, &mut causes);
+        }
         if report.failed("policies") {
             let why = report
                 .findings
@@ -162,6 +166,22 @@ impl Authenticator {
 
     fn issuer_causes(&self, report: &TokenReport, causes: &mut Vec<Cause>) {
         if !report.failed("iss") {
+            return;
+        }
+        // Entra's, Okta's and Firebase's issuers have their own causes (`vendor_causes`).
+        let has_iss = report.claim("iss").and_then(Value::as_str).is_some();
+        let vendor_issuer = has_iss
+            && matches!(
+                self.inner.settings.rules.profile,
+                IssuerProfile::Entra | IssuerProfile::Firebase
+            )
+            || has_iss
+                && (self.inner.settings.rules.profile == IssuerProfile::Okta
+                    && report
+                        .claim("iss")
+                        .and_then(Value::as_str)
+                        .is_some_and(|iss| !iss.contains("/oauth2/")));
+        if vendor_issuer {
             return;
         }
         let Some(iss) = report.claim("iss").and_then(Value::as_str) else {

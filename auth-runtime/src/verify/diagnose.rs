@@ -20,14 +20,14 @@ pub(crate) struct TokenReport {
     /// The JOSE header and the claims, as JSON, when they decode.
     pub(crate) header: Option<Value>,
     pub(crate) payload: Option<Value>,
-    payload_bytes: Option<Vec<u8>>,
+    pub(super) payload_bytes: Option<Vec<u8>>,
     /// How many dot-separated segments the token has.
     pub(crate) segments: usize,
     pub(crate) signature_ok: bool,
 }
 
 impl TokenReport {
-    fn push(
+    pub(super) fn push(
         &mut self,
         check: &'static str,
         outcome: Outcome,
@@ -44,7 +44,7 @@ impl TokenReport {
         });
     }
 
-    fn not_reached(&mut self, checks: &[&'static str]) {
+    pub(super) fn not_reached(&mut self, checks: &[&'static str]) {
         for check in checks {
             self.push(check, Outcome::NotReached, None, None, false);
         }
@@ -68,7 +68,7 @@ impl TokenReport {
     }
 }
 
-fn passed(ok: bool) -> Outcome {
+pub(super) fn passed(ok: bool) -> Outcome {
     match ok {
         true => Outcome::Passed,
         false => Outcome::Failed,
@@ -238,7 +238,15 @@ impl Authenticator {
             (Some(iss), Some(_), _) => Some(iss == self.hs256_issuer()),
             (Some(_), None, _) if cache.is_none() => Some(false),
             (Some(iss), None, Keys::Single(_)) if !issuers.is_empty() => {
-                match issuers.iter().any(|known| known == iss) {
+                let rules = &self.inner.settings.rules;
+                let value = rules
+                    .template
+                    .as_ref()
+                    .and_then(|t| report.claim(&t.claim)?.as_str());
+                match issuers
+                    .iter()
+                    .any(|known| rules.issuer_matches(known, iss, value))
+                {
                     true => None,
                     false => Some(false),
                 }
@@ -421,66 +429,6 @@ impl Authenticator {
             Outcome::Passed,
             "informational: a time in the past".to_owned(),
             issued,
-            trusted,
-        );
-    }
-}
-
-impl Authenticator {
-    /// `aud`, the Authenticator's policies (organization, required claims, delegation,
-    /// anonymous) and the Bearer scheme's binding rule.
-    fn claim_checks(&self, report: &mut TokenReport, trusted: bool) {
-        let settings = &self.inner.settings;
-        let Some(bytes) = report.payload_bytes.take() else {
-            report.not_reached(&["aud", "policies", "binding"]);
-            return;
-        };
-        let auds: Vec<String> = match report.claim("aud") {
-            Some(Value::String(aud)) => vec![aud.clone()],
-            Some(Value::Array(auds)) => auds
-                .iter()
-                .filter_map(|a| a.as_str().map(str::to_owned))
-                .collect(),
-            _ => Vec::new(),
-        };
-        report.push(
-            "aud",
-            passed(auds.iter().any(|a| settings.audiences.contains(a))),
-            format!("one of {}", settings.audiences.join(", ")),
-            match auds.is_empty() {
-                true => "no `aud` claim".to_owned(),
-                false => auds.join(", "),
-            },
-            trusted,
-        );
-        let policies = super::registered::payload_text(bytes).and_then(|text| {
-            let claims = super::registered::parse_claims(&text)?;
-            self.check_policies(&claims, &text)
-        });
-        let policies = policies.map_err(|e| e.to_string());
-        report.push(
-            "policies",
-            passed(policies.is_ok()),
-            "the organization, required-claim, delegation and anonymous-user policies".to_owned(),
-            match policies {
-                Ok(()) => "met".to_owned(),
-                Err(why) => why,
-            },
-            trusted,
-        );
-        let jkt = report
-            .claim("cnf")
-            .and_then(|cnf| cnf.get("jkt"))
-            .and_then(Value::as_str)
-            .map(str::to_owned);
-        report.push(
-            "binding",
-            passed(jkt.is_none()),
-            "a Bearer token (no `cnf.jkt`)".to_owned(),
-            match jkt {
-                Some(jkt) => format!("DPoP-bound to the key {jkt}"),
-                None => "not bound".to_owned(),
-            },
             trusted,
         );
     }

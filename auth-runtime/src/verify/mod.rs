@@ -6,6 +6,7 @@
 
 mod causes;
 mod diagnose;
+mod diagnose_claims;
 mod diagnosis;
 mod error;
 mod escape;
@@ -14,6 +15,7 @@ mod path;
 mod profile;
 mod registered;
 mod token;
+mod vendor_causes;
 
 use std::fmt;
 use std::sync::atomic::AtomicBool;
