@@ -79,9 +79,10 @@
 //! # let _ = axum::Router::<()>::new().route("/", axum::routing::post(create));
 //! ```
 //!
-//! `#[require_role]`: `"admin"`, `any("admin", "manager")` or `all(..)`, against the
-//! `#[claim(roles)]` field of a derived claims type, or for [`StandardClaims`] the claim set
-//! with [`AuthenticatorBuilder::roles_claim`]. A claims type without roles is a compile error.
+//! `#[require_role]`: `"admin"`, `any("admin", "manager")` or `all(..)`, against the roles at
+//! the location set with [`AuthenticatorBuilder::roles_claim`] (or by the issuer profile), which
+//! fills [`StandardClaims`] and the `#[claim(roles)]` field of a derived claims type; without
+//! one, a derived type's field reads its own claim. A claims type without roles is a compile error.
 //!
 //! ```
 //! use route_guard::{require_role, Claims, TokenClaims};
@@ -272,6 +273,10 @@ pub mod guide {
     /// Configuration: the environment, the builder, behind a reverse proxy.
     #[doc = include_str!("../docs/configuration.md")]
     pub mod configuration {}
+    /// Other issuers: Keycloak, Entra ID, Cognito, Okta and Firebase profiles, and the building
+    /// blocks for any other.
+    #[doc = include_str!("../docs/issuers.md")]
+    pub mod issuers {}
     /// Errors: the RFC 6750 answers and their bodies.
     #[doc = include_str!("../docs/errors.md")]
     pub mod errors {}

@@ -35,8 +35,8 @@ pub fn require_permissions(args: TokenStream, item: TokenStream) -> TokenStream 
     handler::expand(Kind::Permissions, args.into(), item.into()).into()
 }
 
-/// Requires roles of the claims type (or, for `StandardClaims`, of the Authenticator's
-/// `roles_claim`).
+/// Requires roles of the claims type, read at the Authenticator's roles location (`roles_claim`
+/// or the issuer profile's) when one is configured.
 #[proc_macro_attribute]
 pub fn require_role(args: TokenStream, item: TokenStream) -> TokenStream {
     handler::expand(Kind::Roles, args.into(), item.into()).into()

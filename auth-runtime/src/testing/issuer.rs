@@ -214,7 +214,9 @@ impl TestIssuer {
     }
 
     /// A builder pointed at this issuer (by discovery) with [`TEST_AUDIENCE`] and
-    /// [`TEST_ROLES_CLAIM`]; add settings before `build()`.
+    /// [`TEST_ROLES_CLAIM`](super::TEST_ROLES_CLAIM), or, for an issuer started
+    /// [`for a profile`](Self::start_for), with the profile and its audience
+    /// ([`TEST_PROJECT`](super::TEST_PROJECT) for Firebase); add settings before `build()`.
     pub fn authenticator_builder(&self) -> AuthenticatorBuilder {
         super::profile::builder(self.issuer(), self.shared.profile)
     }
