@@ -4,7 +4,9 @@
 //! before, and `authenticator_verify_cached_and_claims` the same with its typed claims (kept
 //! with the token, so copied rather than parsed); `authenticator_verify_two_domains` the full path with two domains (the issuer chosen
 //! by the token's `iss`). Also jsonwebtoken's `decode` for context. Prints the ratios against
-//! the floor.
+//! the floor. `authenticator_verify_keycloak` is the full path under the Keycloak issuer profile
+//! (a Keycloak-shaped token: every claim parsed for the vendor check), and
+//! `..._keycloak_and_claims` adds its roles, read from `realm_access` and `resource_access`.
 //!
 //! Run: `cargo bench -p route-guard-benches --bench verify`
 
@@ -27,6 +29,10 @@ struct Fixture {
     /// Two domains (the token's issuer and another), full path: the issuer is chosen by `iss`.
     two_domains: route_guard::Authenticator,
     _other: TestIssuer,
+    /// The Keycloak profile, full path, and a Keycloak-shaped token of its issuer.
+    keycloak: route_guard::Authenticator,
+    keycloak_token: String,
+    _keycloak: TestIssuer,
     token: String,
     floor_key: ParsedPublicKey,
     jwt_key: jsonwebtoken::DecodingKey,
@@ -53,6 +59,22 @@ fn fixture() -> Fixture {
         .build()
         .expect("authenticator");
     rt.block_on(two_domains.warm_up()).expect("keys");
+    let keycloak = rt
+        .block_on(TestIssuer::start_for(route_guard::IssuerProfile::Keycloak))
+        .expect("issuer");
+    let keycloak_auth = keycloak
+        .authenticator_builder()
+        .verified_token_cache(0)
+        .build()
+        .expect("authenticator");
+    rt.block_on(keycloak_auth.warm_up()).expect("keys");
+    let keycloak_token = keycloak
+        .token()
+        .scopes("openid profile email read:messages")
+        .roles(["default-roles-acme", "offline_access", "admin"])
+        .claim("sid", "4d8d5e63-e5bf-406f-9a35-222e71fa57ff")
+        .claim("preferred_username", "alice")
+        .sign();
     // An Auth0-shaped access token (~740 bytes).
     let token = support::auth0_shaped(&issuer)
         .roles(["admin", "editor"])
@@ -71,6 +93,9 @@ fn fixture() -> Fixture {
         cached,
         two_domains,
         _other: other,
+        keycloak: keycloak_auth,
+        keycloak_token,
+        _keycloak: keycloak,
         token,
         floor_key,
         jwt_key,
@@ -82,6 +107,7 @@ fn bench(c: &mut Criterion, f: &Fixture) {
     assert!(support::signature_verifies(&f.floor_key, &f.token));
     assert!(f.rt.block_on(f.auth.verify(&f.token)).is_ok());
     assert!(f.rt.block_on(f.two_domains.verify(&f.token)).is_ok());
+    assert!(f.rt.block_on(f.keycloak.verify(&f.keycloak_token)).is_ok());
     let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
     validation.set_audience(&[TEST_AUDIENCE]);
     validation.set_issuer(&[&f.issuer]);
@@ -105,6 +131,19 @@ fn bench(c: &mut Criterion, f: &Fixture) {
         b.iter(|| {
             f.rt.block_on(f.two_domains.verify(black_box(&f.token)))
                 .is_ok()
+        })
+    });
+    group.bench_function("authenticator_verify_keycloak", |b| {
+        b.iter(|| {
+            f.rt.block_on(f.keycloak.verify(black_box(&f.keycloak_token)))
+                .is_ok()
+        })
+    });
+    group.bench_function("authenticator_verify_keycloak_and_claims", |b| {
+        b.iter(|| {
+            f.rt.block_on(f.keycloak.verify(black_box(&f.keycloak_token)))
+                .and_then(|t| t.claims::<StandardClaims>())
+                .is_ok_and(|c| c.roles.len() == 3)
         })
     });
     group.bench_function("authenticator_verify_cached", |b| {
@@ -137,6 +176,8 @@ fn report_ratios() {
             "authenticator_verify",
             "authenticator_verify_and_claims",
             "authenticator_verify_two_domains",
+            "authenticator_verify_keycloak",
+            "authenticator_verify_keycloak_and_claims",
             "authenticator_verify_cached",
             "authenticator_verify_cached_and_claims",
             "jsonwebtoken_decode",

@@ -479,6 +479,7 @@ fn generate(input: &Input, claims: &[Claim]) -> TokenStream {
         }
     }
 
+    let needs_grants = !grants.is_empty();
     quote! {
         #[doc(hidden)]
         #[allow(non_upper_case_globals, non_snake_case, clippy::all)]
@@ -513,6 +514,10 @@ fn generate(input: &Input, claims: &[Claim]) -> TokenStream {
                 #[allow(unused_variables)]
                 fn apply_grants(&mut self, grants: &#private::Grants) {
                     #(#grants)*
+                }
+
+                fn needs_grants(&self, _: &#private::ClaimsContext) -> bool {
+                    #needs_grants
                 }
 
                 // `Some` when the type is also `Clone` (a derive cannot see its siblings): the

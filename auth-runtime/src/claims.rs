@@ -48,7 +48,7 @@ impl VerifiedToken {
 
     fn parse_claims<T: TokenClaims>(&self) -> Result<T, VerifyError> {
         let mut claims: T = self.deserialize()?;
-        if !self.context().locations.is_empty() {
+        if !self.context().locations.is_empty() && claims.needs_grants(self.context()) {
             claims.apply_grants(self.grants());
         }
         claims.apply_context(self.context());
@@ -118,6 +118,16 @@ pub trait TokenClaims: DeserializeOwned + Send + Sync + 'static {
         let _ = grants;
     }
 
+    /// Whether [`apply_grants`](Self::apply_grants) has anything to do for this type (finding
+    /// the grants reads the token's claims once more). The default says yes;
+    /// `#[derive(TokenClaims)]` says no for a type without roles, scopes or permissions, and
+    /// [`StandardClaims`] reads the locations from its own claims in
+    /// [`apply_context`](Self::apply_context) unless one starts at a claim it types.
+    fn needs_grants(&self, context: &ClaimsContext) -> bool {
+        let _ = context;
+        true
+    }
+
     /// A copy of these claims, or `None` (the default) when the type cannot be copied.
     ///
     /// With a copy, route-guard keeps the parsed claims with the verified token: a client sends
@@ -184,6 +194,10 @@ impl<T: TokenClaims> TokenClaims for Arc<T> {
         if let Some(claims) = Arc::get_mut(self) {
             claims.apply_grants(grants);
         }
+    }
+
+    fn needs_grants(&self, context: &ClaimsContext) -> bool {
+        T::needs_grants(self, context)
     }
 
     fn clone_claims(&self) -> Option<Self> {
@@ -290,6 +304,24 @@ pub struct StandardClaims {
     pub roles: Vec<String>,
 }
 
+/// The claims [`StandardClaims`] has a field for: every other one is in `extra`.
+const TYPED_CLAIMS: &[&str] = &[
+    "sub",
+    "iss",
+    "aud",
+    "exp",
+    "iat",
+    "nbf",
+    "azp",
+    "jti",
+    "scope",
+    "scp",
+    "permissions",
+    "org_id",
+    "org_name",
+    "act",
+];
+
 /// One actor of an RFC 8693 delegation chain (`act`): who acts on behalf of the subject, and,
 /// nested, who acted before it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -379,10 +411,22 @@ impl TokenClaims for StandardClaims {
     }
 
     fn apply_context(&mut self, context: &ClaimsContext) {
+        if !context.locations.is_empty() && !self.needs_grants(context) {
+            // Every location starts at a claim kept in `extra`: no second read of the token.
+            let grants = context.locations.grants_in(&|name| self.extra.get(name));
+            self.apply_grants(&grants);
+        }
         if !context.implied_scopes.is_empty() {
             let implied = context.implied_scopes_for(|s| self.has_scope(s));
             self.scope.add_scopes(&implied);
         }
+    }
+
+    fn needs_grants(&self, context: &ClaimsContext) -> bool {
+        context
+            .locations
+            .iter()
+            .any(|location| TYPED_CLAIMS.contains(&location.claim()))
     }
 
     // Roles, scopes and permissions of the wrong JSON type grant nothing (no error: the token

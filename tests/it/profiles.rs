@@ -306,6 +306,19 @@ async fn entra_v1_and_v2_delegated_and_app_only_tokens_pass() {
         .claim("roles", json!(["admin"]))
         .sign();
     assert_eq!(statuses(&app, &v1).await, [200, 200, 200]);
+    // v1 app-only: `appid` and `roles`, no `scp`.
+    let v1_app = app
+        .issuer
+        .token()
+        .iss(&format!("https://sts.windows.net/{TENANT}/"))
+        .audience(APP_ID_URI)
+        .claim("appid", "c44b4083-3bb0-49c1-b47d-974e53cbdf3c")
+        .claim("appidacr", "1")
+        .claim("tid", TENANT)
+        .claim("ver", "1.0")
+        .claim("roles", json!(["admin"]))
+        .sign();
+    assert_eq!(statuses(&app, &v1_app).await, [200, 403, 200]);
 }
 
 #[tokio::test]
@@ -336,6 +349,13 @@ async fn entra_tokens_of_another_tenant_or_a_mismatched_tid_are_refused() {
         .without("tid")
         .sign();
     refused(&app, &no_tid, "issuer").await;
+    // An ID token of an app registration that is also the API: `aud` is the client ID, and the
+    // payload carries the sign-in's `nonce`.
+    let id = entra_v2(&app.issuer, &v2_issuer, TENANT)
+        .claim("nonce", "a9c4f2e1-6b7d-4e8f-9a0b-1c2d3e4f5a6b")
+        .claim("preferred_username", "abeli@microsoft.com")
+        .sign();
+    refused(&app, &id, "Entra ID token").await;
     // A Microsoft Graph token (another audience).
     let graph = entra_v2(&app.issuer, &v2_issuer, TENANT)
         .audience("00000003-0000-0000-c000-000000000000")

@@ -111,10 +111,15 @@ impl ClaimLocation {
         self
     }
 
-    /// The value at this location, if the claims have one.
-    pub(crate) fn find<'v>(&self, claims: &'v Map<String, Value>) -> Option<&'v Value> {
+    /// The claim this location starts at.
+    pub fn claim(&self) -> &str {
+        self.path.first().map_or("", String::as_str)
+    }
+
+    /// The value at this location, with the top-level claims given by `claim`.
+    fn find_in<'v>(&self, claim: &dyn Fn(&str) -> Option<&'v Value>) -> Option<&'v Value> {
         let (first, rest) = self.path.split_first()?;
-        let mut value = claims.get(first)?;
+        let mut value = claim(first)?;
         for step in rest {
             value = value.as_object()?.get(step)?;
         }
@@ -123,14 +128,24 @@ impl ClaimLocation {
 
     /// Adds the entries found here to `out`. `split_spaces`: a plain string is a
     /// space-separated list (scopes).
+    #[cfg(test)]
     fn collect(&self, claims: &Map<String, Value>, split_spaces: bool, out: &mut Vec<String>) {
+        self.collect_in(&|name| claims.get(name), split_spaces, out);
+    }
+
+    fn collect_in<'v>(
+        &self,
+        claims: &dyn Fn(&str) -> Option<&'v Value>,
+        split_spaces: bool,
+        out: &mut Vec<String>,
+    ) {
         // Array entries are kept as issued; a list in a string drops its empty words.
         let mut push = |entry: &str| {
             if !entry.is_empty() {
                 out.push(entry.to_owned());
             }
         };
-        match (self.find(claims), self.format) {
+        match (self.find_in(claims), self.format) {
             (Some(Value::Array(items)), _) => {
                 out.extend(items.iter().filter_map(Value::as_str).map(str::to_owned));
             }
@@ -208,6 +223,14 @@ pub struct ClaimLocations {
 }
 
 impl ClaimLocations {
+    /// Every location configured, roles first.
+    pub fn iter(&self) -> impl Iterator<Item = &ClaimLocation> {
+        [&self.roles, &self.scopes, &self.permissions]
+            .into_iter()
+            .flatten()
+            .flatten()
+    }
+
     /// Whether any location is configured (otherwise there is nothing to look up).
     pub fn is_empty(&self) -> bool {
         self.roles.is_none() && self.scopes.is_none() && self.permissions.is_none()
@@ -215,11 +238,18 @@ impl ClaimLocations {
 
     /// What the configured locations hold in `claims`.
     pub fn grants(&self, claims: &Map<String, Value>) -> Grants {
+        self.grants_in(&|name| claims.get(name))
+    }
+
+    /// What the configured locations hold, with the top-level claims given by `claim`: for a
+    /// claims type that keeps the claims it does not type in a map of its own
+    /// ([`StandardClaims`](crate::StandardClaims)).
+    pub fn grants_in<'v>(&self, claim: &dyn Fn(&str) -> Option<&'v Value>) -> Grants {
         let read = |locations: &Option<Vec<ClaimLocation>>, split_spaces: bool| {
             locations.as_ref().map(|locations| {
                 let mut out = Vec::new();
                 for location in locations {
-                    location.collect(claims, split_spaces, &mut out);
+                    location.collect_in(claim, split_spaces, &mut out);
                 }
                 out
             })
@@ -229,6 +259,80 @@ impl ClaimLocations {
             scopes: read(&self.scopes, true),
             permissions: read(&self.permissions, false),
         }
+    }
+}
+
+impl ClaimLocations {
+    /// [`grants`](Self::grants) from the payload's JSON text, reading only the top-level claims
+    /// a location starts at (the others are skipped, not built): what a token costs when no
+    /// profile check has parsed all of its claims already.
+    pub(crate) fn grants_from_json(&self, payload: &str) -> Grants {
+        let wanted: Vec<&str> = self.iter().map(ClaimLocation::claim).collect();
+        let picked = serde::de::DeserializeSeed::deserialize(
+            Picked(&wanted),
+            &mut serde_json::Deserializer::from_str(payload),
+        )
+        .unwrap_or_default();
+        self.grants(&picked)
+    }
+}
+
+/// The members of a JSON object whose names are wanted; the others are skipped.
+struct Picked<'w>(&'w [&'w str]);
+
+impl<'de> serde::de::DeserializeSeed<'de> for Picked<'_> {
+    type Value = Map<String, Value>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Picked<'_> {
+    type Value = Map<String, Value>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut out = Map::new();
+        while let Some(key) = map.next_key_seed(WantedKey(self.0))? {
+            match key {
+                Some(name) => {
+                    let value: Value = map.next_value()?;
+                    // The last of duplicate names wins, as when every claim is parsed.
+                    out.insert(name, value);
+                }
+                None => {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// A member name: `Some` (owned) only when it is wanted, so skipped names cost no allocation.
+struct WantedKey<'w>(&'w [&'w str]);
+
+impl<'de> serde::de::DeserializeSeed<'de> for WantedKey<'_> {
+    type Value = Option<String>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for WantedKey<'_> {
+    type Value = Option<String>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a member name")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, name: &str) -> Result<Self::Value, E> {
+        Ok(self.0.contains(&name).then(|| name.to_owned()))
     }
 }
 
@@ -303,6 +407,23 @@ mod tests {
             .map(|l| l.collect(&token, true, &mut out))
             .ok();
         assert_eq!(out, ["a", "b"]);
+        // Reading only the wanted claims finds what parsing all of them finds; the last of
+        // duplicate names wins in both.
+        let locations = ClaimLocations {
+            roles: Some(vec![
+                ClaimLocation::new("/realm_access/roles").expect("pointer"),
+                ClaimLocation::new("https://myapp.com/roles").expect("name"),
+            ]),
+            scopes: Some(vec![ClaimLocation::new("scope").expect("name")]),
+            permissions: None,
+        };
+        let json = r#"{"scope":"x","realm_access":{"roles":["a"]},"big":[1,{"c":2}],"scope":"a  b","https://myapp.com/roles":"solo"}"#;
+        let all: Map<String, Value> = serde_json::from_str(json).expect("json");
+        assert_eq!(locations.grants_from_json(json), locations.grants(&all));
+        assert_eq!(
+            locations.grants_from_json(json).scopes,
+            Some(vec!["a".to_owned(), "b".to_owned()])
+        );
         for bad in ["", "/", "/a//b", "/a~2", "a\nb"] {
             assert!(ClaimLocation::new(bad).is_err(), "{bad:?}");
         }

@@ -225,7 +225,8 @@ impl AuthenticatorBuilder {
             .profile(IssuerProfile::Keycloak)
     }
 
-    /// A Microsoft Entra ID tenant (its ID or a verified domain), or `common` /
+    /// A Microsoft Entra ID tenant, by its directory (tenant) ID (a GUID: the discovery document
+    /// of a domain name names the GUID, which would not match), or `common` /
     /// `organizations` for a multi-tenant API (then name the tenants with
     /// [`entra_tenants`](Self::entra_tenants) or open it with
     /// [`entra_any_tenant`](Self::entra_any_tenant)). The audience is the application (client)

@@ -41,6 +41,8 @@ pub(crate) struct Checks {
     pub(crate) keycloak_typ: bool,
     /// Cognito: `token_use` is `access`.
     pub(crate) token_use_access: bool,
+    /// Entra: no payload `nonce` (an ID token; access tokens for an API never carry one there).
+    pub(crate) no_nonce: bool,
     /// Firebase: `sub` of 1 to 128 characters, a `kid`, and `firebase.tenant` equal to this
     /// (`None`: a token with a tenant is refused).
     pub(crate) firebase: Option<Option<String>>,
@@ -61,6 +63,7 @@ impl TokenRules {
             || self.audience != AudienceRule::Aud
             || self.checks.keycloak_typ
             || self.checks.token_use_access
+            || self.checks.no_nonce
             || self.checks.firebase.is_some()
     }
 
@@ -213,6 +216,7 @@ pub(super) fn resolve(
             rules
                 .also_issuers
                 .push(format!("https://sts.windows.net/{ENTRA_PLACEHOLDER}/"));
+            rules.checks.no_nonce = true;
             Some(vec![at("roles")?])
         }
         IssuerProfile::Cognito => {

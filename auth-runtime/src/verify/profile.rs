@@ -21,6 +21,9 @@ pub(super) const COGNITO_ID_TOKEN: &str =
 /// Cognito: `token_use` missing or not `access`.
 pub(super) const COGNITO_TOKEN_USE: &str =
     "the token is not a Cognito access token (token_use is not `access`)";
+/// Entra: a payload `nonce` (an ID token whose `aud` is the API's own application).
+pub(super) const ENTRA_ID_TOKEN: &str =
+    "this is an Entra ID token (it has a nonce): send the access token requested for the API's scope";
 /// Firebase: `sub` empty, too long or not a string.
 pub(super) const FIREBASE_SUBJECT: &str =
     "the token's subject (sub) must be a non-empty string of at most 128 characters";
@@ -89,6 +92,9 @@ pub(super) fn check_vendor(
             }
             Some(_) => return Err(VerifyError::Profile(KEYCLOAK_TYP)),
         }
+    }
+    if checks.no_nonce && map.contains_key("nonce") {
+        return Err(VerifyError::Profile(ENTRA_ID_TOKEN));
     }
     if checks.token_use_access {
         match text("token_use") {

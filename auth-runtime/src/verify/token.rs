@@ -205,9 +205,13 @@ impl VerifiedToken {
     /// profile's, or [`roles_claim`](crate::AuthenticatorBuilder::roles_claim)'s): found once,
     /// and kept with the token.
     pub fn grants(&self) -> &crate::config::Grants {
-        self.inner
-            .grants
-            .get_or_init(|| self.inner.context.locations.grants(self.claims_map()))
+        self.inner.grants.get_or_init(|| {
+            let locations = &self.inner.context.locations;
+            match self.inner.raw.get() {
+                Some(claims) => locations.grants(claims),
+                None => locations.grants_from_json(&self.inner.payload),
+            }
+        })
     }
 
     /// The verified `alg`.

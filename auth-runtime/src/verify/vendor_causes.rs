@@ -127,6 +127,10 @@ impl Authenticator {
                     "keycloak_token_type",
                     "send the `access_token` (payload `typ` Bearer), not a refresh or logout token",
                 ),
+                IssuerProfile::Entra => (
+                    "entra_id_token",
+                    "send the access token MSAL returns for the API's scope (`api://.../access_as_user`), not the ID token",
+                ),
                 IssuerProfile::Cognito if text("token_use") == Some("id") => (
                     "cognito_id_token",
                     "send the `access_token` of the Cognito token response, not the `id_token`",
