@@ -479,7 +479,18 @@ fn generate(input: &Input, claims: &[Claim]) -> TokenStream {
         }
     }
 
-    let needs_grants = !grants.is_empty();
+    let own_locations: Vec<TokenStream> = claims
+        .iter()
+        .filter(|c| !c.flatten)
+        .filter_map(|c| {
+            let name = &c.name;
+            match c.source? {
+                Source::Roles => Some(quote!(context.locations.roles_read_from(#name))),
+                Source::Permissions => Some(quote!(context.locations.permissions_read_from(#name))),
+                Source::Scope => Some(quote!(context.locations.scopes_read_from(#name))),
+            }
+        })
+        .collect();
     quote! {
         #[doc(hidden)]
         #[allow(non_upper_case_globals, non_snake_case, clippy::all)]
@@ -516,8 +527,9 @@ fn generate(input: &Input, claims: &[Claim]) -> TokenStream {
                     #(#grants)*
                 }
 
-                fn needs_grants(&self, _: &#private::ClaimsContext) -> bool {
-                    #needs_grants
+                // Not when every location is the field's own claim: the field holds it already.
+                fn needs_grants(&self, context: &#private::ClaimsContext) -> bool {
+                    !(true #(&& #own_locations)*)
                 }
 
                 // `Some` when the type is also `Clone` (a derive cannot see its siblings): the

@@ -942,3 +942,81 @@ async fn the_doctor_names_each_vendors_cause_and_fix() {
     let d = auth.diagnose(&tenant).await;
     assert_cause(&d, "profile", "firebase_tenant", "FIREBASE_TENANT");
 }
+
+#[test]
+fn each_profiles_own_variables_configure_it() {
+    let build = |vars: &'static [(&'static str, &'static str)]| {
+        AuthenticatorBuilder::from_vars(|name| {
+            vars.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| (*v).to_owned())
+        })
+        .build()
+    };
+    let cases: [(&[(&str, &str)], IssuerProfile); 5] = [
+        (
+            &[
+                ("KEYCLOAK_REALM_URL", "https://sso.example.com/realms/acme"),
+                ("AUTH0_AUDIENCE", "orders-api"),
+            ],
+            IssuerProfile::Keycloak,
+        ),
+        (
+            &[
+                ("ENTRA_TENANT_ID", "72f988bf-86f1-41af-91ab-2d7cd011db47"),
+                (
+                    "ENTRA_CLIENT_ID",
+                    "6e74172b-be56-4843-9ff4-e66a39bb12e3, api://orders-api",
+                ),
+            ],
+            IssuerProfile::Entra,
+        ),
+        (
+            &[
+                ("COGNITO_USER_POOL_ID", "eu-west-1_AbC123xyz"),
+                ("COGNITO_APP_CLIENT_IDS", "57cbishk4j24pabc1234567890"),
+            ],
+            IssuerProfile::Cognito,
+        ),
+        (
+            &[
+                ("OKTA_ISSUER", "https://acme.okta.com/oauth2/default"),
+                ("AUTH0_AUDIENCE", "api://default"),
+            ],
+            IssuerProfile::Okta,
+        ),
+        (
+            &[("FIREBASE_PROJECT_ID", "acme-prod")],
+            IssuerProfile::Firebase,
+        ),
+    ];
+    for (vars, profile) in cases {
+        let auth = build(vars).unwrap_or_else(|e| panic!("{profile}: {e}"));
+        assert_eq!(auth.profile(), profile);
+    }
+    // Two issuers named, or a profile variable against another ISSUER_PROFILE: refused.
+    let err = build(&[
+        ("KEYCLOAK_REALM_URL", "https://sso.example.com/realms/acme"),
+        ("OKTA_ISSUER", "https://acme.okta.com/oauth2/default"),
+        ("AUTH0_AUDIENCE", "api"),
+    ])
+    .expect_err("two issuers");
+    assert!(err.to_string().contains("KEYCLOAK_REALM_URL"), "{err}");
+    let err = build(&[
+        ("ISSUER_PROFILE", "okta"),
+        ("FIREBASE_PROJECT_ID", "acme-prod"),
+    ])
+    .expect_err("disagreeing");
+    assert!(err.to_string().contains("ISSUER_PROFILE"), "{err}");
+    let err = build(&[
+        ("ISSUER_PROFILE", "keycloak"),
+        (
+            "AUTH0_ISSUER_BASE_URL",
+            "https://sso.example.com/realms/acme",
+        ),
+        ("AUTH0_AUDIENCE", "orders-api"),
+        ("FIREBASE_TENANT", "t1"),
+    ])
+    .expect_err("a Firebase setting under Keycloak");
+    assert!(err.to_string().contains("FIREBASE_TENANT"), "{err}");
+}

@@ -153,6 +153,10 @@ impl AuthenticatorBuilder {
         if let Some(profile) = named {
             self = self.profile(profile);
         }
+        if let Some(ids) = var("ENTRA_CLIENT_ID") {
+            // The application (client) ID, and the App ID URI if v1.0 tokens carry it.
+            self = self.audiences(split_list(&ids));
+        }
         if let Some(clients) = var("COGNITO_APP_CLIENT_IDS") {
             self = self.audiences(split_list(&clients));
         }

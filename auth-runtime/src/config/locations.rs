@@ -231,6 +231,25 @@ impl ClaimLocations {
             .flatten()
     }
 
+    /// Whether roles are read from exactly the top-level claim `claim` (or no roles location is
+    /// configured): a claims type whose roles field reads that claim already holds them.
+    #[doc(hidden)]
+    pub fn roles_read_from(&self, claim: &str) -> bool {
+        only_at(&self.roles, claim)
+    }
+
+    /// [`roles_read_from`](Self::roles_read_from) for scopes.
+    #[doc(hidden)]
+    pub fn scopes_read_from(&self, claim: &str) -> bool {
+        only_at(&self.scopes, claim)
+    }
+
+    /// [`roles_read_from`](Self::roles_read_from) for permissions.
+    #[doc(hidden)]
+    pub fn permissions_read_from(&self, claim: &str) -> bool {
+        only_at(&self.permissions, claim)
+    }
+
     /// Whether any location is configured (otherwise there is nothing to look up).
     pub fn is_empty(&self) -> bool {
         self.roles.is_none() && self.scopes.is_none() && self.permissions.is_none()
@@ -259,6 +278,17 @@ impl ClaimLocations {
             scopes: read(&self.scopes, true),
             permissions: read(&self.permissions, false),
         }
+    }
+}
+
+/// No location, or just the top-level claim `claim` read as issued.
+fn only_at(locations: &Option<Vec<ClaimLocation>>, claim: &str) -> bool {
+    match locations.as_deref() {
+        None => true,
+        Some([one]) => {
+            one.format == ValueFormat::Auto && one.path.len() == 1 && one.path[0] == claim
+        }
+        Some(_) => false,
     }
 }
 
