@@ -303,18 +303,10 @@ async fn run() -> Result<(), String> {
     // `.env` first, so its AUTH0_* settings decide the mode below.
     let builder = AuthenticatorBuilder::from_env().map_err(|e| e.to_string())?;
     // An issuer named by AUTH0_* or by a profile's own variables (KEYCLOAK_REALM_URL, ...).
-    let configured = [
-        "AUTH0_DOMAIN",
-        "AUTH0_DOMAINS",
-        "AUTH0_ISSUER_BASE_URL",
-        "KEYCLOAK_REALM_URL",
-        "ENTRA_TENANT_ID",
-        "COGNITO_USER_POOL_ID",
-        "OKTA_ISSUER",
-        "FIREBASE_PROJECT_ID",
-    ]
-    .into_iter()
-    .any(|name| env(name).is_some());
+    let configured = ["AUTH0_DOMAIN", "AUTH0_DOMAINS", "AUTH0_ISSUER_BASE_URL"]
+        .into_iter()
+        .any(|name| env(name).is_some())
+        || configured_by_profile();
     let dev_issuer = if configured {
         None
     } else {

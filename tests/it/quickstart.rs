@@ -531,13 +531,9 @@ async fn every_issuer_profile_drives_the_same_routes() {
     use route_guard::IssuerProfile;
     for profile in IssuerProfile::ALL {
         let issuer = TestIssuer::start_for(profile).await.expect("issuer");
-        let audience = match profile {
-            IssuerProfile::Firebase => route_guard::testing::TEST_PROJECT,
-            _ => TEST_AUDIENCE,
-        };
         let mut vars = vec![
             ("AUTH0_ISSUER_BASE_URL", issuer.issuer().to_owned()),
-            ("AUTH0_AUDIENCE", audience.to_owned()),
+            ("AUTH0_AUDIENCE", issuer.audience().to_owned()),
             ("ISSUER_PROFILE", profile.as_str().to_owned()),
         ];
         if profile == IssuerProfile::Auth0 {

@@ -128,11 +128,6 @@ impl ClaimLocation {
 
     /// Adds the entries found here to `out`. `split_spaces`: a plain string is a
     /// space-separated list (scopes).
-    #[cfg(test)]
-    fn collect(&self, claims: &Map<String, Value>, split_spaces: bool, out: &mut Vec<String>) {
-        self.collect_in(&|name| claims.get(name), split_spaces, out);
-    }
-
     fn collect_in<'v>(
         &self,
         claims: &dyn Fn(&str) -> Option<&'v Value>,
@@ -396,7 +391,7 @@ mod tests {
     }
 
     #[test]
-    fn pointers_names_and_forms() {
+    fn pointers_names_and_forms() -> Result<(), Box<dyn std::error::Error>> {
         let token = claims(json!({
             "realm_access": {"roles": ["admin", "user"]},
             "a/b": {"c~d": "one"},
@@ -405,12 +400,12 @@ mod tests {
             "urn:roles": {"owner": {"1": "x"}, "viewer": {}},
             "scope": "a  b",
         }));
-        let find = |text: &str| {
+        let read = |location: ClaimLocation, split_spaces: bool| {
             let mut out = Vec::new();
-            ClaimLocation::new(text)
-                .map(|l| l.collect(&token, false, &mut out))
-                .map(|()| out)
+            location.collect_in(&|name| token.get(name), split_spaces, &mut out);
+            out
         };
+        let find = |text: &str| ClaimLocation::new(text).map(|l| read(l, false));
         assert_eq!(
             find("/realm_access/roles").ok(),
             Some(vec!["admin".into(), "user".into()])
@@ -422,33 +417,27 @@ mod tests {
         );
         assert_eq!(find("/missing/roles").ok(), Some(vec![]));
         assert_eq!(find("/realm_access").ok(), Some(vec![]));
-        let mut out = Vec::new();
-        ClaimLocation::new("/o/per")
-            .map(|l| l.comma_separated().collect(&token, false, &mut out))
-            .ok();
-        assert_eq!(out, ["read", "manage", "read"]);
-        let mut out = Vec::new();
-        ClaimLocation::new("urn:roles")
-            .map(|l| l.object_keys().collect(&token, false, &mut out))
-            .ok();
-        assert_eq!(out, ["owner", "viewer"]);
-        let mut out = Vec::new();
-        ClaimLocation::new("scope")
-            .map(|l| l.collect(&token, true, &mut out))
-            .ok();
-        assert_eq!(out, ["a", "b"]);
+        assert_eq!(
+            read(ClaimLocation::new("/o/per")?.comma_separated(), false),
+            ["read", "manage", "read"]
+        );
+        assert_eq!(
+            read(ClaimLocation::new("urn:roles")?.object_keys(), false),
+            ["owner", "viewer"]
+        );
+        assert_eq!(read(ClaimLocation::new("scope")?, true), ["a", "b"]);
         // Reading only the wanted claims finds what parsing all of them finds; the last of
         // duplicate names wins in both.
         let locations = ClaimLocations {
             roles: Some(vec![
-                ClaimLocation::new("/realm_access/roles").expect("pointer"),
-                ClaimLocation::new("https://myapp.com/roles").expect("name"),
+                ClaimLocation::new("/realm_access/roles")?,
+                ClaimLocation::new("https://myapp.com/roles")?,
             ]),
-            scopes: Some(vec![ClaimLocation::new("scope").expect("name")]),
+            scopes: Some(vec![ClaimLocation::new("scope")?]),
             permissions: None,
         };
         let json = r#"{"scope":"x","realm_access":{"roles":["a"]},"big":[1,{"c":2}],"scope":"a  b","https://myapp.com/roles":"solo"}"#;
-        let all: Map<String, Value> = serde_json::from_str(json).expect("json");
+        let all: Map<String, Value> = serde_json::from_str(json)?;
         assert_eq!(locations.grants_from_json(json), locations.grants(&all));
         assert_eq!(
             locations.grants_from_json(json).scopes,
@@ -457,5 +446,6 @@ mod tests {
         for bad in ["", "/", "/a//b", "/a~2", "a\nb"] {
             assert!(ClaimLocation::new(bad).is_err(), "{bad:?}");
         }
+        Ok(())
     }
 }

@@ -34,7 +34,6 @@ pub use options::{Algorithm, DpopMode, OrgPolicy};
 pub use profile::{AudienceRule, IssuerProfile, IssuerTemplate};
 pub use proxy::ProxyHeaders;
 pub(crate) use resource::WELL_KNOWN;
-pub(crate) use rules::AudienceHint;
 pub(crate) use settings::{
     DpopSettings, IssuerSource, RateLimitSettings, ReplayChoice, Settings, Validated,
 };

@@ -3,12 +3,16 @@
 //! applies them in the one verification path; nothing here knows HTTP.
 
 use reqwest::Url;
+use serde_json::Value;
 
 use super::error::{invalid, ConfigError};
 use super::locations::{ClaimLocation, ClaimLocations};
 use super::options::Algorithm;
 use super::profile::{AudienceRule, IssuerProfile, IssuerTemplate, Tenants};
 use super::settings::IssuerSource;
+
+/// Keycloak: a token whose `aud` lacks the API (only `account`, the account console's).
+const KEYCLOAK_AUDIENCE: &str = "the token's audience (aud) does not include this API: in Keycloak, add an Audience mapper for this API to the client scope of the client that requests the token";
 
 /// Entra's multi-tenant placeholder, in its discovery document and in the v1 issuer form.
 const ENTRA_PLACEHOLDER: &str = "{tenantid}";
@@ -21,6 +25,8 @@ pub(crate) struct TokenRules {
     pub(crate) also_issuers: Vec<String>,
     pub(crate) template: Option<Template>,
     pub(crate) audience: AudienceRule,
+    /// How a token whose `aud` lacks the API is refused, when the vendor has words for it.
+    pub(crate) missing_audience: Option<&'static str>,
     pub(crate) checks: Checks,
     pub(crate) locations: ClaimLocations,
 }
@@ -48,13 +54,6 @@ pub(crate) struct Checks {
     pub(crate) firebase: Option<Option<String>>,
 }
 
-/// How the audience check names the API's audience in refusals.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum AudienceHint {
-    Plain,
-    KeycloakMapper,
-}
-
 impl TokenRules {
     /// Whether the verification path needs every claim as JSON (a template value, an audience
     /// substitute, a vendor check): Auth0's rules need none.
@@ -69,13 +68,20 @@ impl TokenRules {
 
     /// Whether `iss` is an issuer of the key set whose discovered issuer is `set_issuer`:
     /// exactly it or one of the also-accepted issuers, with a template's placeholder replaced by
-    /// the token's own claim `value` (which must be allowed).
-    pub(crate) fn issuer_matches(&self, set_issuer: &str, iss: &str, value: Option<&str>) -> bool {
+    /// the value of the token's own template claim (which must be allowed), looked up in the
+    /// token's claims with `claim`.
+    pub(crate) fn issuer_matches<'v>(
+        &self,
+        set_issuer: &str,
+        iss: &str,
+        claim: &dyn Fn(&str) -> Option<&'v Value>,
+    ) -> bool {
         let candidates =
             std::iter::once(set_issuer).chain(self.also_issuers.iter().map(String::as_str));
         match &self.template {
             None => candidates.into_iter().any(|c| c == iss),
             Some(template) => {
+                let value = claim(&template.claim).and_then(Value::as_str);
                 let Some(value) = value.filter(|v| template.value_allowed(v)) else {
                     return false;
                 };
@@ -91,14 +97,6 @@ impl TokenRules {
                         None => c == iss,
                     })
             }
-        }
-    }
-
-    /// The audience refusal's wording.
-    pub(crate) fn audience_hint(&self) -> AudienceHint {
-        match self.profile {
-            IssuerProfile::Keycloak => AudienceHint::KeycloakMapper,
-            _ => AudienceHint::Plain,
         }
     }
 }
@@ -183,6 +181,7 @@ pub(super) fn resolve(
         IssuerProfile::Auth0 => None,
         IssuerProfile::Keycloak => {
             rules.checks.keycloak_typ = true;
+            rules.missing_audience = Some(KEYCLOAK_AUDIENCE);
             let mut roles = vec![at("/realm_access/roles")?];
             for audience in audiences {
                 let escaped = audience.replace('~', "~0").replace('/', "~1");
@@ -342,29 +341,50 @@ mod tests {
     #[test]
     fn template_issuers_take_the_tokens_own_tenant() {
         let set = "https://login.microsoftonline.com/{tenantid}/v2.0";
+        // The token's `tid`, looked up as the verifier does.
+        let accepted = |rules: &TokenRules, iss: &str, tid: Option<&str>| {
+            let tid = tid.map(|t| Value::String(t.to_owned()));
+            rules.issuer_matches(set, iss, &|name| tid.as_ref().filter(|_| name == "tid"))
+        };
         let rules = entra(Some(vec!["t1".into()]));
-        assert!(rules.issuer_matches(set, "https://login.microsoftonline.com/t1/v2.0", Some("t1")));
-        assert!(rules.issuer_matches(set, "https://sts.windows.net/t1/", Some("t1")));
+        assert!(accepted(
+            &rules,
+            "https://login.microsoftonline.com/t1/v2.0",
+            Some("t1")
+        ));
+        assert!(accepted(&rules, "https://sts.windows.net/t1/", Some("t1")));
         // Another tenant's issuer with this tenant's `tid`, and a tenant not allowed.
-        assert!(!rules.issuer_matches(
-            set,
+        assert!(!accepted(
+            &rules,
             "https://login.microsoftonline.com/t2/v2.0",
             Some("t1")
         ));
-        assert!(!rules.issuer_matches(
-            set,
+        assert!(!accepted(
+            &rules,
             "https://login.microsoftonline.com/t2/v2.0",
             Some("t2")
         ));
-        assert!(!rules.issuer_matches(set, "https://login.microsoftonline.com/t1/v2.0", None));
+        assert!(!accepted(
+            &rules,
+            "https://login.microsoftonline.com/t1/v2.0",
+            None
+        ));
         let any = entra(None);
-        assert!(any.issuer_matches(set, "https://login.microsoftonline.com/t9/v2.0", Some("t9")));
-        assert!(!any.issuer_matches(
-            set,
+        assert!(accepted(
+            &any,
+            "https://login.microsoftonline.com/t9/v2.0",
+            Some("t9")
+        ));
+        assert!(!accepted(
+            &any,
             "https://login.microsoftonline.com/a/b/v2.0",
             Some("a/b")
         ));
-        assert!(!any.issuer_matches(set, "https://login.microsoftonline.com//v2.0", Some("")));
+        assert!(!accepted(
+            &any,
+            "https://login.microsoftonline.com//v2.0",
+            Some("")
+        ));
         let template = any.template.unwrap_or_else(|| unreachable!());
         assert!(template.matches_base(set, "https://login.microsoftonline.com/common/v2.0"));
         assert!(!template.matches_base(set, "https://login.microsoftonline.com/a/b/v2.0"));

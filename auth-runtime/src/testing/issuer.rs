@@ -208,6 +208,13 @@ impl TestIssuer {
         &self.shared.issuer
     }
 
+    /// The audience its tokens carry, and its [`authenticator_builder`](Self::authenticator_builder)
+    /// accepts: [`TEST_AUDIENCE`], or [`TEST_PROJECT`](super::TEST_PROJECT) for an issuer
+    /// started for Firebase (for Cognito, the app client in `client_id`).
+    pub fn audience(&self) -> &'static str {
+        super::profile::audience(self.shared.profile)
+    }
+
     /// The socket address the issuer listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr

@@ -45,17 +45,16 @@ pub(super) fn shape(
     header: &mut Map<String, Value>,
     claims: &mut Map<String, Value>,
 ) {
-    let cognito = profile == IssuerProfile::Cognito;
-    if cognito {
+    // Cognito's and Okta's headers have only `alg` and `kid`; Cognito's access tokens no `aud`.
+    if matches!(profile, IssuerProfile::Cognito | IssuerProfile::Okta) {
         header.remove("typ");
+    }
+    if profile == IssuerProfile::Cognito {
         claims.remove("aud");
     }
     let mut set = |name: &str, value: Value| {
         claims.insert(name.to_owned(), value);
     };
-    if profile == IssuerProfile::Okta {
-        header.remove("typ");
-    }
     match profile {
         IssuerProfile::Keycloak => {
             set("typ", json!("Bearer"));

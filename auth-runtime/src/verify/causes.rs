@@ -6,9 +6,8 @@ use super::diagnose::{span, TokenReport};
 use super::diagnosis::Cause;
 use super::header::unix_now;
 use super::Authenticator;
-use crate::config::IssuerProfile;
 
-fn cause(id: &'static str, explanation: String, fix: impl Into<String>) -> Cause {
+pub(super) fn cause(id: &'static str, explanation: String, fix: impl Into<String>) -> Cause {
     Cause {
         id,
         explanation,
@@ -168,22 +167,6 @@ impl Authenticator {
         if !report.failed("iss") {
             return;
         }
-        // Entra's, Okta's and Firebase's issuers have their own causes (`vendor_causes`).
-        let has_iss = report.claim("iss").and_then(Value::as_str).is_some();
-        let vendor_issuer = has_iss
-            && matches!(
-                self.inner.settings.rules.profile,
-                IssuerProfile::Entra | IssuerProfile::Firebase
-            )
-            || has_iss
-                && (self.inner.settings.rules.profile == IssuerProfile::Okta
-                    && report
-                        .claim("iss")
-                        .and_then(Value::as_str)
-                        .is_some_and(|iss| !iss.contains("/oauth2/")));
-        if vendor_issuer {
-            return;
-        }
         let Some(iss) = report.claim("iss").and_then(Value::as_str) else {
             causes.push(cause(
                 "malformed",
@@ -192,6 +175,11 @@ impl Authenticator {
             ));
             return;
         };
+        // Entra's, Okta's and Firebase's issuers have their own causes.
+        if let Some(cause) = self.vendor_issuer_cause(iss, report) {
+            causes.push(cause);
+            return;
+        }
         let accepted = self.issuers();
         let trimmed = iss.trim_end_matches('/');
         if let Some(near) = accepted.iter().find(|a| a.trim_end_matches('/') == trimmed) {
@@ -283,11 +271,7 @@ impl Authenticator {
             ));
             return;
         }
-        let auds: Vec<&str> = match report.claim("aud") {
-            Some(Value::String(a)) => vec![a.as_str()],
-            Some(Value::Array(list)) => list.iter().filter_map(Value::as_str).collect(),
-            _ => Vec::new(),
-        };
+        let auds = report.audiences();
         let slash = auds.iter().find_map(|a| {
             settings
                 .audiences

@@ -55,6 +55,15 @@ impl TokenReport {
         self.payload.as_ref()?.get(name)
     }
 
+    /// The token's `aud` values (one string or an array; other values read as none).
+    pub(crate) fn audiences(&self) -> Vec<&str> {
+        match self.claim("aud") {
+            Some(Value::String(aud)) => vec![aud.as_str()],
+            Some(Value::Array(list)) => list.iter().filter_map(Value::as_str).collect(),
+            _ => Vec::new(),
+        }
+    }
+
     /// A member of the header.
     pub(crate) fn header_member(&self, name: &str) -> Option<&Value> {
         self.header.as_ref()?.get(name)
@@ -231,6 +240,19 @@ impl Authenticator {
             },
             _ => None,
         };
+        // The issuer rules read the token's template claim (Entra's `tid`), if any: taken out
+        // once, as the report is written to below.
+        let rules = &self.inner.settings.rules;
+        let template_claim: Option<(&str, Value)> = rules
+            .template
+            .as_ref()
+            .and_then(|t| Some((t.claim.as_str(), report.claim(&t.claim)?.clone())));
+        let claim = |name: &str| {
+            template_claim
+                .as_ref()
+                .filter(|(n, _)| *n == name)
+                .map(|(_, v)| v)
+        };
         // Whether `iss` is the issuer: `None` while nothing has decided it (no key step), so the
         // report never says "ok" of an issuer it did not check.
         let mut issuer_ok: Option<bool> = match (&iss, &self.inner.hmac, &self.inner.keys) {
@@ -238,14 +260,9 @@ impl Authenticator {
             (Some(iss), Some(_), _) => Some(iss == self.hs256_issuer()),
             (Some(_), None, _) if cache.is_none() => Some(false),
             (Some(iss), None, Keys::Single(_)) if !issuers.is_empty() => {
-                let rules = &self.inner.settings.rules;
-                let value = rules
-                    .template
-                    .as_ref()
-                    .and_then(|t| report.claim(&t.claim)?.as_str());
                 match issuers
                     .iter()
-                    .any(|known| rules.issuer_matches(known, iss, value))
+                    .any(|known| rules.issuer_matches(known, iss, &claim))
                 {
                     true => None,
                     false => Some(false),
@@ -271,14 +288,7 @@ impl Authenticator {
             }
             (None, Some(alg), true) => {
                 if let (Some(cache), Some(iss)) = (&cache, &iss) {
-                    let rules = &self.inner.settings.rules;
-                    let value = rules
-                        .template
-                        .as_ref()
-                        .and_then(|t| report.claim(&t.claim)?.as_str())
-                        .map(str::to_owned);
-                    let accepts =
-                        |set_issuer: &str| rules.issuer_matches(set_issuer, iss, value.as_deref());
+                    let accepts = |set_issuer: &str| rules.issuer_matches(set_issuer, iss, &claim);
                     match cache.key_set(&accepts, kid.as_deref()).await {
                         Ok(set) => match set.find(kid.as_deref(), alg) {
                             Ok(key) => {

@@ -17,23 +17,22 @@ impl Authenticator {
             return;
         };
         let text = super::registered::payload_text(bytes);
-        let map: Option<serde_json::Map<String, Value>> = match &report.payload {
-            Some(Value::Object(map)) => Some(map.clone()),
+        // Judged first, while the payload is borrowed; then written to the report.
+        let map = match &report.payload {
+            Some(Value::Object(map)) => Some(map),
             _ => None,
         };
-        let (expected, actual) = self.audience_finding(report);
         let audience = text.as_ref().map_err(Clone::clone).and_then(|text| {
             let claims = super::registered::parse_claims(text)?;
-            super::profile::check_audience(settings, &claims, map.as_ref())
+            super::profile::check_audience(settings, &claims, map)
         });
+        let vendor = (settings.rules.profile != IssuerProfile::Auth0).then(|| {
+            let kid = report.header_member("kid").and_then(Value::as_str);
+            super::profile::check_vendor(settings, map, kid).map_err(|e| e.to_string())
+        });
+        let (expected, actual) = self.audience_finding(report);
         report.push("aud", passed(audience.is_ok()), expected, actual, trusted);
-        if settings.rules.profile != IssuerProfile::Auth0 {
-            let kid = report
-                .header_member("kid")
-                .and_then(Value::as_str)
-                .map(str::to_owned);
-            let vendor = super::profile::check_vendor(settings, map.as_ref(), kid.as_deref())
-                .map_err(|e| e.to_string());
+        if let Some(vendor) = vendor {
             report.push(
                 "profile",
                 passed(vendor.is_ok()),
@@ -83,14 +82,7 @@ impl Authenticator {
     fn audience_finding(&self, report: &TokenReport) -> (String, String) {
         let settings = &self.inner.settings;
         let list = settings.audiences.join(", ");
-        let auds: Vec<String> = match report.claim("aud") {
-            Some(Value::String(aud)) => vec![aud.clone()],
-            Some(Value::Array(auds)) => auds
-                .iter()
-                .filter_map(|a| a.as_str().map(str::to_owned))
-                .collect(),
-            _ => Vec::new(),
-        };
+        let auds = report.audiences();
         let aud_text = match auds.is_empty() {
             true => "no `aud` claim".to_owned(),
             false => auds.join(", "),

@@ -235,10 +235,7 @@ impl Authenticator {
             true => Some(serde_json::from_str(&payload).map_err(|_| NOT_AN_OBJECT)?),
             false => None,
         };
-        let template_value = rules
-            .template
-            .as_ref()
-            .and_then(|t| map.as_ref()?.get(&t.claim)?.as_str());
+        let claim = |name: &str| map.as_ref()?.get(name);
 
         let key_set = match &self.inner.hmac {
             Some(key) => {
@@ -256,8 +253,7 @@ impl Authenticator {
                     Keys::Multi { .. } => self.resolve_cache(issuer, context).await?,
                 };
                 let kid = kid.as_deref();
-                let accepts =
-                    |set_issuer: &str| rules.issuer_matches(set_issuer, issuer, template_value);
+                let accepts = |set_issuer: &str| rules.issuer_matches(set_issuer, issuer, &claim);
                 let set = cache.key_set(&accepts, kid).await.map_err(key_error)?;
                 let key = set.find(kid, alg).map_err(key_error)?;
                 key.verify_sig(signed, &signature)
@@ -282,7 +278,7 @@ impl Authenticator {
             .as_deref()
             .ok_or(VerifyError::MissingClaim("iss"))?;
         let issuer_ok = match &key_set {
-            Some(set) => rules.issuer_matches(&set.issuer, iss, template_value),
+            Some(set) => rules.issuer_matches(&set.issuer, iss, &claim),
             None => iss == self.hs256_issuer(),
         };
         if !issuer_ok {

@@ -5,10 +5,8 @@ use serde_json::{Map, Value};
 
 use super::error::VerifyError;
 use super::registered::Registered;
-use crate::config::{AudienceHint, AudienceRule, Settings};
+use crate::config::{AudienceRule, Settings};
 
-/// Keycloak: a token whose `aud` lacks the API (only `account`, the account console's).
-pub(super) const KEYCLOAK_AUDIENCE: &str = "the token's audience (aud) does not include this API: in Keycloak, add an Audience mapper for this API to the client scope of the client that requests the token";
 /// Keycloak: payload `typ` `ID`.
 pub(super) const KEYCLOAK_ID_TOKEN: &str =
     "this is a Keycloak ID token (typ `ID`): send the access token instead";
@@ -64,10 +62,11 @@ pub(super) fn check_audience(
     // A common mistake: the ID token goes to the API. Say so.
     Err(if claims.nonce.is_some() || claims.at_hash.is_some() {
         VerifyError::IdToken
-    } else if settings.rules.audience_hint() == AudienceHint::KeycloakMapper {
-        VerifyError::Profile(KEYCLOAK_AUDIENCE)
     } else {
-        VerifyError::WrongAudience
+        settings
+            .rules
+            .missing_audience
+            .map_or(VerifyError::WrongAudience, VerifyError::Profile)
     })
 }
 

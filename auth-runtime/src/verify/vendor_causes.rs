@@ -4,29 +4,40 @@
 
 use serde_json::Value;
 
+use super::causes::cause;
 use super::diagnose::TokenReport;
 use super::diagnosis::Cause;
 use super::Authenticator;
 use crate::config::IssuerProfile;
 
-fn cause(id: &'static str, explanation: String, fix: impl Into<String>) -> Cause {
-    Cause {
-        id,
-        explanation,
-        fix: fix.into(),
-    }
-}
-
-fn auds(report: &TokenReport) -> Vec<&str> {
-    match report.claim("aud") {
-        Some(Value::String(a)) => vec![a.as_str()],
-        Some(Value::Array(list)) => list.iter().filter_map(Value::as_str).collect(),
-        _ => Vec::new(),
-    }
-}
-
 impl Authenticator {
-    /// Vendor causes for failed `iss`, `aud` and `profile` checks; `true` when they explain the
+    /// The vendor's cause for a failed `iss` check of a token that has one (Okta's org server,
+    /// an Entra tenant, another Firebase project), in place of the Auth0 wording.
+    pub(super) fn vendor_issuer_cause(&self, iss: &str, report: &TokenReport) -> Option<Cause> {
+        match self.inner.settings.rules.profile {
+            IssuerProfile::Okta if !iss.contains("/oauth2/") => Some(cause(
+                "okta_org_server",
+                format!("the token comes from the Okta org authorization server (`{iss}`): its access tokens are for Okta's own APIs and cannot be validated by yours"),
+                "request tokens from a custom authorization server (`https://{your-org}.okta.com/oauth2/default`, or one you create under Security, API) and set OKTA_ISSUER to it",
+            )),
+            IssuerProfile::Entra => {
+                let tid = report.claim("tid").and_then(Value::as_str).unwrap_or("(none)");
+                Some(cause(
+                    "entra_tenant",
+                    format!("the token's issuer `{iss}` (tenant `tid` {tid}) is not accepted: a token's issuer must be its own tenant's, and the tenant must be allowed"),
+                    "for a multi-tenant API, add the tenant ID to ENTRA_TENANTS (or `*` for every tenant); for one tenant, point ENTRA_TENANT_ID at the tenant that issues the tokens",
+                ))
+            }
+            IssuerProfile::Firebase => Some(cause(
+                "firebase_project",
+                format!("the token was issued for another Firebase project (`{iss}`)"),
+                "sign in to the Firebase project this API serves, or set FIREBASE_PROJECT_ID to the project your app uses",
+            )),
+            _ => None,
+        }
+    }
+
+    /// Vendor causes for failed `aud` and `profile` checks; `true` when they explain the
     /// audience failure (the Auth0 wording is then left out).
     pub(super) fn vendor_causes(&self, report: &TokenReport, causes: &mut Vec<Cause>) -> bool {
         let settings = &self.inner.settings;
@@ -36,7 +47,7 @@ impl Authenticator {
         let mut explained_audience = false;
         match profile {
             IssuerProfile::Keycloak if report.failed("aud") && text("nonce").is_none() => {
-                let auds = auds(report);
+                let auds = report.audiences();
                 causes.push(cause(
                     "keycloak_audience_mapper",
                     format!(
@@ -55,7 +66,7 @@ impl Authenticator {
                     "entra_v1_token",
                     format!(
                         "the token is an Entra ID v1.0 token (issuer sts.windows.net), whose `aud` is {}; this API accepts {expected}",
-                        auds(report).join(", ")
+                        report.audiences().join(", ")
                     ),
                     "set `accessTokenAcceptedVersion` to 2 in the API's app registration manifest (Entra admin center, App registrations, Manifest), so tokens carry the application (client) ID; or add the App ID URI (`api://...`) to AUTH0_AUDIENCE",
                 ));
@@ -79,37 +90,13 @@ impl Authenticator {
                     "firebase_project",
                     format!(
                         "the token is for the Firebase project {}, not {expected}",
-                        auds(report).join(", ")
+                        report.audiences().join(", ")
                     ),
                     "sign in to the Firebase project this API serves, or set FIREBASE_PROJECT_ID (or AUTH0_AUDIENCE) to the project ID in your app's Firebase config",
                 ));
                 explained_audience = true;
             }
             _ => {}
-        }
-        if report.failed("iss") {
-            let iss = text("iss").unwrap_or_default();
-            match profile {
-                IssuerProfile::Okta if !iss.contains("/oauth2/") => causes.push(cause(
-                    "okta_org_server",
-                    format!("the token comes from the Okta org authorization server (`{iss}`): its access tokens are for Okta's own APIs and cannot be validated by yours"),
-                    "request tokens from a custom authorization server (`https://{your-org}.okta.com/oauth2/default`, or one you create under Security, API) and set OKTA_ISSUER to it",
-                )),
-                IssuerProfile::Entra => {
-                    let tid = text("tid").unwrap_or("(none)");
-                    causes.push(cause(
-                        "entra_tenant",
-                        format!("the token's issuer `{iss}` (tenant `tid` {tid}) is not accepted: a token's issuer must be its own tenant's, and the tenant must be allowed"),
-                        "for a multi-tenant API, add the tenant ID to ENTRA_TENANTS (or `*` for every tenant); for one tenant, point ENTRA_TENANT_ID at the tenant that issues the tokens",
-                    ));
-                }
-                IssuerProfile::Firebase => causes.push(cause(
-                    "firebase_project",
-                    format!("the token was issued for another Firebase project (`{iss}`)"),
-                    "sign in to the Firebase project this API serves, or set FIREBASE_PROJECT_ID to the project your app uses",
-                )),
-                _ => {}
-            }
         }
         if report.failed("profile") {
             let why = report
