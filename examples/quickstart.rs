@@ -20,6 +20,13 @@
 //! default); `AUTH0_DPOP=required` accepts only them, `AUTH0_DPOP_REPLAY_REDIS_URL` shares the
 //! proof replay store between instances (feature `redis`).
 //!
+//! Certificate-bound tokens (RFC 8705): `AUTH0_MTLS` (`off`, the default, `allowed` or
+//! `required`) with `AUTH0_MTLS_CERT_HEADER` and `AUTH0_MTLS_CERT_FORMAT` (`rfc9440`, `xfcc`,
+//! `pem-urlencoded` or `base64-der`): the quickstart serves plain HTTP, so it reads the client
+//! certificate a TLS-terminating proxy forwards in that header (and trusts that proxy to strip
+//! the header from what clients send). In development mode it prints a bound token with the
+//! header a proxy would send. `tests-integration/examples/mtls_server.rs` serves TLS itself.
+//!
 //! `AUTH0_RESOURCE_URL` (the API's resource identifier; in development mode the server's own URL
 //! by default) publishes the Protected Resource Metadata (RFC 9728) at
 //! `/.well-known/oauth-protected-resource` and names it in every challenge.
@@ -50,7 +57,8 @@ use route_guard::layer::{Quota, Require};
 use route_guard::testing::{DpopKey, TestClient, TestIssuer};
 use route_guard::{
     layer, rate_limit, require_auth, require_permissions, require_role, require_scopes,
-    Authenticator, AuthenticatorBuilder, Claims, StandardClaims, TokenClaims,
+    Authenticator, AuthenticatorBuilder, CertificateHeaderFormat, Claims, ConfigError, MtlsMode,
+    StandardClaims, TokenClaims,
 };
 use serde_json::{json, Value};
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -348,14 +356,23 @@ async fn run() -> Result<(), String> {
         .map_err(|e| format!("cannot listen on {addr}: {e} (set PORT to a free port)"))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     let base = format!("http://{local}");
+    let mtls = proxy_certificate()?;
     let builder = match &dev_issuer {
         // Development mode is a whole OAuth setup: the API publishes its Protected Resource
         // Metadata (RFC 9728), with its own URL as the resource unless AUTH0_RESOURCE_URL says
         // otherwise.
-        Some(issuer) => issuer
-            .authenticator_builder()
-            .protected_resource(env("AUTH0_RESOURCE_URL").unwrap_or_else(|| base.clone())),
-        // With a tenant, AUTH0_RESOURCE_URL (read by `from_env`) turns it on.
+        Some(issuer) => {
+            let builder = issuer
+                .authenticator_builder()
+                .protected_resource(env("AUTH0_RESOURCE_URL").unwrap_or_else(|| base.clone()));
+            match &mtls {
+                Some((mode, header, format)) => builder
+                    .mtls(*mode)
+                    .client_certificate_header(header.as_str(), *format),
+                None => builder,
+            }
+        }
+        // With a tenant, AUTH0_RESOURCE_URL and AUTH0_MTLS* (read by `from_env`) apply.
         None => builder,
     };
     // Auth0 roles come from a namespaced claim an Action adds; the other profiles know where
@@ -380,7 +397,7 @@ async fn run() -> Result<(), String> {
     let cors = env("CORS_ORIGINS").map(|o| cors(&o)).transpose()?;
 
     match &dev_issuer {
-        Some(issuer) => print_dev_mode(issuer, &base),
+        Some(issuer) => print_dev_mode(issuer, &base, mtls.as_ref()),
         None => {
             let issuers = auth.issuers();
             println!(
@@ -407,7 +424,34 @@ async fn run() -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
-fn print_dev_mode(issuer: &TestIssuer, base: &str) {
+/// `AUTH0_MTLS` with its proxy header and format: the quickstart serves plain HTTP, so a client
+/// certificate reaches it only in the header of a TLS-terminating proxy. `None` when mTLS is off
+/// (or `unchecked`).
+fn proxy_certificate() -> Result<Option<(MtlsMode, String, CertificateHeaderFormat)>, String> {
+    let mode: MtlsMode = match env("AUTH0_MTLS") {
+        Some(mode) => mode.parse().map_err(|e: ConfigError| e.to_string())?,
+        None => MtlsMode::Off,
+    };
+    let format = env("AUTH0_MTLS_CERT_FORMAT")
+        .map(|f| f.parse::<CertificateHeaderFormat>())
+        .transpose()
+        .map_err(|e| e.to_string())?;
+    match (env("AUTH0_MTLS_CERT_HEADER"), format) {
+        (Some(header), Some(format)) => Ok(Some((mode, header.trim().to_owned(), format))),
+        (Some(_), None) => Err("AUTH0_MTLS_CERT_HEADER is set without its format: set AUTH0_MTLS_CERT_FORMAT to rfc9440, xfcc, pem-urlencoded or base64-der".to_owned()),
+        (None, Some(_)) => Err("AUTH0_MTLS_CERT_FORMAT is set without the header: set AUTH0_MTLS_CERT_HEADER to the header your proxy writes the certificate into".to_owned()),
+        (None, None) if matches!(mode, MtlsMode::Allowed | MtlsMode::Required) => Err(format!(
+            "AUTH0_MTLS is `{mode}` but the quickstart serves plain HTTP: set AUTH0_MTLS_CERT_HEADER and AUTH0_MTLS_CERT_FORMAT to read the certificate your TLS-terminating proxy forwards (tests-integration/examples/mtls_server.rs serves TLS itself)"
+        )),
+        (None, None) => Ok(None),
+    }
+}
+
+fn print_dev_mode(
+    issuer: &TestIssuer,
+    base: &str,
+    mtls: Option<&(MtlsMode, String, CertificateHeaderFormat)>,
+) {
     let hour = Duration::from_secs(3600);
     let user = issuer.token().sub("auth0|dev-user").expires_in(hour).sign();
     let reader = issuer
@@ -525,6 +569,26 @@ fn print_dev_mode(issuer: &TestIssuer, base: &str) {
         );
         line(
             "the same DPoP-bound token as Bearer (no downgrade)",
+            401,
+            "/api/private",
+            Some(&token),
+        );
+    }
+    if let Some((MtlsMode::Allowed | MtlsMode::Required, header, format)) = mtls {
+        // RFC 8705: a token bound to the development client certificate, and that certificate
+        // as the proxy forwards it.
+        let client = issuer.client_certificate();
+        let token = issuer
+            .token()
+            .sub("auth0|dev-mtls-client")
+            .certificate_bound(client)
+            .expires_in(hour)
+            .sign();
+        let value = client.header_value(*format);
+        println!("  # a certificate-bound token with its client certificate, as a TLS-terminating proxy forwards it in {header} ({format}): 200");
+        println!("  curl -i -H \"Authorization: Bearer {token}\" -H \"{header}: {value}\" {base}/api/private");
+        line(
+            "the same certificate-bound token without the certificate",
             401,
             "/api/private",
             Some(&token),

@@ -179,14 +179,16 @@
 
 pub use auth_runtime::{
     Actor, Algorithm, AudienceRule, AuthError, AuthFuture, AuthLayer, AuthRejection, AuthService,
-    Authenticated, Authenticator, AuthenticatorBuilder, Check, ClaimLocation, ClaimLocations,
-    Claims, ClaimsContext, ConfigError, Description, DpopError, DpopMode, Grants, Guard,
-    HasPermissions, HasRoles, HasScopes, Insufficient, IssuerProfile, IssuerRequest,
-    IssuerTemplate, KeysUnavailable, MemoryReplayStore, NameGroup, OrgPolicy, ProofError,
-    ProxyHeaders, RejectionReason, ReplayFuture, ReplayStore, ReplayStoreError, Requirement,
-    ResolverError, RouteLimit, ScopeSet, StandardClaims, Stats, StringSet, TokenClaims,
-    VerifiedToken, VerifyError,
+    Authenticated, Authenticator, AuthenticatorBuilder, CertificateHeaderFormat, Check,
+    ClaimLocation, ClaimLocations, Claims, ClaimsContext, ClientCertificate, ConfigError,
+    Description, DpopError, DpopMode, Grants, Guard, HasPermissions, HasRoles, HasScopes,
+    Insufficient, IssuerProfile, IssuerRequest, IssuerTemplate, KeysUnavailable, MemoryReplayStore,
+    MtlsMode, NameGroup, OrgPolicy, ProofError, ProxyHeaders, RejectionReason, ReplayFuture,
+    ReplayStore, ReplayStoreError, Requirement, ResolverError, RouteLimit, ScopeSet,
+    StandardClaims, Stats, StringSet, TokenClaims, VerifiedToken, VerifyError,
 };
+
+pub use auth_runtime::certificate_thumbprint;
 
 pub use auth_runtime::layer;
 
@@ -286,6 +288,10 @@ pub mod guide {
     /// DPoP (RFC 9449): sender-constrained tokens and replay protection across instances.
     #[doc = include_str!("../docs/dpop.md")]
     pub mod dpop {}
+    /// Certificate-bound tokens (mTLS, RFC 8705): the modes, the certificate from the TLS
+    /// connection or a proxy header, DPoP beside them.
+    #[doc = include_str!("../docs/mtls.md")]
+    pub mod mtls {}
     /// Discovery (RFC 9728), scope challenges and step-up authentication (RFC 9470).
     #[doc = include_str!("../docs/discovery.md")]
     pub mod discovery {}

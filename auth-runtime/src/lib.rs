@@ -84,15 +84,16 @@ pub mod mcp {
 }
 
 pub use crate::axum::{
-    AuthError, AuthFuture, AuthLayer, AuthRejection, AuthService, Claims, Guard,
+    AuthError, AuthFuture, AuthLayer, AuthRejection, AuthService, Claims, ClientCertificate, Guard,
 };
 pub use claims::{
     Actor, HasPermissions, HasRoles, HasScopes, ScopeSet, StandardClaims, StringSet, TokenClaims,
 };
 pub use config::{
-    Algorithm, AudienceRule, AuthenticatorBuilder, BoundedFuture, ClaimLocation, ClaimLocations,
-    ConfigError, DpopMode, Grants, IssuerProfile, IssuerRequest, IssuerTemplate, OrgPolicy,
-    ProxyHeaders, Recorded, ReplayFuture, ReplayStore, ReplayStoreError, ResolverError,
+    Algorithm, AudienceRule, AuthenticatorBuilder, BoundedFuture, CertificateHeaderFormat,
+    ClaimLocation, ClaimLocations, ConfigError, DpopMode, Grants, IssuerProfile, IssuerRequest,
+    IssuerTemplate, MtlsMode, OrgPolicy, ProxyHeaders, Recorded, ReplayFuture, ReplayStore,
+    ReplayStoreError, ResolverError,
 };
 pub use dpop::{DpopError, ProofError};
 pub use policy::{
@@ -102,7 +103,10 @@ pub use stats::{RejectionReason, Stats};
 pub use store::MemoryReplayStore;
 #[cfg(feature = "redis")]
 pub use store::RedisReplayStore;
-pub use verify::{Authenticator, ClaimsContext, KeysUnavailable, VerifiedToken, VerifyError};
+pub use verify::{
+    certificate_thumbprint, Authenticator, ClaimsContext, KeysUnavailable, VerifiedToken,
+    VerifyError,
+};
 
 /// OpenAPI with aide (feature `aide`): the guards document their own security. See
 /// [`document`](aide::document).

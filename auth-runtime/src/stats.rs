@@ -38,6 +38,11 @@ pub enum RejectionReason {
     /// unbound token sent as DPoP, a Bearer token where DPoP is required, or a proof key other
     /// than the one the token is bound to.
     DpopBinding,
+    /// The token's certificate binding (RFC 8705, `cnf.x5t#S256`) does not fit the request: no
+    /// client certificate, an unreadable one or another one, a certificate-bound token where
+    /// they are not accepted, an unbound token where they are required, or a token bound both
+    /// ways.
+    CertificateBinding,
     /// A DPoP proof was presented a second time (its `jti` was seen before).
     DpopReplay,
     /// A DPoP proof lacked the current server nonce (answered with `use_dpop_nonce`).
@@ -56,7 +61,7 @@ pub enum RejectionReason {
 }
 
 impl RejectionReason {
-    const COUNT: usize = 21;
+    const COUNT: usize = 22;
 
     /// Every reason, in declaration order.
     pub const ALL: [RejectionReason; Self::COUNT] = [
@@ -74,6 +79,7 @@ impl RejectionReason {
         RejectionReason::InsufficientUserAuthentication,
         RejectionReason::DpopProof,
         RejectionReason::DpopBinding,
+        RejectionReason::CertificateBinding,
         RejectionReason::DpopReplay,
         RejectionReason::DpopNonce,
         RejectionReason::DpopQuota,
@@ -100,6 +106,7 @@ impl RejectionReason {
             RejectionReason::InsufficientUserAuthentication => "insufficient_user_authentication",
             RejectionReason::DpopProof => "dpop_proof",
             RejectionReason::DpopBinding => "dpop_binding",
+            RejectionReason::CertificateBinding => "certificate_binding",
             RejectionReason::DpopReplay => "dpop_replay",
             RejectionReason::DpopNonce => "dpop_nonce",
             RejectionReason::DpopQuota => "dpop_quota",

@@ -1,7 +1,7 @@
 //! `route-guard doctor`: why is this token rejected? Every check, the cause, the fix, and the
 //! exact answer the API sends. Configured from the same environment as the API
 //! (`AUTH0_DOMAIN`, `AUTH0_DOMAINS`, `AUTH0_ISSUER_BASE_URL`, `AUTH0_AUDIENCE`,
-//! `AUTH0_ALGORITHMS`, `AUTH0_DPOP`, and a `.env` file); the token from standard input or
+//! `AUTH0_ALGORITHMS`, `AUTH0_DPOP`, `AUTH0_MTLS`, and a `.env` file); the token from standard input or
 //! `--token-file`, never from the command line (shells keep history).
 //!
 //! ```sh
@@ -16,14 +16,16 @@ use std::io::{IsTerminal, Read, Write};
 use std::process::ExitCode;
 
 use route_guard::layer::{Names, Require};
-use route_guard::AuthenticatorBuilder;
+use route_guard::{AuthenticatorBuilder, ClientCertificate};
 
-const USAGE: &str = "usage: route-guard doctor [--token-file PATH] [--scopes 'a b'] [--permissions 'a b'] [--roles 'a,b'] [--json] [--color auto|always|never]
+const USAGE: &str = "usage: route-guard doctor [--token-file PATH] [--scopes 'a b'] [--permissions 'a b'] [--roles 'a,b'] [--cert PATH] [--json] [--color auto|always|never]
 
 Reads one access token from standard input (or --token-file) and explains whether the API
 configured by AUTH0_DOMAIN / AUTH0_DOMAINS / AUTH0_ISSUER_BASE_URL and AUTH0_AUDIENCE (and
 AUTH0_ALGORITHMS, AUTH0_DPOP, a .env file) accepts it, for a route requiring the given scopes,
-permissions (all of them) and roles (any of them). The token itself is never printed.
+permissions (all of them) and roles (any of them). --cert names the client certificate (PEM)
+the request comes with, for a certificate-bound token (AUTH0_MTLS). The token itself is never
+printed.
 
 Exit status: 0 accepted, 1 refused, 2 usage or configuration error.";
 
@@ -33,6 +35,8 @@ struct Options {
     scopes: Vec<String>,
     permissions: Vec<String>,
     roles: Vec<String>,
+    /// The client certificate's PEM file.
+    cert: Option<String>,
     json: bool,
     color: Option<bool>,
 }
@@ -51,6 +55,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
         scopes: Vec::new(),
         permissions: Vec::new(),
         roles: Vec::new(),
+        cert: None,
         json: false,
         color: None,
     };
@@ -77,6 +82,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
             "--permissions" => options.permissions.extend(words(&value()?, &[' ', ','])),
             // Auth0 role names may hold spaces: roles are comma-separated.
             "--roles" => options.roles.extend(words(&value()?, &[','])),
+            "--cert" => options.cert = Some(value()?),
             "--json" => options.json = true,
             "--color" => {
                 options.color = match value()?.as_str() {
@@ -151,7 +157,18 @@ async fn run(args: &[String]) -> Result<bool, (u8, String)> {
     if let Err(e) = require.validate() {
         return Err((2, e.to_string()));
     }
-    let diagnosis = auth.diagnose_for(&token, &require).await;
+    let certificate = match &options.cert {
+        Some(path) => {
+            let pem = std::fs::read_to_string(path)
+                .map_err(|e| (2, format!("cannot read --cert {path}: {e}")))?;
+            let certificate = ClientCertificate::from_pem(&pem)
+                .ok_or_else(|| (2, format!("--cert {path} holds no PEM certificate")))?;
+            Some(certificate)
+        }
+        None => None,
+    };
+    let der = certificate.as_ref().and_then(ClientCertificate::der);
+    let diagnosis = auth.diagnose_with_certificate(&token, &require, der).await;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let written = match options.json {

@@ -8,7 +8,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use common::{start_with, App};
 use route_guard::testing::{TestIssuer, TEST_ROLES_CLAIM};
-use route_guard::{Algorithm, AuthenticatorBuilder, IssuerProfile};
+use route_guard::{
+    Algorithm, AuthenticatorBuilder, CertificateHeaderFormat, IssuerProfile, MtlsMode,
+};
 use serde_json::{json, Value};
 
 fn b64(bytes: impl AsRef<[u8]>) -> String {
@@ -532,6 +534,58 @@ key_url_attack!(embedded_jwk_of_an_attacker, "jwk", |attacker| attacker
 key_url_attack!(x5c_of_an_attacker, "x5c", |attacker| json!([
     "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8A"
 ]));
+
+// ---------------------------------------------------------------- certificate binding (RFC 8705)
+
+/// mTLS on, certificates read from an RFC 9440 header that these requests do not carry.
+fn mtls(b: AuthenticatorBuilder) -> AuthenticatorBuilder {
+    b.mtls(MtlsMode::Allowed)
+        .client_certificate_header("client-cert", CertificateHeaderFormat::Rfc9440)
+}
+
+attack!(certificate_bound_where_mtls_is_off, |app| app
+    .issuer
+    .token()
+    .certificate_bound(app.issuer.client_certificate())
+    .sign());
+attack!(certificate_bound_without_a_certificate, mtls, |app| app
+    .issuer
+    .token()
+    .certificate_bound(app.issuer.client_certificate())
+    .sign());
+attack!(bound_to_a_dpop_key_and_a_certificate, mtls, |app| {
+    let key = route_guard::testing::DpopKey::generate().expect("key");
+    let x5t = app.issuer.client_certificate().thumbprint();
+    app.issuer
+        .token()
+        .claim("cnf", json!({ "jkt": key.thumbprint(), "x5t#S256": x5t }))
+        .sign()
+});
+attack!(x5t_not_a_sha256, mtls, |app| app
+    .issuer
+    .token()
+    .claim("cnf", json!({ "x5t#S256": "AAAA" }))
+    .sign());
+attack!(x5t_as_a_number, mtls, |app| app
+    .issuer
+    .token()
+    .claim("cnf", json!({ "x5t#S256": 12345 }))
+    .sign());
+attack!(x5t_in_base64_with_padding, mtls, |app| {
+    let x5t = format!("{}=", app.issuer.client_certificate().thumbprint());
+    app.issuer
+        .token()
+        .claim("cnf", json!({ "x5t#S256": x5t }))
+        .sign()
+});
+attack!(x5t_as_hex, mtls, |app| app
+    .issuer
+    .token()
+    .claim(
+        "cnf",
+        json!({ "x5t#S256": "bfaf1f7e070f9fa8dd62905f158da73f84a1136624fbafcc9393c8f7287a69eb" })
+    )
+    .sign());
 
 // ---------------------------------------------------------------- claims
 

@@ -23,6 +23,7 @@ mod jwks_faults;
 mod load;
 mod logging;
 mod macros;
+mod mtls;
 mod oauth_server;
 mod policies;
 mod profiles;

@@ -2,7 +2,7 @@
 //! environment, answering every route of its table over real HTTP.
 
 use crate::common;
-use crate::common::quickstart::{get, quickstart_binary, start};
+use crate::common::quickstart::{get, quickstart_binary, start, Example};
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -156,13 +156,13 @@ async fn every_route_answers_as_its_table_says() {
     app.child.kill().await.expect("stops");
 }
 
-#[tokio::test]
-async fn development_mode_prints_curl_commands_that_work() {
-    let app = start(&[]).await;
-    let text = app.printed.join("\n");
-    assert!(text.contains("development mode"), "{text}");
+/// Runs every printed `# what: status` / `curl -i ...` pair of development mode, with the
+/// headers of the line as they are, and checks the status. How many lines ran, and how many of
+/// them carried a DPoP proof and a client certificate header `certificate_header`.
+async fn run_printed_lines(app: &Example, certificate_header: &str) -> (usize, usize, usize) {
     let mut checked = 0;
     let mut dpop_lines = 0;
+    let mut certificate_lines = 0;
     for pair in app.printed.windows(2) {
         let (Some(expected), Some(curl)) = (
             pair[0].trim().strip_prefix("# "),
@@ -201,9 +201,22 @@ async fn development_mode_prints_curl_commands_that_work() {
             assert_eq!(again.error(), "invalid_dpop_proof");
             dpop_lines += 1;
         }
+        if headers.iter().any(|(name, _)| *name == certificate_header) {
+            certificate_lines += 1;
+        }
         checked += 1;
     }
+    (checked, dpop_lines, certificate_lines)
+}
+
+#[tokio::test]
+async fn development_mode_prints_curl_commands_that_work() {
+    let app = start(&[]).await;
+    let text = app.printed.join("\n");
+    assert!(text.contains("development mode"), "{text}");
+    let (checked, dpop_lines, certificate_lines) = run_printed_lines(&app, "client-cert").await;
     assert_eq!(dpop_lines, 1, "{text}");
+    assert_eq!(certificate_lines, 0, "{text}");
     assert!(checked >= 11, "{text}");
 
     // The printed client-credentials line works, and its token opens the scoped route.
@@ -343,6 +356,86 @@ async fn a_malformed_rate_limit_stops_start_up_naming_the_variable() {
         "{stderr}"
     );
     assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[tokio::test]
+async fn development_mode_with_mtls_prints_a_bound_token_and_its_proxy_header() {
+    for (header, format) in [
+        ("client-cert", "rfc9440"),
+        ("x-forwarded-client-cert", "xfcc"),
+        ("ssl-client-cert", "pem-urlencoded"),
+        ("x-forwarded-tls-client-cert", "base64-der"),
+    ] {
+        let app = start(&[
+            ("AUTH0_MTLS", "allowed"),
+            ("AUTH0_MTLS_CERT_HEADER", header),
+            ("AUTH0_MTLS_CERT_FORMAT", format),
+        ])
+        .await;
+        let text = app.printed.join("\n");
+        let (checked, _, certificate_lines) = run_printed_lines(&app, header).await;
+        assert_eq!(certificate_lines, 1, "{format}: {text}");
+        assert!(checked >= 13, "{text}");
+        assert!(
+            text.contains(&format!("in {header} ({format}): 200")),
+            "{text}"
+        );
+        let metadata = get(&app.base, "/.well-known/oauth-protected-resource", None).await;
+        assert_eq!(
+            metadata.body["tls_client_certificate_bound_access_tokens"],
+            true
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_wrong_mtls_setting_stops_start_up_naming_the_variable() {
+    let cases: [(&[(&str, &str)], &str); 5] = [
+        (&[("AUTH0_MTLS", "sometimes")], "AUTH0_MTLS"),
+        (&[("AUTH0_MTLS", "allowed")], "AUTH0_MTLS_CERT_HEADER"),
+        (
+            &[
+                ("AUTH0_MTLS", "allowed"),
+                ("AUTH0_MTLS_CERT_HEADER", "client-cert"),
+            ],
+            "AUTH0_MTLS_CERT_FORMAT",
+        ),
+        (
+            &[
+                ("AUTH0_MTLS", "allowed"),
+                ("AUTH0_MTLS_CERT_HEADER", "client-cert"),
+                ("AUTH0_MTLS_CERT_FORMAT", "pem"),
+            ],
+            "AUTH0_MTLS_CERT_FORMAT",
+        ),
+        (
+            &[
+                ("AUTH0_MTLS_CERT_HEADER", "client-cert"),
+                ("AUTH0_MTLS_CERT_FORMAT", "rfc9440"),
+            ],
+            "AUTH0_MTLS",
+        ),
+    ];
+    for (vars, variable) in cases {
+        // In development mode and with a tenant alike.
+        for tenant in [false, true] {
+            let mut command = Command::new(quickstart_binary());
+            command
+                .env_clear()
+                .envs(vars.iter().copied())
+                .current_dir(std::env::temp_dir());
+            if tenant {
+                command
+                    .env("AUTH0_DOMAIN", "tenant.us.auth0.com")
+                    .env("AUTH0_AUDIENCE", "https://api.example.com");
+            }
+            let output = command.output().await.expect("runs");
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert_eq!(output.status.code(), Some(1), "{vars:?}: {stderr}");
+            assert!(stderr.contains(variable), "{vars:?}: {stderr}");
+            assert!(!stderr.contains("panicked"), "{stderr}");
+        }
+    }
 }
 
 #[tokio::test]

@@ -12,11 +12,13 @@ use serde_json::Value;
 
 use super::layer::RequestAuth;
 use super::route::Rule;
+use super::ClientCertificate;
 use super::{authenticate, guard_request, AuthRejection, Claims};
 use crate::claims::StandardClaims;
+use crate::config::CertificateSource;
 use crate::policy::{Insufficient, Require, Requirement};
 use crate::verify::{
-    Authenticator, Cause, Diagnosis, Finding, Outcome, RequestContext, TokenReport, Verdict,
+    Authenticator, Cause, Diagnosis, Finding, Given, Outcome, RequestContext, TokenReport, Verdict,
     VerifiedToken,
 };
 use axum::extract::FromRequestParts;
@@ -52,12 +54,36 @@ impl Authenticator {
     /// [`diagnose`](Self::diagnose) for a route that also requires `require` (scopes,
     /// permissions, roles, claims, step-up), built at run time as for the route layers.
     pub async fn diagnose_for(&self, token: &str, require: &Require) -> Diagnosis {
+        self.diagnose_with_certificate(token, require, None).await
+    }
+
+    /// [`diagnose_for`](Self::diagnose_for) for a request that comes with the client
+    /// certificate `certificate` (DER), or explicitly without one: for certificate-bound tokens
+    /// (RFC 8705). The certificate reaches the verdict's request the way the configured source
+    /// reads it (the connection, or the proxy header in its format).
+    ///
+    /// ```
+    /// # extern crate auth_runtime as route_guard;
+    /// # async fn doctor(auth: route_guard::Authenticator, token: &str, pem: &str) {
+    /// use route_guard::{layer::Require, ClientCertificate};
+    ///
+    /// let certificate = ClientCertificate::from_pem(pem);
+    /// let der = certificate.as_ref().and_then(ClientCertificate::der);
+    /// let diagnosis = auth.diagnose_with_certificate(token, &Require::new(), der).await;
+    /// # }
+    /// ```
+    pub async fn diagnose_with_certificate(
+        &self,
+        token: &str,
+        require: &Require,
+        certificate: Option<&[u8]>,
+    ) -> Diagnosis {
         let rule = Rule::Runtime(Arc::new(require.clone()));
         let expected = require.describe();
-        self.diagnosis(token, rule, expected, |claims, token| {
-            require.check(Some(claims), token)
-        })
-        .await
+        let check =
+            |claims: &StandardClaims, token: &VerifiedToken| require.check(Some(claims), token);
+        self.diagnosis(token, rule, expected, check, certificate)
+            .await
     }
 
     /// [`diagnose`](Self::diagnose) for a route guarded by the hand-written or
@@ -68,14 +94,20 @@ impl Authenticator {
             true => "the route's requirement".to_owned(),
             false => format!("a valid token with {}", R::DESCRIPTION),
         };
-        self.diagnosis(token, rule, expected, |_, token| {
-            let claims = token.claims::<R::Claims>().map_err(|_| {
-                let mut missing = Insufficient::default();
-                missing.claims.push("claims of the route's type".to_owned());
-                missing
-            })?;
-            R::check(&claims, token)
-        })
+        self.diagnosis(
+            token,
+            rule,
+            expected,
+            |_, token| {
+                let claims = token.claims::<R::Claims>().map_err(|_| {
+                    let mut missing = Insufficient::default();
+                    missing.claims.push("claims of the route's type".to_owned());
+                    missing
+                })?;
+                R::check(&claims, token)
+            },
+            None,
+        )
         .await
     }
 
@@ -85,9 +117,15 @@ impl Authenticator {
         rule: Rule,
         expected: String,
         check: impl Fn(&StandardClaims, &VerifiedToken) -> Result<(), Insufficient>,
+        certificate: Option<&[u8]>,
     ) -> Diagnosis {
-        let report = self.diagnose_token(token, RequestContext::default()).await;
-        let (verdict, verified) = self.verdict(token, &rule).await;
+        let given = Given(certificate);
+        let context = RequestContext {
+            certificate: Some(&given),
+            ..RequestContext::default()
+        };
+        let report = self.diagnose_token(token, context).await;
+        let (verdict, verified) = self.verdict(token, &rule, certificate).await;
         let mut causes = self.token_causes(&report);
         let TokenReport {
             mut findings,
@@ -194,7 +232,12 @@ impl Authenticator {
 
     /// The answer to `GET /` with `Authorization: Bearer <token>` on a route guarded by `rule`,
     /// through the same code as a real request; and the verified token, when it verified.
-    async fn verdict(&self, token: &str, rule: &Rule) -> (Verdict, Option<VerifiedToken>) {
+    async fn verdict(
+        &self,
+        token: &str,
+        rule: &Rule,
+        certificate: Option<&[u8]>,
+    ) -> (Verdict, Option<VerifiedToken>) {
         let unsendable = Verdict {
             accepted: false,
             status: 400,
@@ -214,6 +257,18 @@ impl Authenticator {
         };
         let (mut parts, ()) = request.into_parts();
         parts.extensions.insert(RequestAuth::new(self.clone()));
+        if let Some(der) = certificate {
+            match &self.inner.settings.mtls.source {
+                Some(CertificateSource::Header { name, format }) => {
+                    if let Ok(value) = HeaderValue::from_str(&format.encode(der)) {
+                        parts.headers.insert(name.clone(), value);
+                    }
+                }
+                _ => {
+                    parts.extensions.insert(ClientCertificate::new(der));
+                }
+            }
+        }
         // A route whose handler reads `Claims` (StandardClaims), as most do: its extractor runs
         // after the guard, on the same verification.
         let outcome = match rule.apply(&mut parts).await {

@@ -3,6 +3,7 @@
 
 #[cfg(feature = "aide")]
 pub(crate) mod aide;
+mod certificate;
 mod doctor;
 mod headers;
 mod layer;
@@ -27,6 +28,8 @@ use axum::http::request::Parts;
 use axum::http::Extensions;
 use axum::response::Response;
 
+pub use certificate::ClientCertificate;
+use certificate::RequestCertificate;
 use headers::{bearer_bytes, credentials, single_proof, Kind, DPOP};
 pub use layer::{AuthFuture, AuthLayer, AuthService};
 use layer::{Outcome, RequestAuth};
@@ -46,7 +49,9 @@ use crate::config::{AuthenticatorBuilder, DpopMode, ErrorBody};
 use crate::dpop::{request_url, DpopError, ProofError};
 use crate::policy::{Insufficient, Requirement};
 use crate::stats::RejectionReason;
-use crate::verify::{Authenticator, Escaped, RequestContext, VerifiedToken, VerifyError};
+use crate::verify::{
+    Authenticator, CertificateReader, Escaped, RequestContext, VerifiedToken, VerifyError,
+};
 
 impl Authenticator {
     /// The layer that makes this Authenticator available to the extractors of every route
@@ -395,6 +400,15 @@ async fn check_credentials(
     let mode = auth.inner.settings.dpop.mode;
     let dpop_on = mode != DpopMode::Disabled;
     let has_proof = dpop_on && parts.headers.contains_key(DPOP);
+    // Read only when a certificate-bound token's binding is checked.
+    let reader = auth
+        .inner
+        .settings
+        .mtls
+        .source
+        .as_ref()
+        .map(|source| RequestCertificate { parts, source });
+    let certificate = reader.as_ref().map(|r| r as &dyn CertificateReader);
     let missing_scheme = match mode {
         DpopMode::Allowed => Scheme::Both,
         DpopMode::Required => Scheme::Dpop,
@@ -404,7 +418,8 @@ async fn check_credentials(
     // scanned: it passed that scan when it was verified, and it is compared byte for byte.
     if !has_proof && mode != DpopMode::Required {
         if let Some(token) = bearer_bytes(&parts.headers) {
-            if let Some(outcome) = auth.verify_seen(token, || request_context(parts)).await {
+            let context = || request_context(parts, certificate);
+            if let Some(outcome) = auth.verify_seen(token, context, certificate).await {
                 return outcome
                     .map(|verified| (verified, Scheme::Bearer))
                     .map_err(|e| auth.rejection(token_error(auth, e), Scheme::Bearer));
@@ -444,7 +459,7 @@ async fn check_credentials(
             Err(auth.reject(AuthError::DpopRequired, Scheme::Dpop))
         }
         Ok((Kind::Bearer, token)) => {
-            let context = request_context(parts);
+            let context = request_context(parts, certificate);
             match auth.verify_with(token, context).await {
                 Ok(verified) => Ok((verified, Scheme::Bearer)),
                 Err(e) => Err(auth.rejection(token_error(auth, e), Scheme::Bearer)),
@@ -455,7 +470,7 @@ async fn check_credentials(
                 Ok(proof) => proof,
                 Err(e) => return Err(auth.reject(AuthError::InvalidDpopProof(e), Scheme::Dpop)),
             };
-            let context = request_context(parts);
+            let context = request_context(parts, certificate);
             let settings = &auth.inner.settings;
             let url = request_url(
                 parts,
@@ -501,11 +516,15 @@ fn token_error(auth: &Authenticator, error: VerifyError) -> AuthError {
     }
 }
 
-/// What a domain resolver is told about the request.
-fn request_context(parts: &Parts) -> RequestContext<'_> {
+/// What a domain resolver is told about the request, and where its client certificate is.
+fn request_context<'a>(
+    parts: &'a Parts,
+    certificate: Option<&'a dyn CertificateReader>,
+) -> RequestContext<'a> {
     RequestContext {
         host: request_host(parts),
         path: request_path(parts),
+        certificate,
     }
 }
 

@@ -84,6 +84,7 @@ pub struct AuthenticatorBuilder {
     pub(super) jwks_uri: Option<String>,
     pub(super) entra_tenants: Option<super::profile::Tenants>,
     pub(super) firebase_tenant: Option<String>,
+    pub(super) mtls: super::mtls::MtlsBuilder,
     /// Set by `error_body` (in the axum module, which owns rendering); carried to the
     /// Authenticator untouched.
     pub(crate) error_body: Option<ErrorBody>,
@@ -146,6 +147,7 @@ impl Default for AuthenticatorBuilder {
             jwks_uri: None,
             entra_tenants: None,
             firebase_tenant: None,
+            mtls: super::mtls::MtlsBuilder::default(),
             error_body: None,
         }
     }

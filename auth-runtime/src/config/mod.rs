@@ -11,6 +11,7 @@ mod env;
 mod error;
 mod hooks;
 mod locations;
+mod mtls;
 mod options;
 mod profile;
 mod proxy;
@@ -30,6 +31,8 @@ pub use hooks::{
 };
 pub(crate) use hooks::{ErrorBody, Resolver};
 pub use locations::{ClaimLocation, ClaimLocations, Grants};
+pub(crate) use mtls::CertificateSource;
+pub use mtls::{CertificateHeaderFormat, MtlsMode};
 pub use options::{Algorithm, DpopMode, OrgPolicy};
 pub use profile::{AudienceRule, IssuerProfile, IssuerTemplate};
 pub use proxy::ProxyHeaders;

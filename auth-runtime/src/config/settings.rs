@@ -47,6 +47,8 @@ pub(crate) struct Settings {
     pub(crate) max_jwks_bytes: usize,
     pub(crate) verified_token_cache: usize,
     pub(crate) dpop: DpopSettings,
+    /// Certificate-bound tokens (RFC 8705).
+    pub(crate) mtls: super::mtls::MtlsSettings,
     pub(crate) max_issuers: usize,
     pub(crate) organization: OrgPolicy,
     pub(crate) allowed_organizations: Vec<String>,

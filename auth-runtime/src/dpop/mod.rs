@@ -27,8 +27,8 @@ use crate::config::{Algorithm, DpopMode, Recorded};
 use crate::jwks::parse_key;
 use crate::stats::RejectionReason;
 use crate::verify::{
-    decode_segment, is_object, unix_now, Authenticator, Escaped, NumericDate, RequestContext,
-    VerifiedToken, VerifyError,
+    decode_segment, is_object, unix_now, Authenticator, Escaped, NumericDate, Presentation,
+    RequestContext, VerifiedToken, VerifyError,
 };
 
 /// The largest DPoP proof accepted, in bytes (an RSA 4096 `jwk` fits with room to spare).
@@ -246,6 +246,7 @@ impl Authenticator {
         let context = RequestContext {
             host: host.as_deref(),
             path: parsed.as_ref().map_or("", |u| u.path()),
+            certificate: None,
         };
         self.verify_dpop_with(token, proof, method, url, context)
             .await
@@ -298,10 +299,11 @@ impl Authenticator {
             .verify_inner(token, context)
             .await
             .map_err(DpopError::Token)?;
-        match verified.dpop_thumbprint() {
-            None => return Err(DpopError::Token(VerifyError::NotDpopBound)),
-            Some(jkt) if jkt != checked.jkt => return Err(ProofError::KeyMismatch.into()),
-            Some(_) => {}
+        // Which binding applies is decided with the Bearer path's; the proof's key is ours.
+        self.check_binding(&verified, Presentation::Dpop, context.certificate)
+            .map_err(DpopError::Token)?;
+        if verified.dpop_thumbprint() != Some(checked.jkt.as_str()) {
+            return Err(ProofError::KeyMismatch.into());
         }
         self.record_proof(&checked, now).await?;
         Ok(verified)

@@ -16,7 +16,8 @@ impl Authenticator {
     /// the program and the route layers built so far require; never `offline_access`);
     /// `bearer_methods_supported` (`header`: tokens are read from `Authorization` only);
     /// `resource_name`, `resource_documentation`; and, with DPoP on,
-    /// `dpop_signing_alg_values_supported` and `dpop_bound_access_tokens_required`. Members
+    /// `dpop_signing_alg_values_supported` and `dpop_bound_access_tokens_required`; with
+    /// certificate-bound tokens checked (RFC 8705), `tls_client_certificate_bound_access_tokens`. Members
     /// without a value are left out (§3.2).
     ///
     /// ```
@@ -70,6 +71,12 @@ impl Authenticator {
             document.insert(
                 "dpop_bound_access_tokens_required".into(),
                 json!(dpop.mode == DpopMode::Required),
+            );
+        }
+        if settings.mtls.mode.checks_certificates() {
+            document.insert(
+                "tls_client_certificate_bound_access_tokens".into(),
+                json!(true),
             );
         }
         Some(Value::Object(document))

@@ -15,6 +15,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use serde_json::{json, Map, Value};
 
+use super::certificate::TestCertificate;
 use super::keys::{compact_jws, generate, KeyPair, TestKey};
 use super::oauth::{self, TestClient};
 use super::token::TokenBuilder;
@@ -65,6 +66,8 @@ pub struct TestIssuer {
     pub(super) shared: Arc<Shared>,
     addr: SocketAddr,
     server: tokio::task::JoinHandle<()>,
+    /// The client certificate its certificate-bound tokens name, made on first use.
+    client_certificate: std::sync::OnceLock<TestCertificate>,
 }
 
 impl Drop for TestIssuer {
@@ -194,6 +197,7 @@ impl TestIssuer {
             shared,
             addr,
             server,
+            client_certificate: std::sync::OnceLock::new(),
         };
         let kid = issuer.add_key(Algorithm::RS256)?;
         *lock(&issuer.shared.signing_kid) = kid;
@@ -213,6 +217,18 @@ impl TestIssuer {
     /// started for Firebase (for Cognito, the app client in `client_id`).
     pub fn audience(&self) -> &'static str {
         super::profile::audience(self.shared.profile)
+    }
+
+    /// The client certificate this issuer's clients hold (made for this issuer, with its
+    /// private key), to bind tokens to with
+    /// [`certificate_bound`](super::TokenBuilder::certificate_bound) and to present over mTLS.
+    /// See [`TestCertificate`] for an example.
+    pub fn client_certificate(&self) -> &TestCertificate {
+        self.client_certificate.get_or_init(|| {
+            // infallible: rcgen makes a P-256 key and signs a fixed set of fields with it.
+            TestCertificate::client("route-guard test client")
+                .expect("a P-256 test certificate is always made")
+        })
     }
 
     /// The socket address the issuer listens on.

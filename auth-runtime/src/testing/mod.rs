@@ -18,6 +18,7 @@
 //! # }
 //! ```
 
+mod certificate;
 mod dpop;
 mod issuer;
 mod keys;
@@ -31,6 +32,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 
+pub use certificate::{CertificateError, TestCertificate};
 pub use dpop::{DpopKey, ProofBuilder};
 pub use issuer::TestIssuer;
 pub use oauth::TestClient;

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use serde_json::{json, Map, Value};
 
+use super::certificate::TestCertificate;
 use super::dpop::DpopKey;
 use super::issuer::TestIssuer;
 use super::keys::compact_jws;
@@ -143,6 +144,14 @@ impl TokenBuilder<'_> {
     /// is accepted only with `Authorization: DPoP` and a proof made with that key.
     pub fn dpop_bound(self, key: &DpopKey) -> Self {
         self.claim("cnf", json!({ "jkt": key.thumbprint() }))
+    }
+
+    /// Binds the token to a client certificate (RFC 8705): `cnf.x5t#S256` is the certificate's
+    /// thumbprint, so the token is accepted only from a request with that certificate, under
+    /// [`MtlsMode::Allowed`](crate::MtlsMode::Allowed) or
+    /// [`Required`](crate::MtlsMode::Required).
+    pub fn certificate_bound(self, certificate: &TestCertificate) -> Self {
+        self.claim("cnf", json!({ "x5t#S256": certificate.thumbprint() }))
     }
 
     /// Signs with the key `kid` (and names it in the header).

@@ -153,12 +153,8 @@ impl Authenticator {
                 "see the API's organization, required-claim and delegation settings",
             ));
         }
-        if report.failed("binding") {
-            causes.push(cause(
-                "dpop_as_bearer",
-                "the token is DPoP-bound (`cnf.jkt`) but was sent as a Bearer token: without a proof of its key it is refused in every DPoP mode".to_owned(),
-                "send `Authorization: DPoP <token>` with a `DPoP` proof header signed by the bound key",
-            ));
+        if let Some(error) = &report.binding_error {
+            causes.push(self.binding_cause(error));
         }
         causes
     }

@@ -24,6 +24,8 @@ pub(crate) struct TokenReport {
     /// How many dot-separated segments the token has.
     pub(crate) segments: usize,
     pub(crate) signature_ok: bool,
+    /// Why the token's binding does not fit a Bearer request, if it does not.
+    pub(crate) binding_error: Option<super::VerifyError>,
 }
 
 impl TokenReport {
@@ -118,6 +120,7 @@ impl Authenticator {
             payload_bytes: None,
             segments: token.split('.').count(),
             signature_ok: false,
+            binding_error: None,
         };
         let size_ok = token.len() <= settings.max_token_bytes;
         report.push(
@@ -357,7 +360,7 @@ impl Authenticator {
         }
         let trusted = report.signature_ok;
         self.time_checks(&mut report, trusted);
-        self.claim_checks(&mut report, trusted);
+        self.claim_checks(&mut report, trusted, context);
         report
     }
 }

@@ -73,6 +73,29 @@ pub enum VerifyError {
         "the token is not DPoP-bound (no cnf.jkt): send it as `Authorization: Bearer <token>`"
     )]
     NotDpopBound,
+    /// A certificate-bound token (`cnf.x5t#S256`, RFC 8705) where certificate-bound tokens are
+    /// not accepted ([`MtlsMode::Off`](crate::MtlsMode::Off)): it is never taken for a plain
+    /// Bearer token.
+    #[error("the token is certificate-bound (cnf.x5t#S256) and this API does not accept certificate-bound tokens")]
+    CertificateBound,
+    /// A token that is not certificate-bound where
+    /// [`MtlsMode::Required`](crate::MtlsMode::Required) asks for one.
+    #[error("the token is not certificate-bound (no cnf.x5t#S256): this API accepts only tokens bound to the client's TLS certificate")]
+    NotCertificateBound,
+    /// A certificate-bound token came without a client certificate.
+    #[error("the token is certificate-bound (cnf.x5t#S256) but the request has no client certificate: connect with the certificate the token was issued to")]
+    CertificateMissing,
+    /// A certificate-bound token came with a client certificate that could not be read; the
+    /// text says what was wrong (never the value).
+    #[error("the token is certificate-bound (cnf.x5t#S256) but the request's client certificate could not be read: {0}")]
+    CertificateUnreadable(&'static str),
+    /// The client certificate is not the one the token is bound to (RFC 8705 §3).
+    #[error("the token is bound to another client certificate (its cnf.x5t#S256 is not this certificate's thumbprint)")]
+    CertificateMismatch,
+    /// The token is bound both to a DPoP key (`cnf.jkt`) and to a certificate
+    /// (`cnf.x5t#S256`): which proof would count is ambiguous, so neither does.
+    #[error("the token is bound both to a DPoP key (cnf.jkt) and to a client certificate (cnf.x5t#S256); it is refused")]
+    AmbiguousBinding,
     /// [`OrgPolicy::Required`](crate::OrgPolicy::Required) and the token has no `org_id`.
     #[error("the token has no organization (org_id)")]
     MissingOrganization,
@@ -144,6 +167,12 @@ impl VerifyError {
             | VerifyError::Anonymous => RejectionReason::Claims,
             VerifyError::ResolverUnavailable => RejectionReason::ResolverUnavailable,
             VerifyError::DpopBound | VerifyError::NotDpopBound => RejectionReason::DpopBinding,
+            VerifyError::CertificateBound
+            | VerifyError::NotCertificateBound
+            | VerifyError::CertificateMissing
+            | VerifyError::CertificateUnreadable(_)
+            | VerifyError::CertificateMismatch
+            | VerifyError::AmbiguousBinding => RejectionReason::CertificateBinding,
         }
     }
 }

@@ -4,6 +4,7 @@
 //! build on it from above, and the DPoP state it holds ([`DpopState`]) is data the `dpop` layer
 //! reads.
 
+mod binding;
 mod causes;
 mod diagnose;
 mod diagnose_claims;
@@ -24,6 +25,8 @@ use std::sync::Arc;
 use arc_swap::ArcSwapOption;
 use url::Url;
 
+pub use binding::certificate_thumbprint;
+pub(crate) use binding::{CertificateReader, Given, Presentation, PresentedCertificate};
 pub(crate) use diagnose::TokenReport;
 pub use diagnosis::{
     terminal_safe, Cause, Diagnosis, Finding, Outcome, Report, SelectedKey, TimeClaim, Verdict,
@@ -82,11 +85,13 @@ enum Allowed {
     Resolver(Resolver),
 }
 
-/// What the request tells a domain resolver (nothing outside a request).
-#[derive(Debug, Default, Clone, Copy)]
+/// What the request tells a domain resolver (nothing outside a request), and where its client
+/// certificate can be read.
+#[derive(Default, Clone, Copy)]
 pub(crate) struct RequestContext<'a> {
     pub(crate) host: Option<&'a str>,
     pub(crate) path: &'a str,
+    pub(crate) certificate: Option<&'a dyn CertificateReader>,
 }
 
 pub(crate) struct Inner {

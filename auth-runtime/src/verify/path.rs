@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
+use super::binding::{Binding, CertificateReader, Given, Presentation};
 use super::error::{key_error, VerifyError};
 use super::escape::Escaped;
 use super::header::{check_typ, decode_segment, decode_segment_into, parse_header, unix_now};
@@ -21,19 +22,49 @@ impl Authenticator {
     ///
     /// This is the Bearer path: a DPoP-bound token (`cnf.jkt`) is refused here, whatever the
     /// DPoP mode, since no proof of its key comes with it; see
-    /// [`verify_dpop`](Self::verify_dpop).
+    /// [`verify_dpop`](Self::verify_dpop). A certificate-bound token (`cnf.x5t#S256`) is
+    /// refused too, unless [`MtlsMode::Unchecked`](crate::MtlsMode::Unchecked): no certificate
+    /// comes with it; see [`verify_with_certificate`](Self::verify_with_certificate).
     pub async fn verify(&self, token: &str) -> Result<VerifiedToken, VerifyError> {
         self.verify_with(token, RequestContext::default()).await
     }
 
-    /// [`verify`](Self::verify) with what the request tells a domain resolver.
+    /// [`verify`](Self::verify) for a request that came with the client certificate
+    /// `certificate` (its DER), or over a connection without one (`None`): a certificate-bound
+    /// token (RFC 8705) is accepted when the [`MtlsMode`](crate::MtlsMode) checks certificates
+    /// and this is the certificate it is bound to. For servers that do not use the axum layer.
+    ///
+    /// ```
+    /// # extern crate auth_runtime as route_guard;
+    /// # async fn f(auth: route_guard::Authenticator, token: &str, der: &[u8]) {
+    /// match auth.verify_with_certificate(token, Some(der)).await {
+    ///     Ok(verified) => println!("bound to {:?}", verified.certificate_thumbprint()),
+    ///     Err(e) => println!("refused: {e}"),
+    /// }
+    /// # }
+    /// ```
+    pub async fn verify_with_certificate(
+        &self,
+        token: &str,
+        certificate: Option<&[u8]>,
+    ) -> Result<VerifiedToken, VerifyError> {
+        let given = Given(certificate);
+        let context = RequestContext {
+            certificate: Some(&given),
+            ..RequestContext::default()
+        };
+        self.verify_with(token, context).await
+    }
+
+    /// [`verify`](Self::verify) with what the request tells a domain resolver, and its client
+    /// certificate.
     pub(crate) async fn verify_with(
         &self,
         token: &str,
         context: RequestContext<'_>,
     ) -> Result<VerifiedToken, VerifyError> {
         let outcome = self.verify_inner(token, context).await;
-        self.bearer_outcome(outcome)
+        self.bearer_outcome(outcome, context.certificate)
     }
 
     /// The Bearer path for a token found in the verified-token cache, `None` when it is not
@@ -43,21 +74,23 @@ impl Authenticator {
     pub(crate) async fn verify_seen<'c>(
         &self,
         token: &[u8],
-        context: impl FnOnce() -> RequestContext<'c>,
+        context: impl Fn() -> RequestContext<'c>,
+        certificate: Option<&dyn CertificateReader>,
     ) -> Option<Result<VerifiedToken, VerifyError>> {
         let outcome = self.seen_before(token, context).await?;
-        Some(self.bearer_outcome(outcome))
+        Some(self.bearer_outcome(outcome, certificate))
     }
 
-    /// A DPoP-bound token (`cnf.jkt`) is refused on the Bearer path; the outcome is counted and
-    /// logged.
+    /// The binding of a token presented as Bearer (a DPoP-bound one is refused, a
+    /// certificate-bound one needs its certificate); the outcome is counted and logged.
     fn bearer_outcome(
         &self,
         outcome: Result<VerifiedToken, VerifyError>,
+        certificate: Option<&dyn CertificateReader>,
     ) -> Result<VerifiedToken, VerifyError> {
-        let outcome = outcome.and_then(|verified| match verified.dpop_thumbprint() {
-            Some(_) => Err(VerifyError::DpopBound),
-            None => Ok(verified),
+        let outcome = outcome.and_then(|verified| {
+            self.check_binding(&verified, Presentation::Bearer, certificate)?;
+            Ok(verified)
         });
         match outcome {
             Ok(verified) => {
@@ -292,14 +325,14 @@ impl Authenticator {
             Some(set) if *set.issuer == *iss => Arc::clone(&set.issuer),
             _ => Arc::from(iss),
         };
-        let jkt: Option<Box<str>> = claims.cnf.and_then(|cnf| cnf.jkt).map(|j| j.into());
+        let binding = Binding::of(claims.cnf)?;
         let generation = key_set.as_ref().map_or(0, |set| set.generation);
         let verified = VerifiedToken::new(
             payload,
             alg,
             kid,
             issuer,
-            jkt,
+            binding,
             self.inner.context.clone(),
             map,
         );

@@ -152,7 +152,8 @@ pub(super) struct Registered<'a> {
     /// RFC 8693 delegation: only its depth matters here.
     #[serde(default)]
     act: Option<ActDepth>,
-    /// RFC 7800 confirmation; `jkt` binds the token to a DPoP key (RFC 9449 §6.1).
+    /// RFC 7800 confirmation; `jkt` binds the token to a DPoP key (RFC 9449 §6.1), `x5t#S256`
+    /// to a client certificate (RFC 8705 §3.1).
     #[serde(default, borrow)]
     pub(super) cnf: Option<Confirmation<'a>>,
 }
@@ -229,6 +230,9 @@ impl<'de> Deserialize<'de> for ActDepth {
 pub(super) struct Confirmation<'a> {
     #[serde(default, borrow)]
     pub(super) jkt: Option<Cow<'a, str>>,
+    /// RFC 8705 §3.1: the SHA-256 thumbprint of the client certificate.
+    #[serde(rename = "x5t#S256", default, borrow)]
+    pub(super) x5t_s256: Option<Cow<'a, str>>,
 }
 
 /// RFC 7519 NumericDate: a JSON number of seconds, possibly fractional. Strings are refused.

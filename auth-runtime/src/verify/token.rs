@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
+use super::binding::Binding;
 use super::error::VerifyError;
 use super::registered::data_error;
 use crate::config::Algorithm;
@@ -67,8 +68,8 @@ struct VerifiedInner {
     kid: Option<Arc<str>>,
     /// The verified `iss` (shared with the key set that verified it).
     issuer: Arc<str>,
-    /// `cnf.jkt`: the thumbprint of the key a DPoP-bound token is bound to.
-    jkt: Option<Box<str>>,
+    /// What the token is bound to: a DPoP key, a client certificate, or nothing.
+    binding: Binding,
     context: Arc<ClaimsContext>,
     /// Every claim as JSON, parsed on first use (claim predicates and claim locations need it),
     /// or already parsed by a profile's checks.
@@ -109,7 +110,7 @@ impl VerifiedToken {
         alg: Algorithm,
         kid: Option<Arc<str>>,
         issuer: Arc<str>,
-        jkt: Option<Box<str>>,
+        binding: Binding,
         context: Arc<ClaimsContext>,
         raw: Option<Map<String, Value>>,
     ) -> Self {
@@ -119,7 +120,7 @@ impl VerifiedToken {
                 alg,
                 kid,
                 issuer,
-                jkt,
+                binding,
                 context,
                 raw: raw.map_or_else(OnceLock::new, OnceLock::from),
                 grants: OnceLock::new(),
@@ -237,6 +238,25 @@ impl VerifiedToken {
 
     /// `cnf.jkt` of a DPoP-bound token: the RFC 7638 thumbprint of the client's proof key.
     pub fn dpop_thumbprint(&self) -> Option<&str> {
-        self.inner.jkt.as_deref()
+        match &self.inner.binding {
+            Binding::Dpop(jkt) => Some(jkt),
+            _ => None,
+        }
+    }
+
+    /// `cnf.x5t#S256` of a certificate-bound token (RFC 8705): the base64url SHA-256 of the
+    /// client certificate it is bound to. When the token was accepted under
+    /// [`MtlsMode::Allowed`](crate::MtlsMode::Allowed) or
+    /// [`Required`](crate::MtlsMode::Required), the request's certificate had this thumbprint.
+    pub fn certificate_thumbprint(&self) -> Option<&str> {
+        match &self.inner.binding {
+            Binding::Certificate { text, .. } => Some(text),
+            _ => None,
+        }
+    }
+
+    /// What the token is bound to.
+    pub(super) fn binding(&self) -> &Binding {
+        &self.inner.binding
     }
 }

@@ -12,6 +12,7 @@ mod common;
 
 mod mcp_layer;
 mod mcp_server;
+mod mtls_tls;
 mod openapi_aide;
 mod openapi_examples;
 mod properties;
