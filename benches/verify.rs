@@ -8,6 +8,11 @@
 //! (a Keycloak-shaped token: every claim parsed for the vendor check), and
 //! `..._keycloak_and_claims` adds its roles, read from `realm_access` and `resource_access`.
 //!
+//! `authenticator_verify_jwe` is the full path for the same token encrypted as Auth0's Token
+//! Encryption does (RSA-OAEP-256 and A256GCM, an RSA-2048 private-key operation before the
+//! signature check), `authenticator_verify_jwe_cached` the same JWE seen before (found by its
+//! bytes, no decryption); both are also printed as ratios of their JWS counterparts.
+//!
 //! Run: `cargo bench -p route-guard-benches --bench verify`
 
 mod support;
@@ -17,7 +22,7 @@ use std::time::Duration;
 
 use aws_lc_rs::signature::{ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256};
 use criterion::Criterion;
-use route_guard::testing::{TestIssuer, TEST_AUDIENCE};
+use route_guard::testing::{TestEncryptionKey, TestIssuer, TEST_AUDIENCE};
 use route_guard::StandardClaims;
 
 struct Fixture {
@@ -34,6 +39,11 @@ struct Fixture {
     keycloak_token: String,
     _keycloak: TestIssuer,
     token: String,
+    /// The same token encrypted to the API's key, and Authenticators that decrypt it: the full
+    /// path and the defaults (verified-token cache on).
+    jwe_token: String,
+    jwe: route_guard::Authenticator,
+    jwe_cached: route_guard::Authenticator,
     floor_key: ParsedPublicKey,
     jwt_key: jsonwebtoken::DecodingKey,
     issuer: String,
@@ -81,6 +91,20 @@ fn fixture() -> Fixture {
         .claim("gty", "password")
         .claim("https://myapp.com/email", "alice@example.com")
         .sign();
+    let jwe_key = TestEncryptionKey::generate("api").expect("RSA key");
+    let jwe_token = jwe_key.encrypt(&token);
+    let with_key = || {
+        issuer
+            .authenticator_builder()
+            .jwe_key_with_kid("api", jwe_key.private_key_pem())
+    };
+    let jwe = with_key()
+        .verified_token_cache(0)
+        .build()
+        .expect("authenticator");
+    rt.block_on(jwe.warm_up()).expect("keys");
+    let jwe_cached = with_key().build().expect("authenticator");
+    rt.block_on(jwe_cached.warm_up()).expect("keys");
     let der = issuer
         .public_key_der(&issuer.signing_kid())
         .expect("signing key");
@@ -97,6 +121,9 @@ fn fixture() -> Fixture {
         keycloak_token,
         _keycloak: keycloak,
         token,
+        jwe_token,
+        jwe,
+        jwe_cached,
         floor_key,
         jwt_key,
         _issuer: issuer,
@@ -108,6 +135,8 @@ fn bench(c: &mut Criterion, f: &Fixture) {
     assert!(f.rt.block_on(f.auth.verify(&f.token)).is_ok());
     assert!(f.rt.block_on(f.two_domains.verify(&f.token)).is_ok());
     assert!(f.rt.block_on(f.keycloak.verify(&f.keycloak_token)).is_ok());
+    assert!(f.rt.block_on(f.jwe.verify(&f.jwe_token)).is_ok());
+    assert!(f.rt.block_on(f.jwe.verify(&f.token)).is_ok());
     let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
     validation.set_audience(&[TEST_AUDIENCE]);
     validation.set_issuer(&[&f.issuer]);
@@ -156,6 +185,18 @@ fn bench(c: &mut Criterion, f: &Fixture) {
                 .is_ok()
         })
     });
+    group.bench_function("authenticator_verify_jwe", |b| {
+        b.iter(|| f.rt.block_on(f.jwe.verify(black_box(&f.jwe_token))).is_ok())
+    });
+    group.bench_function("authenticator_verify_jwe_configured_jws", |b| {
+        b.iter(|| f.rt.block_on(f.jwe.verify(black_box(&f.token))).is_ok())
+    });
+    group.bench_function("authenticator_verify_jwe_cached", |b| {
+        b.iter(|| {
+            f.rt.block_on(f.jwe_cached.verify(black_box(&f.jwe_token)))
+                .is_ok()
+        })
+    });
     group.bench_function("jsonwebtoken_decode", |b| {
         b.iter(|| {
             jsonwebtoken::decode::<serde_json::Value>(black_box(&f.token), &f.jwt_key, &validation)
@@ -180,9 +221,30 @@ fn report_ratios() {
             "authenticator_verify_keycloak_and_claims",
             "authenticator_verify_cached",
             "authenticator_verify_cached_and_claims",
+            "authenticator_verify_jwe",
+            "authenticator_verify_jwe_configured_jws",
+            "authenticator_verify_jwe_cached",
             "jsonwebtoken_decode",
         ],
     );
+    // An encrypted token against the same token signed only, measured in this run.
+    if let Some(jws) = support::mean_ns("verify", "authenticator_verify") {
+        support::print_ratios(
+            "verify",
+            ("the JWS full path", jws),
+            &[
+                "authenticator_verify_jwe",
+                "authenticator_verify_jwe_configured_jws",
+            ],
+        );
+    }
+    if let Some(jws) = support::mean_ns("verify", "authenticator_verify_cached") {
+        support::print_ratios(
+            "verify",
+            ("the JWS seen before", jws),
+            &["authenticator_verify_jwe_cached"],
+        );
+    }
 }
 
 fn main() {

@@ -27,6 +27,10 @@
 //! the header from what clients send). In development mode it prints a bound token with the
 //! header a proxy would send. `tests-integration/examples/mtls_server.rs` serves TLS itself.
 //!
+//! Encrypted tokens (JWE, Auth0's Token Encryption): `AUTH0_JWE_KEY_FILE` names the API's
+//! private key (PKCS#8 PEM; `kid=path,kid=path` for rotation), `AUTH0_JWE_REQUIRED=true` refuses
+//! plain tokens. In development mode a token encrypted to that key is printed too.
+//!
 //! `AUTH0_RESOURCE_URL` (the API's resource identifier; in development mode the server's own URL
 //! by default) publishes the Protected Resource Metadata (RFC 9728) at
 //! `/.well-known/oauth-protected-resource` and names it in every challenge.
@@ -54,7 +58,7 @@ use axum::extract::State;
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::{Json, Router};
 use route_guard::layer::{Quota, Require};
-use route_guard::testing::{DpopKey, TestClient, TestIssuer};
+use route_guard::testing::{DpopKey, TestClient, TestEncryptionKey, TestIssuer};
 use route_guard::{
     layer, rate_limit, require_auth, require_permissions, require_role, require_scopes,
     Authenticator, AuthenticatorBuilder, CertificateHeaderFormat, Claims, ConfigError, MtlsMode,
@@ -361,18 +365,12 @@ async fn run() -> Result<(), String> {
         // Development mode is a whole OAuth setup: the API publishes its Protected Resource
         // Metadata (RFC 9728), with its own URL as the resource unless AUTH0_RESOURCE_URL says
         // otherwise.
-        Some(issuer) => {
-            let builder = issuer
-                .authenticator_builder()
-                .protected_resource(env("AUTH0_RESOURCE_URL").unwrap_or_else(|| base.clone()));
-            match &mtls {
-                Some((mode, header, format)) => builder
-                    .mtls(*mode)
-                    .client_certificate_header(header.as_str(), *format),
-                None => builder,
-            }
-        }
-        // With a tenant, AUTH0_RESOURCE_URL and AUTH0_MTLS* (read by `from_env`) apply.
+        // Every other AUTH0_* setting (DPoP, mTLS, JWE, ...) applies as with a tenant.
+        Some(issuer) => builder
+            .issuer_base_url(issuer.issuer())
+            .audience(route_guard::testing::TEST_AUDIENCE)
+            .protected_resource(env("AUTH0_RESOURCE_URL").unwrap_or_else(|| base.clone())),
+        // With a tenant, AUTH0_RESOURCE_URL (read by `from_env`) turns it on.
         None => builder,
     };
     // Auth0 roles come from a namespaced claim an Action adds; the other profiles know where
@@ -397,7 +395,7 @@ async fn run() -> Result<(), String> {
     let cors = env("CORS_ORIGINS").map(|o| cors(&o)).transpose()?;
 
     match &dev_issuer {
-        Some(issuer) => print_dev_mode(issuer, &base, mtls.as_ref()),
+        Some(issuer) => print_dev_mode(issuer, &base, mtls.as_ref(), encryption_key()?.as_ref()),
         None => {
             let issuers = auth.issuers();
             println!(
@@ -447,39 +445,83 @@ fn proxy_certificate() -> Result<Option<(MtlsMode, String, CertificateHeaderForm
     }
 }
 
+/// The first key of `AUTH0_JWE_KEY_FILE` (`path` or `kid=path`, comma-separated), for the
+/// development issuer to encrypt a token to, as Auth0's Token Encryption does. The
+/// Authenticator (from the environment) has already read every key.
+fn encryption_key() -> Result<Option<TestEncryptionKey>, String> {
+    let Some(list) = env("AUTH0_JWE_KEY_FILE") else {
+        return Ok(None);
+    };
+    let first = list.split(',').next().unwrap_or_default().trim();
+    let (kid, path) = first.split_once('=').unwrap_or(("", first));
+    let pem = std::fs::read_to_string(path.trim())
+        .map_err(|e| format!("AUTH0_JWE_KEY_FILE: cannot read `{}`: {e}", path.trim()))?;
+    TestEncryptionKey::from_private_key_pem(kid.trim(), &pem)
+        .map(Some)
+        .ok_or_else(|| {
+            format!(
+                "AUTH0_JWE_KEY_FILE: `{}` is not an RSA private key in PKCS#8 PEM",
+                path.trim()
+            )
+        })
+}
+
+/// `token` encrypted to `key`, named by its kid when it has one.
+fn encrypt(key: &TestEncryptionKey, token: &str) -> String {
+    match key.kid().is_empty() {
+        true => key.jwe(token).header("kid", Value::Null).build(),
+        false => key.encrypt(token),
+    }
+}
+
 fn print_dev_mode(
     issuer: &TestIssuer,
     base: &str,
     mtls: Option<&(MtlsMode, String, CertificateHeaderFormat)>,
+    encryption: Option<&TestEncryptionKey>,
 ) {
     let hour = Duration::from_secs(3600);
-    let user = issuer.token().sub("auth0|dev-user").expires_in(hour).sign();
-    let reader = issuer
-        .token()
-        .sub("auth0|dev-reader")
-        .scopes("read:messages")
-        .permissions(["read:messages"])
-        .expires_in(hour)
-        .sign();
-    let admin = issuer
-        .token()
-        .sub("auth0|dev-admin")
-        .scopes("read:messages write:messages")
-        .permissions(["read:messages", "write:messages"])
-        .claim(ROLES_CLAIM, json!(["admin"]))
-        .expires_in(hour)
-        .sign();
-    let manager = issuer
-        .token()
-        .sub("auth0|dev-manager")
-        .claim(ROLES_CLAIM, json!(["manager"]))
-        .expires_in(hour)
-        .sign();
-    let expired = issuer
-        .token()
-        .sub("auth0|dev-user")
-        .expired_for(Duration::from_secs(600))
-        .sign();
+    // With AUTH0_JWE_REQUIRED, every printed token is encrypted to the API's key.
+    let required = env("AUTH0_JWE_REQUIRED").is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
+    let seal = |token: String| match encryption {
+        Some(key) if required => encrypt(key, &token),
+        _ => token,
+    };
+    let user = seal(issuer.token().sub("auth0|dev-user").expires_in(hour).sign());
+    let reader = seal(
+        issuer
+            .token()
+            .sub("auth0|dev-reader")
+            .scopes("read:messages")
+            .permissions(["read:messages"])
+            .expires_in(hour)
+            .sign(),
+    );
+    let admin = seal(
+        issuer
+            .token()
+            .sub("auth0|dev-admin")
+            .scopes("read:messages write:messages")
+            .permissions(["read:messages", "write:messages"])
+            .claim(ROLES_CLAIM, json!(["admin"]))
+            .expires_in(hour)
+            .sign(),
+    );
+    let manager = seal(
+        issuer
+            .token()
+            .sub("auth0|dev-manager")
+            .claim(ROLES_CLAIM, json!(["manager"]))
+            .expires_in(hour)
+            .sign(),
+    );
+    let expired = seal(
+        issuer
+            .token()
+            .sub("auth0|dev-user")
+            .expired_for(Duration::from_secs(600))
+            .sign(),
+    );
     // DPoP (RFC 9449): a token bound to a client key, and a proof of that key for one request.
     let dpop = DpopKey::generate().ok().map(|key| {
         let token = issuer
@@ -488,6 +530,7 @@ fn print_dev_mode(
             .dpop_bound(&key)
             .expires_in(hour)
             .sign();
+        let token = seal(token);
         let proof = key.proof("GET", &format!("{base}/api/private"), &token);
         (token, proof)
     });
@@ -574,6 +617,22 @@ fn print_dev_mode(
             Some(&token),
         );
     }
+    if let Some(key) = encryption {
+        // JWE: a signed token encrypted to the API's key (RSA-OAEP-256, A256GCM), named by its
+        // kid when AUTH0_JWE_KEY_FILE gives one.
+        let token = issuer
+            .token()
+            .sub("auth0|dev-encrypted")
+            .expires_in(hour)
+            .sign();
+        let jwe = encrypt(key, &token);
+        line(
+            "an encrypted token (JWE) for the key of AUTH0_JWE_KEY_FILE",
+            200,
+            "/api/private",
+            Some(&jwe),
+        );
+    }
     if let Some((MtlsMode::Allowed | MtlsMode::Required, header, format)) = mtls {
         // RFC 8705: a token bound to the development client certificate, and that certificate
         // as the proxy forwards it.
@@ -584,6 +643,7 @@ fn print_dev_mode(
             .certificate_bound(client)
             .expires_in(hour)
             .sign();
+        let token = seal(token);
         let value = client.header_value(*format);
         println!("  # a certificate-bound token with its client certificate, as a TLS-terminating proxy forwards it in {header} ({format}): 200");
         println!("  curl -i -H \"Authorization: Bearer {token}\" -H \"{header}: {value}\" {base}/api/private");

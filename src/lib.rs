@@ -182,9 +182,9 @@ pub use auth_runtime::{
     Authenticated, Authenticator, AuthenticatorBuilder, CertificateHeaderFormat, Check,
     ClaimLocation, ClaimLocations, Claims, ClaimsContext, ClientCertificate, ConfigError,
     Description, DpopError, DpopMode, Grants, Guard, HasPermissions, HasRoles, HasScopes,
-    Insufficient, IssuerProfile, IssuerRequest, IssuerTemplate, KeysUnavailable, MemoryReplayStore,
-    MtlsMode, NameGroup, OrgPolicy, ProofError, ProxyHeaders, RejectionReason, ReplayFuture,
-    ReplayStore, ReplayStoreError, Requirement, ResolverError, RouteLimit, ScopeSet,
+    Insufficient, IssuerProfile, IssuerRequest, IssuerTemplate, JweAlgorithm, KeysUnavailable,
+    MemoryReplayStore, MtlsMode, NameGroup, OrgPolicy, ProofError, ProxyHeaders, RejectionReason,
+    ReplayFuture, ReplayStore, ReplayStoreError, Requirement, ResolverError, RouteLimit, ScopeSet,
     StandardClaims, Stats, StringSet, TokenClaims, VerifiedToken, VerifyError,
 };
 
@@ -292,6 +292,10 @@ pub mod guide {
     /// connection or a proxy header, DPoP beside them.
     #[doc = include_str!("../docs/mtls.md")]
     pub mod mtls {}
+    /// Encrypted tokens (JWE): Auth0's Token Encryption decrypted with aws-lc-rs, key rotation,
+    /// what is checked before and after decryption.
+    #[doc = include_str!("../docs/jwe.md")]
+    pub mod jwe {}
     /// Discovery (RFC 9728), scope challenges and step-up authentication (RFC 9470).
     #[doc = include_str!("../docs/discovery.md")]
     pub mod discovery {}

@@ -92,8 +92,8 @@ pub use claims::{
 pub use config::{
     Algorithm, AudienceRule, AuthenticatorBuilder, BoundedFuture, CertificateHeaderFormat,
     ClaimLocation, ClaimLocations, ConfigError, DpopMode, Grants, IssuerProfile, IssuerRequest,
-    IssuerTemplate, MtlsMode, OrgPolicy, ProxyHeaders, Recorded, ReplayFuture, ReplayStore,
-    ReplayStoreError, ResolverError,
+    IssuerTemplate, JweAlgorithm, MtlsMode, OrgPolicy, ProxyHeaders, Recorded, ReplayFuture,
+    ReplayStore, ReplayStoreError, ResolverError,
 };
 pub use dpop::{DpopError, ProofError};
 pub use policy::{

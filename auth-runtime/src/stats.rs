@@ -43,6 +43,9 @@ pub enum RejectionReason {
     /// they are not accepted, an unbound token where they are required, or a token bound both
     /// ways.
     CertificateBinding,
+    /// An encrypted token (JWE) was refused (not accepted here, its header refused, not
+    /// decryptable, not a signed token inside), or a plain one where encryption is required.
+    Encryption,
     /// A DPoP proof was presented a second time (its `jti` was seen before).
     DpopReplay,
     /// A DPoP proof lacked the current server nonce (answered with `use_dpop_nonce`).
@@ -61,7 +64,7 @@ pub enum RejectionReason {
 }
 
 impl RejectionReason {
-    const COUNT: usize = 22;
+    const COUNT: usize = 23;
 
     /// Every reason, in declaration order.
     pub const ALL: [RejectionReason; Self::COUNT] = [
@@ -80,6 +83,7 @@ impl RejectionReason {
         RejectionReason::DpopProof,
         RejectionReason::DpopBinding,
         RejectionReason::CertificateBinding,
+        RejectionReason::Encryption,
         RejectionReason::DpopReplay,
         RejectionReason::DpopNonce,
         RejectionReason::DpopQuota,
@@ -107,6 +111,7 @@ impl RejectionReason {
             RejectionReason::DpopProof => "dpop_proof",
             RejectionReason::DpopBinding => "dpop_binding",
             RejectionReason::CertificateBinding => "certificate_binding",
+            RejectionReason::Encryption => "encryption",
             RejectionReason::DpopReplay => "dpop_replay",
             RejectionReason::DpopNonce => "dpop_nonce",
             RejectionReason::DpopQuota => "dpop_quota",

@@ -7,7 +7,7 @@ use crate::common;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use common::{start_with, App};
-use route_guard::testing::{TestIssuer, TEST_ROLES_CLAIM};
+use route_guard::testing::{TestEncryptionKey, TestIssuer, TEST_ROLES_CLAIM};
 use route_guard::{
     Algorithm, AuthenticatorBuilder, CertificateHeaderFormat, IssuerProfile, MtlsMode,
 };
@@ -586,6 +586,50 @@ attack!(x5t_as_hex, mtls, |app| app
         json!({ "x5t#S256": "bfaf1f7e070f9fa8dd62905f158da73f84a1136624fbafcc9393c8f7287a69eb" })
     )
     .sign());
+
+// ---------------------------------------------------------------- encryption (JWE)
+
+/// One API encryption key for the corpus (an RSA key takes a while to make).
+fn jwe_key() -> &'static TestEncryptionKey {
+    static KEY: std::sync::OnceLock<TestEncryptionKey> = std::sync::OnceLock::new();
+    KEY.get_or_init(|| TestEncryptionKey::generate("corpus").expect("RSA key"))
+}
+
+fn jwe(b: AuthenticatorBuilder) -> AuthenticatorBuilder {
+    b.jwe_key_with_kid("corpus", jwe_key().private_key_pem())
+}
+
+attack!(jwe_where_no_key_is_configured, |app| app
+    .issuer
+    .token()
+    .sign_encrypted(jwe_key()));
+attack!(jwe_with_alg_and_enc_swapped, jwe, |app| jwe_key()
+    .jwe(&app.issuer.token().sign())
+    .header("alg", "A256GCM")
+    .header("enc", "RSA-OAEP-256")
+    .build());
+attack!(jwe_with_rsa1_5, jwe, |app| jwe_key()
+    .jwe(&app.issuer.token().sign())
+    .header("alg", "RSA1_5")
+    .build());
+attack!(jwe_with_dir, jwe, |app| jwe_key()
+    .jwe(&app.issuer.token().sign())
+    .header("alg", "dir")
+    .build());
+attack!(jwe_compressed, jwe, |app| jwe_key()
+    .jwe(&app.issuer.token().sign())
+    .header("zip", "DEF")
+    .build());
+attack!(jwe_of_unsigned_claims, jwe, |app| {
+    let claims = Value::Object(app.issuer.token().claims().clone()).to_string();
+    jwe_key().jwe(&claims).header("cty", Value::Null).build()
+});
+attack!(jwe_nested, jwe, |app| jwe_key()
+    .encrypt(&jwe_key().encrypt(&app.issuer.token().sign())));
+attack!(jwe_of_an_unsigned_token, jwe, |app| {
+    let header = b64(json!({ "alg": "none" }).to_string());
+    jwe_key().encrypt(&format!("{header}.{}.", b64(payload(&app))))
+});
 
 // ---------------------------------------------------------------- claims
 

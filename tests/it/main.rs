@@ -18,6 +18,7 @@ mod domains;
 mod dpop;
 mod dpop_redis;
 mod error_contract;
+mod jwe;
 mod jwks_cache;
 mod jwks_faults;
 mod load;

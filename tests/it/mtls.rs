@@ -67,15 +67,6 @@ fn bound_to(app: &App, thumbprint: &str) -> String {
         .sign()
 }
 
-fn assert_invalid(reply: &Reply, description: &str) {
-    reply.assert_rejected(401, "invalid_token");
-    assert!(
-        reply.description().contains(description),
-        "description: {}",
-        reply.description()
-    );
-}
-
 #[tokio::test]
 async fn the_rfc9440_vector_is_read_in_every_header_format() {
     let b64 = rfc9440_base64();
@@ -132,7 +123,7 @@ async fn the_rfc9440_vector_is_read_in_every_header_format() {
         // The same header from another client's certificate is refused.
         let other = TestCertificate::client("other").expect("certificate");
         let reply = get(&app, &token, &[(header, &other.header_value(format))]).await;
-        assert_invalid(&reply, "another client certificate");
+        reply.assert_invalid_token("another client certificate");
     }
     let der = ClientCertificate::from_pem(RFC9440_PEM).expect("PEM");
     assert_eq!(
@@ -153,18 +144,16 @@ async fn a_bound_token_needs_its_own_certificate() {
     );
 
     let none = get(&app, &token, &[]).await;
-    assert_invalid(&none, "the request has no client certificate");
+    none.assert_invalid_token("the request has no client certificate");
 
     let other = TestCertificate::client("mallory").expect("certificate");
     let wrong = other.header_value(CertificateHeaderFormat::Rfc9440);
-    assert_invalid(
-        &get(&app, &token, &[("client-cert", &wrong)]).await,
-        "bound to another client certificate",
-    );
+    (get(&app, &token, &[("client-cert", &wrong)]).await)
+        .assert_invalid_token("bound to another client certificate");
     // Not a byte sequence, not base64, not a certificate: unreadable is no certificate.
     for junk in [right.trim_matches(':'), ":%%%:", ":AAECAw==:"] {
         let reply = get(&app, &token, &[("client-cert", junk)]).await;
-        assert_invalid(&reply, "could not be read");
+        reply.assert_invalid_token("could not be read");
     }
     // Two copies (a client's and the proxy's): refused, never the first one read.
     let reply = send(
@@ -175,7 +164,7 @@ async fn a_bound_token_needs_its_own_certificate() {
             .header("client-cert", &right),
     )
     .await;
-    assert_invalid(&reply, "repeated");
+    reply.assert_invalid_token("repeated");
     // A token that is not bound is still accepted in `allowed`, with or without a certificate.
     let plain = app.issuer.token().sign();
     assert_eq!(get(&app, &plain, &[]).await.status, 200);
@@ -203,11 +192,11 @@ async fn the_binding_is_checked_on_every_request_of_a_cached_token() {
     // Cached, and still refused with another certificate or none.
     let other = TestCertificate::client("thief").expect("certificate");
     let wrong = other.header_value(CertificateHeaderFormat::Rfc9440);
-    assert_invalid(
-        &get(&app, &token, &[("client-cert", &wrong)]).await,
-        "another client certificate",
-    );
-    assert_invalid(&get(&app, &token, &[]).await, "no client certificate");
+    (get(&app, &token, &[("client-cert", &wrong)]).await)
+        .assert_invalid_token("another client certificate");
+    get(&app, &token, &[])
+        .await
+        .assert_invalid_token("no client certificate");
     assert_eq!(app.auth.stats().verified_from_cache(), 4);
 }
 
@@ -217,7 +206,7 @@ async fn a_bound_token_is_refused_when_mtls_is_off_unless_unchecked() {
     let client = app.issuer.client_certificate();
     let token = app.issuer.token().certificate_bound(client).sign();
     let reply = get(&app, &token, &[]).await;
-    assert_invalid(&reply, "does not accept certificate-bound tokens");
+    reply.assert_invalid_token("does not accept certificate-bound tokens");
     assert_eq!(
         app.auth.verify(&token).await.err().map(|e| e.reason()),
         Some(RejectionReason::CertificateBinding)
@@ -236,7 +225,9 @@ async fn required_refuses_every_token_that_is_not_certificate_bound() {
     })
     .await;
     let plain = app.issuer.token().sign();
-    assert_invalid(&get(&app, &plain, &[]).await, "not certificate-bound");
+    get(&app, &plain, &[])
+        .await
+        .assert_invalid_token("not certificate-bound");
 
     // A DPoP-bound token with a valid proof is not certificate-bound either.
     let key = DpopKey::generate().expect("key");
@@ -282,10 +273,9 @@ async fn dpop_and_mtls_are_never_both_accepted_for_one_token() {
             json!({ "jkt": key.thumbprint(), "x5t#S256": client.thumbprint() }),
         )
         .sign();
-    assert_invalid(
-        &get(&app, &both, &[("client-cert", &header)]).await,
-        "bound both",
-    );
+    get(&app, &both, &[("client-cert", &header)])
+        .await
+        .assert_invalid_token("bound both");
     let proof = key.proof("GET", &url, &both);
     let reply = send(
         app.client
@@ -384,7 +374,7 @@ async fn the_connection_source_reads_the_extension_and_nothing_else() {
     // Over plain HTTP no accept loop inserts a certificate, and no header stands in for one.
     let header = client.header_value(CertificateHeaderFormat::Rfc9440);
     let reply = get(&app, &token, &[("client-cert", &header)]).await;
-    assert_invalid(&reply, "no client certificate");
+    reply.assert_invalid_token("no client certificate");
     // Outside axum, the certificate is given.
     let verified = app
         .auth

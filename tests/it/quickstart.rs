@@ -389,6 +389,94 @@ async fn development_mode_with_mtls_prints_a_bound_token_and_its_proxy_header() 
 }
 
 #[tokio::test]
+async fn development_mode_with_a_jwe_key_prints_encrypted_tokens_that_work() {
+    let key = route_guard::testing::TestEncryptionKey::generate("dev").expect("key");
+    let dir =
+        std::env::temp_dir().join(format!("route-guard-quickstart-jwe-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let path = dir.join("api-key.pem");
+    std::fs::write(&path, key.private_key_pem()).expect("write");
+    let file = format!("dev={}", path.display());
+    for required in ["false", "true"] {
+        let app = start(&[
+            ("AUTH0_JWE_KEY_FILE", &file),
+            ("AUTH0_JWE_REQUIRED", required),
+        ])
+        .await;
+        let text = app.printed.join("\n");
+        assert!(text.contains("an encrypted token (JWE)"), "{text}");
+        let (checked, dpop_lines, _) = run_printed_lines(&app, "client-cert").await;
+        assert!(checked >= 12, "{text}");
+        assert_eq!(dpop_lines, 1, "{text}");
+        let encrypted = app
+            .printed
+            .iter()
+            .filter(|l| {
+                l.contains("Bearer ")
+                    && l.split("Bearer ").nth(1).is_some_and(|t| {
+                        t.split('"').next().unwrap_or_default().split('.').count() == 5
+                    })
+            })
+            .count();
+        match required {
+            // Every printed token is encrypted, and a plain one is refused.
+            "true" => {
+                assert!(encrypted >= 11, "{text}");
+                // The token endpoint's tokens are signed only: refused here.
+                let line = text
+                    .lines()
+                    .find_map(|l| l.trim().strip_prefix("curl -s -X POST -u "))
+                    .expect("a token request line");
+                let endpoint = line.rsplit(' ').next().expect("endpoint");
+                let answer = common::send(
+                    common::client()
+                        .post(endpoint)
+                        .basic_auth("quickstart-agent", Some("quickstart-secret"))
+                        .header("content-type", "application/x-www-form-urlencoded")
+                        .body("grant_type=client_credentials"),
+                )
+                .await;
+                let token = answer.body["access_token"].as_str().expect("token");
+                let reply = get(&app.base, "/api/private", Some(token)).await;
+                assert_eq!(reply.status, 401, "{}", reply.body);
+                assert!(
+                    reply.description().contains("only encrypted tokens"),
+                    "{}",
+                    reply.body
+                );
+            }
+            _ => assert_eq!(encrypted, 1, "{text}"),
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    // An unreadable key stops start-up, in development mode and with a tenant.
+    let unreadable = [("AUTH0_JWE_KEY_FILE", "/nonexistent/route-guard/key.pem")];
+    stops_start_up_naming(&unreadable, "AUTH0_JWE_KEY_FILE").await;
+}
+
+/// The quickstart with `vars`, in development mode and with a tenant, exits 1 with a message
+/// naming `variable`, and no panic.
+async fn stops_start_up_naming(vars: &[(&str, &str)], variable: &str) {
+    for tenant in [false, true] {
+        let mut command = Command::new(quickstart_binary());
+        command
+            .env_clear()
+            .envs(vars.iter().copied())
+            .current_dir(std::env::temp_dir());
+        if tenant {
+            command
+                .env("AUTH0_DOMAIN", "tenant.us.auth0.com")
+                .env("AUTH0_AUDIENCE", "https://api.example.com");
+        }
+        let output = command.output().await.expect("runs");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{vars:?}: {stderr}");
+        assert!(stderr.contains(variable), "{vars:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
+
+#[tokio::test]
 async fn a_wrong_mtls_setting_stops_start_up_naming_the_variable() {
     let cases: [(&[(&str, &str)], &str); 5] = [
         (&[("AUTH0_MTLS", "sometimes")], "AUTH0_MTLS"),
@@ -417,24 +505,7 @@ async fn a_wrong_mtls_setting_stops_start_up_naming_the_variable() {
         ),
     ];
     for (vars, variable) in cases {
-        // In development mode and with a tenant alike.
-        for tenant in [false, true] {
-            let mut command = Command::new(quickstart_binary());
-            command
-                .env_clear()
-                .envs(vars.iter().copied())
-                .current_dir(std::env::temp_dir());
-            if tenant {
-                command
-                    .env("AUTH0_DOMAIN", "tenant.us.auth0.com")
-                    .env("AUTH0_AUDIENCE", "https://api.example.com");
-            }
-            let output = command.output().await.expect("runs");
-            let stderr = String::from_utf8_lossy(&output.stderr);
-            assert_eq!(output.status.code(), Some(1), "{vars:?}: {stderr}");
-            assert!(stderr.contains(variable), "{vars:?}: {stderr}");
-            assert!(!stderr.contains("panicked"), "{stderr}");
-        }
+        stops_start_up_naming(vars, variable).await;
     }
 }
 

@@ -85,6 +85,7 @@ pub struct AuthenticatorBuilder {
     pub(super) entra_tenants: Option<super::profile::Tenants>,
     pub(super) firebase_tenant: Option<String>,
     pub(super) mtls: super::mtls::MtlsBuilder,
+    pub(super) jwe: super::jwe::JweBuilder,
     /// Set by `error_body` (in the axum module, which owns rendering); carried to the
     /// Authenticator untouched.
     pub(crate) error_body: Option<ErrorBody>,
@@ -148,6 +149,7 @@ impl Default for AuthenticatorBuilder {
             entra_tenants: None,
             firebase_tenant: None,
             mtls: super::mtls::MtlsBuilder::default(),
+            jwe: super::jwe::JweBuilder::default(),
             error_body: None,
         }
     }

@@ -78,7 +78,10 @@ impl AuthenticatorBuilder {
         if let Some(url) = var("AUTH0_RESOURCE_URL") {
             builder = builder.protected_resource(url.trim());
         }
-        builder.mtls_from_vars(&var).profile_from_vars(&var)
+        builder
+            .mtls_from_vars(&var)
+            .jwe_from_vars(&var)
+            .profile_from_vars(&var)
     }
 
     /// `ISSUER_PROFILE`, the profiles' native variables, `ENTRA_TENANTS`, `FIREBASE_TENANT` and

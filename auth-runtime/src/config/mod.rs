@@ -10,6 +10,7 @@ mod dpop;
 mod env;
 mod error;
 mod hooks;
+mod jwe;
 mod locations;
 mod mtls;
 mod options;
@@ -30,6 +31,8 @@ pub use hooks::{
     ResolverError,
 };
 pub(crate) use hooks::{ErrorBody, Resolver};
+pub use jwe::JweAlgorithm;
+pub(crate) use jwe::{DecryptionKey, JweSettings};
 pub use locations::{ClaimLocation, ClaimLocations, Grants};
 pub(crate) use mtls::CertificateSource;
 pub use mtls::{CertificateHeaderFormat, MtlsMode};

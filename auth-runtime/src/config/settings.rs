@@ -49,6 +49,8 @@ pub(crate) struct Settings {
     pub(crate) dpop: DpopSettings,
     /// Certificate-bound tokens (RFC 8705).
     pub(crate) mtls: super::mtls::MtlsSettings,
+    /// Encrypted tokens (JWE): the decryption keys and algorithms.
+    pub(crate) jwe: super::jwe::JweSettings,
     pub(crate) max_issuers: usize,
     pub(crate) organization: OrgPolicy,
     pub(crate) allowed_organizations: Vec<String>,

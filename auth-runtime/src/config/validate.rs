@@ -187,6 +187,7 @@ impl AuthenticatorBuilder {
         // The longest a proof can stay in the store: its age limit and the leeway both ways.
         let proof_window = self.dpop_iat_offset + 2 * self.dpop_iat_leeway;
         let mtls = self.mtls.validate(self.dpop_mode)?;
+        let jwe = self.jwe.validate()?;
         let dpop = DpopSettings {
             mode: self.dpop_mode,
             algorithms: proof_algorithms,
@@ -257,6 +258,7 @@ impl AuthenticatorBuilder {
             verified_token_cache: self.verified_token_cache,
             dpop,
             mtls,
+            jwe,
             max_issuers: self.max_issuers,
             organization: self.organization,
             allowed_organizations: self

@@ -21,6 +21,7 @@
 mod certificate;
 mod dpop;
 mod issuer;
+mod jwe;
 mod keys;
 mod oauth;
 mod profile;
@@ -35,6 +36,7 @@ use base64::Engine as _;
 pub use certificate::{CertificateError, TestCertificate};
 pub use dpop::{DpopKey, ProofBuilder};
 pub use issuer::TestIssuer;
+pub use jwe::{JweBuilder, TestEncryptionKey};
 pub use oauth::TestClient;
 pub use token::TokenBuilder;
 

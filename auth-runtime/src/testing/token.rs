@@ -7,6 +7,7 @@ use serde_json::{json, Map, Value};
 use super::certificate::TestCertificate;
 use super::dpop::DpopKey;
 use super::issuer::TestIssuer;
+use super::jwe::TestEncryptionKey;
 use super::keys::compact_jws;
 use super::unix_now;
 use crate::config::Algorithm;
@@ -170,6 +171,12 @@ impl TokenBuilder<'_> {
     /// The claims as they will be signed.
     pub fn claims(&self) -> &Map<String, Value> {
         &self.claims
+    }
+
+    /// Signs the token, then encrypts it to `key` as Auth0's Token Encryption does (a JWE
+    /// with RSA-OAEP-256 and A256GCM around the signed token).
+    pub fn sign_encrypted(self, key: &TestEncryptionKey) -> String {
+        key.encrypt(&self.sign())
     }
 
     /// Signs the token.

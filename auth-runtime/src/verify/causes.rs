@@ -5,7 +5,7 @@ use serde_json::Value;
 use super::diagnose::{span, TokenReport};
 use super::diagnosis::Cause;
 use super::header::unix_now;
-use super::Authenticator;
+use super::{Authenticator, VerifyError};
 
 pub(super) fn cause(id: &'static str, explanation: String, fix: impl Into<String>) -> Cause {
     Cause {
@@ -39,13 +39,11 @@ impl Authenticator {
                 "keep access tokens small (no large custom claims), or raise `max_token_bytes(..)`",
             ));
         }
-        if report.failed("format") {
+        if let Some(error) = &report.encryption_error {
+            causes.push(encryption_cause(error));
+        } else if report.failed("format") {
             match report.segments {
-                5 => causes.push(cause(
-                    "jwe_token",
-                    "the token has five segments: an encrypted token (JWE). The API has JSON Web Encryption turned on".to_owned(),
-                    "turn off Token Encryption in the API's settings (Auth0 Dashboard, APIs), or decrypt the token before route-guard sees it",
-                )),
+                5 => causes.push(encryption_cause(&VerifyError::EncryptedNotAccepted)),
                 1 => causes.push(cause(
                     "opaque_token",
                     "the token is not a JWT but an opaque string: Auth0 issues one when the login named no `audience` (a token for /userinfo only), or when an MCP client's `resource` was ignored".to_owned(),
@@ -300,5 +298,31 @@ impl Authenticator {
             explanation,
             format!("request the token with `audience={expected}` (the API identifier exactly; a trailing slash counts), or set AUTH0_AUDIENCE to the identifier the tokens carry"),
         ));
+    }
+}
+
+/// Why an encrypted token (or a plain one where encryption is required) was refused.
+fn encryption_cause(error: &VerifyError) -> Cause {
+    match error {
+        VerifyError::EncryptionRequired => cause(
+            "encryption_required",
+            "the API accepts only encrypted tokens (AUTH0_JWE_REQUIRED) and this one is signed only".to_owned(),
+            "turn on Token Encryption for the API in Auth0 (format compact-nested-jwe, with the public key of AUTH0_JWE_KEY_FILE), or unset AUTH0_JWE_REQUIRED",
+        ),
+        VerifyError::Jwe(why) => cause(
+            "jwe_header",
+            format!("the encrypted token's layout is refused before decryption: {why}"),
+            "Auth0 encrypts with alg RSA-OAEP-256 (or RSA-OAEP-384/512, accepted with AUTH0_JWE_ALGORITHMS) and enc A256GCM; its kid must be one of the configured keys' (AUTH0_JWE_KEY_FILE=kid=path,...)",
+        ),
+        VerifyError::Undecryptable => cause(
+            "jwe_undecryptable",
+            "the token was not encrypted to any configured key, or it was changed on the way".to_owned(),
+            "configure the private key whose public key the API's Token Encryption uses (AUTH0_JWE_KEY_FILE); while the key rotates, keep the old key beside the new one",
+        ),
+        _ => cause(
+            "jwe_token",
+            "the token has five segments: an encrypted token (JWE), and this API has no decryption key".to_owned(),
+            "set AUTH0_JWE_KEY_FILE to the private key of the API's Token Encryption (`.jwe_key(..)`), or turn Token Encryption off in the API's settings (Auth0 Dashboard, APIs)",
+        ),
     }
 }

@@ -26,6 +26,8 @@ pub(crate) struct TokenReport {
     pub(crate) signature_ok: bool,
     /// Why the token's binding does not fit a Bearer request, if it does not.
     pub(crate) binding_error: Option<super::VerifyError>,
+    /// Why an encrypted token (or a plain one where encryption is required) was refused.
+    pub(crate) encryption_error: Option<super::VerifyError>,
 }
 
 impl TokenReport {
@@ -121,6 +123,7 @@ impl Authenticator {
             segments: token.split('.').count(),
             signature_ok: false,
             binding_error: None,
+            encryption_error: None,
         };
         let size_ok = token.len() <= settings.max_token_bytes;
         report.push(
@@ -130,6 +133,10 @@ impl Authenticator {
             format!("{} bytes", token.len()),
             true,
         );
+        // An encrypted token: decrypted first, then the signed token inside is diagnosed.
+        let unwrapped = self.encryption_check(&mut report, token);
+        let token: &str = unwrapped.as_deref().unwrap_or(token);
+        report.segments = token.split('.').count();
         let parts: Vec<&str> = token.split('.').collect();
         let format_ok = parts.len() == 3 && parts.iter().all(|p| !p.is_empty());
         report.push(

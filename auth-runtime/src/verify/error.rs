@@ -96,6 +96,22 @@ pub enum VerifyError {
     /// (`cnf.x5t#S256`): which proof would count is ambiguous, so neither does.
     #[error("the token is bound both to a DPoP key (cnf.jkt) and to a client certificate (cnf.x5t#S256); it is refused")]
     AmbiguousBinding,
+    /// An encrypted token (JWE) where no decryption key is configured.
+    #[error("the token is encrypted (JWE) and this API does not accept encrypted tokens")]
+    EncryptedNotAccepted,
+    /// A plain (signed only) token where
+    /// [`require_encryption`](crate::AuthenticatorBuilder::require_encryption) is set (RFC 9068
+    /// §4).
+    #[error("the token is not encrypted: this API accepts only encrypted tokens (JWE)")]
+    EncryptionRequired,
+    /// The encrypted token's header or layout is refused, before any decryption; the text says
+    /// which check (never a value from the token).
+    #[error("{0}")]
+    Jwe(&'static str),
+    /// The encrypted token could not be decrypted: one answer for a key that does not unwrap and
+    /// a tag that does not verify.
+    #[error("the encrypted token (JWE) could not be decrypted")]
+    Undecryptable,
     /// [`OrgPolicy::Required`](crate::OrgPolicy::Required) and the token has no `org_id`.
     #[error("the token has no organization (org_id)")]
     MissingOrganization,
@@ -173,6 +189,10 @@ impl VerifyError {
             | VerifyError::CertificateUnreadable(_)
             | VerifyError::CertificateMismatch
             | VerifyError::AmbiguousBinding => RejectionReason::CertificateBinding,
+            VerifyError::EncryptedNotAccepted
+            | VerifyError::EncryptionRequired
+            | VerifyError::Jwe(_)
+            | VerifyError::Undecryptable => RejectionReason::Encryption,
         }
     }
 }

@@ -12,6 +12,7 @@ mod diagnosis;
 mod error;
 mod escape;
 mod header;
+mod jwe;
 mod path;
 mod profile;
 mod registered;

@@ -19,6 +19,9 @@ use crate::jwks::JwksCache;
 impl Authenticator {
     /// Verifies a compact JWS access token: size and shape, `alg` allow-list, `crit`, `typ`, key by
     /// `kid`, signature, `exp`/`nbf` with leeway, `iss` and `aud`. Counts and logs the outcome.
+    /// An encrypted token (a JWE, five segments) is decrypted first when decryption keys are
+    /// configured ([`jwe_key`](crate::AuthenticatorBuilder::jwe_key)), and the signed token
+    /// inside is verified.
     ///
     /// This is the Bearer path: a DPoP-bound token (`cnf.jkt`) is refused here, whatever the
     /// DPoP mode, since no proof of its key comes with it; see
@@ -243,10 +246,19 @@ impl Authenticator {
         context: RequestContext<'_>,
     ) -> Result<(VerifiedToken, f64, u64), VerifyError> {
         let settings = &self.inner.settings;
+        // An encrypted token is judged by the signed token inside; the cache keys it as sent.
+        // Without decryption keys, a JWE is only told apart from a malformed token when refused.
+        let jwe = &settings.jwe;
+        let jws = match jwe.enabled() || jwe.required {
+            true => self.unwrap_jwe(token)?,
+            false => std::borrow::Cow::Borrowed(token),
+        };
+        let token: &str = &jws;
         let mut parts = token.split('.');
         let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
         else {
+            self.unwrap_jwe(token)?;
             return Err(VerifyError::Malformed(
                 "expected three dot-separated segments",
             ));

@@ -10,6 +10,7 @@ extern crate route_guard as guard;
 #[path = "../../../tests/it/common/mod.rs"]
 mod common;
 
+mod jwe_interop;
 mod mcp_layer;
 mod mcp_server;
 mod mtls_tls;

@@ -175,6 +175,17 @@ impl Reply {
         assert_eq!(self.www_authenticate, None);
     }
 
+    /// Asserts 401 `invalid_token` (status, challenge, body) with a description that contains
+    /// `description`.
+    pub fn assert_invalid_token(&self, description: &str) {
+        self.assert_rejected(401, "invalid_token");
+        assert!(
+            self.description().contains(description),
+            "description: {}",
+            self.description()
+        );
+    }
+
     /// Asserts the RFC 6750 triple: status, challenge error attribute and body error.
     pub fn assert_rejected(&self, status: u16, code: &str) {
         assert_eq!(self.status.as_u16(), status, "body: {}", self.body);
