@@ -292,6 +292,7 @@ async fn memory_stays_bounded_under_a_hundred_thousand_callers() {
         let response = app.clone().oneshot(request("10.255.255.255".into())).await;
         assert_eq!(response.expect("infallible").status(), 200);
     }
+    let flood = std::time::Instant::now();
     let mut passed = 0;
     for i in 0..100_000u32 {
         let ip = format!("10.{}.{}.{}", i >> 16, (i >> 8) & 0xff, i & 0xff);
@@ -301,13 +302,23 @@ async fn memory_stays_bounded_under_a_hundred_thousand_callers() {
     assert_eq!(passed, 100_000, "new callers are never locked out");
     let tracked = auth.stats().rate_limit_callers();
     assert!((1_000..=2_000).contains(&tracked), "tracked {tracked}");
-    // The caller tracked before the flood is still limited.
-    let response = app
-        .clone()
-        .oneshot(request("10.255.255.255".into()))
-        .await
-        .expect("infallible");
-    assert_eq!(response.status(), 429);
+    // The caller tracked before the flood is still limited: it was not evicted (which would
+    // give it a fresh budget of 3), and it has only what refilled while the flood ran (one
+    // request every 20 s under 3 a minute; a loaded machine may take that long).
+    let mut again = 0;
+    for _ in 0..3 {
+        let response = app
+            .clone()
+            .oneshot(request("10.255.255.255".into()))
+            .await
+            .expect("infallible");
+        again += usize::from(response.status() == 200);
+    }
+    let refilled = (flood.elapsed().as_secs_f64() / 20.0).ceil() as usize;
+    assert!(
+        again <= refilled.min(2),
+        "{again} passed, {refilled} refilled"
+    );
 }
 
 #[tokio::test]
