@@ -37,8 +37,8 @@ use crate::verify::{CertificateReader, PresentedCertificate};
 /// # assert_eq!(for_connection(None).der(), None);
 /// ```
 ///
-/// The example `examples/mtls.rs` of the repository is a whole server. A request without
-/// this extension has no client certificate.
+/// `tests-integration/examples/mtls_server.rs` in the repository is a whole server. A request
+/// without this extension has no client certificate.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ClientCertificate(Option<Arc<[u8]>>);
 
