@@ -61,8 +61,8 @@ use route_guard::layer::{Quota, Require};
 use route_guard::testing::{DpopKey, TestClient, TestEncryptionKey, TestIssuer};
 use route_guard::{
     layer, rate_limit, require_auth, require_permissions, require_role, require_scopes,
-    Authenticator, AuthenticatorBuilder, CertificateHeaderFormat, Claims, ConfigError, MtlsMode,
-    StandardClaims, TokenClaims,
+    Authenticator, AuthenticatorBuilder, CertificateHeaderFormat, Claims, MtlsMode, StandardClaims,
+    TokenClaims,
 };
 use serde_json::{json, Value};
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -422,27 +422,24 @@ async fn run() -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
-/// `AUTH0_MTLS` with its proxy header and format: the quickstart serves plain HTTP, so a client
-/// certificate reaches it only in the header of a TLS-terminating proxy. `None` when mTLS is off
-/// (or `unchecked`).
+/// `AUTH0_MTLS` with its proxy header and format, for the development line; `None` when mTLS
+/// is off (or `unchecked`) or a setting is missing. The quickstart serves plain HTTP, so a client
+/// certificate reaches it only in the header of a TLS-terminating proxy: that rule is its own.
+/// Every other mTLS setting is checked by the Authenticator, which reads the same variables.
 fn proxy_certificate() -> Result<Option<(MtlsMode, String, CertificateHeaderFormat)>, String> {
-    let mode: MtlsMode = match env("AUTH0_MTLS") {
-        Some(mode) => mode.parse().map_err(|e: ConfigError| e.to_string())?,
-        None => MtlsMode::Off,
-    };
-    let format = env("AUTH0_MTLS_CERT_FORMAT")
-        .map(|f| f.parse::<CertificateHeaderFormat>())
-        .transpose()
-        .map_err(|e| e.to_string())?;
-    match (env("AUTH0_MTLS_CERT_HEADER"), format) {
-        (Some(header), Some(format)) => Ok(Some((mode, header.trim().to_owned(), format))),
-        (Some(_), None) => Err("AUTH0_MTLS_CERT_HEADER is set without its format: set AUTH0_MTLS_CERT_FORMAT to rfc9440, xfcc, pem-urlencoded or base64-der".to_owned()),
-        (None, Some(_)) => Err("AUTH0_MTLS_CERT_FORMAT is set without the header: set AUTH0_MTLS_CERT_HEADER to the header your proxy writes the certificate into".to_owned()),
-        (None, None) if matches!(mode, MtlsMode::Allowed | MtlsMode::Required) => Err(format!(
+    let mode = env("AUTH0_MTLS")
+        .and_then(|mode| mode.parse::<MtlsMode>().ok())
+        .unwrap_or_default();
+    let header = env("AUTH0_MTLS_CERT_HEADER");
+    if header.is_none() && matches!(mode, MtlsMode::Allowed | MtlsMode::Required) {
+        return Err(format!(
             "AUTH0_MTLS is `{mode}` but the quickstart serves plain HTTP: set AUTH0_MTLS_CERT_HEADER and AUTH0_MTLS_CERT_FORMAT to read the certificate your TLS-terminating proxy forwards (tests-integration/examples/mtls_server.rs serves TLS itself)"
-        )),
-        (None, None) => Ok(None),
+        ));
     }
+    let format = env("AUTH0_MTLS_CERT_FORMAT").and_then(|format| format.parse().ok());
+    Ok(header
+        .zip(format)
+        .map(|(header, format)| (mode, header.trim().to_owned(), format)))
 }
 
 /// The first key of `AUTH0_JWE_KEY_FILE` (`path` or `kid=path`, comma-separated), for the

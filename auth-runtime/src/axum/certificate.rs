@@ -13,7 +13,7 @@ use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::DecodePaddingMode;
 use base64::Engine;
 
-use crate::config::{CertificateHeaderFormat, CertificateSource};
+use crate::config::{pem, CertificateHeaderFormat, CertificateSource};
 use crate::verify::{CertificateReader, PresentedCertificate};
 
 /// The client certificate of the TLS connection a request came on, for
@@ -55,8 +55,9 @@ impl ClientCertificate {
     /// use route_guard::ClientCertificate;
     ///
     /// let pem = "-----BEGIN CERTIFICATE-----\nMAMCAQc=\n-----END CERTIFICATE-----\n";
-    /// let certificate = ClientCertificate::from_pem(pem).expect("a PEM block");
-    /// assert_eq!(certificate.der(), Some(&[0x30, 0x03, 0x02, 0x01, 0x07][..]));
+    /// let certificate = ClientCertificate::from_pem(pem);
+    /// let der = certificate.as_ref().and_then(ClientCertificate::der);
+    /// assert_eq!(der, Some(&[0x30, 0x03, 0x02, 0x01, 0x07][..]));
     /// ```
     pub fn from_pem(pem: &str) -> Option<Self> {
         pem_der(pem).ok().map(ClientCertificate::new)
@@ -201,16 +202,10 @@ fn percent_decode(value: &str) -> Result<String, &'static str> {
 
 /// The DER of the first `CERTIFICATE` block of a PEM text.
 fn pem_der(pem: &str) -> Result<Vec<u8>, &'static str> {
-    const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
-    const END: &str = "-----END CERTIFICATE-----";
-    let start = pem.find(BEGIN).ok_or("no PEM certificate in the header")? + BEGIN.len();
-    let length = pem[start..]
-        .find(END)
-        .ok_or("the PEM certificate in the header is not terminated")?;
-    let body: String = pem[start..start + length]
-        .chars()
-        .filter(|c| !c.is_ascii_whitespace())
-        .collect();
+    let body = pem::body(pem, "CERTIFICATE").map_err(|missing| match missing {
+        pem::Missing::Begin => "no PEM certificate in the header",
+        pem::Missing::End => "the PEM certificate in the header is not terminated",
+    })?;
     BASE64
         .decode(body)
         .map_err(|_| "the PEM certificate in the header is not base64")

@@ -165,14 +165,14 @@ impl AuthenticatorBuilder {
     /// # extern crate auth_runtime as route_guard;
     /// use route_guard::Authenticator;
     ///
-    /// let pem = std::fs::read_to_string("/run/secrets/api-jwe-key.pem").expect("the key");
+    /// let pem = std::fs::read_to_string("/run/secrets/api-jwe-key.pem")?;
     /// let auth = Authenticator::builder()
     ///     .domain("tenant.us.auth0.com")
     ///     .audience("https://api.example.com")
     ///     .jwe_key_with_kid("2026-12", pem)
     ///     .require_encryption(true)
     ///     .build()?;
-    /// # Ok::<(), route_guard::ConfigError>(())
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn jwe_key(mut self, pkcs8_pem: impl Into<String>) -> Self {
         let source = KeySource::Pem(pkcs8_pem.into());
@@ -320,25 +320,16 @@ impl JweBuilder {
 
 /// The DER of the PKCS#8 `PRIVATE KEY` block of a PEM text.
 fn pkcs8_der(pem: &str) -> Result<Vec<u8>, &'static str> {
-    const BEGIN: &str = "-----BEGIN PRIVATE KEY-----";
-    const END: &str = "-----END PRIVATE KEY-----";
     if pem.contains("-----BEGIN RSA PRIVATE KEY-----") {
         return Err("is PKCS#1 (`BEGIN RSA PRIVATE KEY`): convert it with `openssl pkcs8 -topk8 -nocrypt -in key.pem -out key.pk8.pem`");
     }
     if pem.contains("-----BEGIN ENCRYPTED PRIVATE KEY-----") {
         return Err("is encrypted: give the key without a passphrase (`openssl pkcs8 -topk8 -nocrypt`) from a secret store");
     }
-    let start = pem
-        .find(BEGIN)
-        .ok_or("holds no `-----BEGIN PRIVATE KEY-----` block (PKCS#8 PEM)")?
-        + BEGIN.len();
-    let length = pem[start..]
-        .find(END)
-        .ok_or("has no `-----END PRIVATE KEY-----` line")?;
-    let body: String = pem[start..start + length]
-        .chars()
-        .filter(|c| !c.is_ascii_whitespace())
-        .collect();
+    let body = super::pem::body(pem, "PRIVATE KEY").map_err(|missing| match missing {
+        super::pem::Missing::Begin => "holds no `-----BEGIN PRIVATE KEY-----` block (PKCS#8 PEM)",
+        super::pem::Missing::End => "has no `-----END PRIVATE KEY-----` line",
+    })?;
     STANDARD
         .decode(body)
         .map_err(|_| "holds a PEM block that is not base64")

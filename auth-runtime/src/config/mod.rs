@@ -14,6 +14,7 @@ mod jwe;
 mod locations;
 mod mtls;
 mod options;
+pub(crate) mod pem;
 mod profile;
 mod proxy;
 mod ratelimit;

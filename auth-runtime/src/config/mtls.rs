@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 use axum::http::HeaderName;
 
-use super::error::{invalid, ConfigError};
+use super::error::ConfigError;
 use super::options::DpopMode;
 use super::AuthenticatorBuilder;
 
@@ -149,15 +149,9 @@ impl CertificateHeaderFormat {
                 format!("Hash={hex}")
             }
             CertificateHeaderFormat::PemUrlEncoded => {
-                let body = STANDARD.encode(der);
-                let mut pem = String::from("-----BEGIN CERTIFICATE-----\n");
-                for line in body.as_bytes().chunks(64) {
-                    pem.push_str(&String::from_utf8_lossy(line));
-                    pem.push('\n');
-                }
-                pem.push_str("-----END CERTIFICATE-----\n");
                 // As nginx's `$ssl_client_escaped_cert`: everything but unreserved characters.
-                pem.bytes()
+                super::pem::encode("CERTIFICATE", der)
+                    .bytes()
                     .map(|b| match b {
                         b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
                             (b as char).to_string()
@@ -211,7 +205,7 @@ pub(crate) enum CertificateSource {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct MtlsBuilder {
     mode: MtlsMode,
-    source: Option<(String, Option<CertificateHeaderFormat>)>,
+    source: Option<Chosen>,
     error: Option<ConfigError>,
 }
 
@@ -223,8 +217,12 @@ pub(crate) struct MtlsSettings {
     pub(crate) source: Option<CertificateSource>,
 }
 
-/// The marker of [`MtlsBuilder::source`] for the connection source.
-const CONNECTION: &str = "";
+/// The source as the builder was told it, checked by `validate`.
+#[derive(Debug, Clone)]
+enum Chosen {
+    Connection,
+    Header(String, CertificateHeaderFormat),
+}
 
 impl AuthenticatorBuilder {
     /// How certificate-bound tokens (`cnf.x5t#S256`, RFC 8705) are treated (default
@@ -256,7 +254,7 @@ impl AuthenticatorBuilder {
     /// (see its documentation for axum on tokio-rustls). A request without that extension has
     /// no certificate.
     pub fn client_certificate_from_connection(mut self) -> Self {
-        self.mtls.source = Some((CONNECTION.to_owned(), None));
+        self.mtls.source = Some(Chosen::Connection);
         self
     }
 
@@ -273,7 +271,7 @@ impl AuthenticatorBuilder {
         name: impl Into<String>,
         format: CertificateHeaderFormat,
     ) -> Self {
-        self.mtls.source = Some((name.into(), Some(format)));
+        self.mtls.source = Some(Chosen::Header(name.into(), format));
         self
     }
 
@@ -320,11 +318,8 @@ impl MtlsBuilder {
         }
         let source = match self.source {
             None => None,
-            Some((name, None)) if name == CONNECTION => Some(CertificateSource::Connection),
-            Some((name, format)) => {
-                let Some(format) = format else {
-                    return Err(invalid("client_certificate_header", "a format is required"));
-                };
+            Some(Chosen::Connection) => Some(CertificateSource::Connection),
+            Some(Chosen::Header(name, format)) => {
                 let name = HeaderName::from_bytes(name.trim().as_bytes()).map_err(|_| {
                     ConfigError::InvalidSetting {
                         setting: "AUTH0_MTLS_CERT_HEADER",

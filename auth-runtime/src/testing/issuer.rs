@@ -66,8 +66,8 @@ pub struct TestIssuer {
     pub(super) shared: Arc<Shared>,
     addr: SocketAddr,
     server: tokio::task::JoinHandle<()>,
-    /// The client certificate its certificate-bound tokens name, made on first use.
-    client_certificate: std::sync::OnceLock<TestCertificate>,
+    /// The client certificate its certificate-bound tokens name.
+    client_certificate: TestCertificate,
 }
 
 impl Drop for TestIssuer {
@@ -197,7 +197,7 @@ impl TestIssuer {
             shared,
             addr,
             server,
-            client_certificate: std::sync::OnceLock::new(),
+            client_certificate: TestCertificate::client("route-guard test client")?,
         };
         let kid = issuer.add_key(Algorithm::RS256)?;
         *lock(&issuer.shared.signing_kid) = kid;
@@ -224,11 +224,7 @@ impl TestIssuer {
     /// [`certificate_bound`](super::TokenBuilder::certificate_bound) and to present over mTLS.
     /// See [`TestCertificate`] for an example.
     pub fn client_certificate(&self) -> &TestCertificate {
-        self.client_certificate.get_or_init(|| {
-            // infallible: rcgen makes a P-256 key and signs a fixed set of fields with it.
-            TestCertificate::client("route-guard test client")
-                .expect("a P-256 test certificate is always made")
-        })
+        &self.client_certificate
     }
 
     /// The socket address the issuer listens on.

@@ -10,7 +10,7 @@ use base64::Engine;
 use serde_json::{json, Map, Value};
 
 use super::{b64, TestIssuerError};
-use crate::config::{Algorithm, JweAlgorithm};
+use crate::config::{pem, Algorithm, JweAlgorithm};
 
 /// An RSA-2048 key pair an API decrypts tokens with, made for one test run: its private key as
 /// PKCS#8 PEM (for [`jwe_key`](crate::AuthenticatorBuilder::jwe_key) or a file named by
@@ -55,36 +55,26 @@ impl TestEncryptionKey {
     pub fn generate(kid: &str) -> Result<TestEncryptionKey, TestIssuerError> {
         let failed = || TestIssuerError::KeyGeneration(Algorithm::RS256);
         let private = PrivateDecryptingKey::generate(KeySize::Rsa2048).map_err(|_| failed())?;
-        let private_pkcs8 = private.as_der().map_err(|_| failed())?.as_ref().to_vec();
-        let public_der = private
-            .public_key()
-            .as_der()
-            .map_err(|_| failed())?
-            .as_ref()
-            .to_vec();
-        let public = OaepPublicEncryptingKey::new(private.public_key()).map_err(|_| failed())?;
-        Ok(TestEncryptionKey {
-            kid: kid.to_owned(),
-            private_pkcs8,
-            public_der,
-            public,
-        })
+        let pkcs8 = private.as_der().map_err(|_| failed())?.as_ref().to_vec();
+        Self::from_pkcs8(kid, pkcs8).ok_or_else(failed)
     }
 
     /// The key of an existing PKCS#8 PEM private key (the one an API is configured with, as the
     /// quickstart's development mode reads it from `AUTH0_JWE_KEY_FILE`); `None` when the text
     /// holds no RSA private key in PKCS#8.
     pub fn from_private_key_pem(kid: &str, pem: &str) -> Option<TestEncryptionKey> {
-        let start = pem.find("-----BEGIN PRIVATE KEY-----")? + "-----BEGIN PRIVATE KEY-----".len();
-        let end = start + pem[start..].find("-----END PRIVATE KEY-----")?;
-        let body: String = pem[start..end].split_whitespace().collect();
-        let der = STANDARD.decode(body).ok()?;
-        let private = PrivateDecryptingKey::from_pkcs8(&der).ok()?;
+        let body = pem::body(pem, "PRIVATE KEY").ok()?;
+        Self::from_pkcs8(kid, STANDARD.decode(body).ok()?)
+    }
+
+    /// The key of a PKCS#8 DER RSA private key.
+    fn from_pkcs8(kid: &str, pkcs8: Vec<u8>) -> Option<TestEncryptionKey> {
+        let private = PrivateDecryptingKey::from_pkcs8(&pkcs8).ok()?;
         let public_der = private.public_key().as_der().ok()?.as_ref().to_vec();
         let public = OaepPublicEncryptingKey::new(private.public_key()).ok()?;
         Some(TestEncryptionKey {
             kid: kid.to_owned(),
-            private_pkcs8: der,
+            private_pkcs8: pkcs8,
             public_der,
             public,
         })
@@ -97,13 +87,13 @@ impl TestEncryptionKey {
 
     /// The private key, PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`).
     pub fn private_key_pem(&self) -> String {
-        pem("PRIVATE KEY", &self.private_pkcs8)
+        pem::encode("PRIVATE KEY", &self.private_pkcs8)
     }
 
     /// The public key, SubjectPublicKeyInfo PEM (`-----BEGIN PUBLIC KEY-----`): what an API
     /// uploads to Auth0, and what any other JWE library encrypts to.
     pub fn public_key_pem(&self) -> String {
-        pem("PUBLIC KEY", &self.public_der)
+        pem::encode("PUBLIC KEY", &self.public_der)
     }
 
     /// `token` (a signed JWT) encrypted as Auth0 does: `{"alg":"RSA-OAEP-256","enc":"A256GCM",
@@ -244,15 +234,4 @@ impl JweBuilder<'_> {
             b64(&tag)
         )
     }
-}
-
-fn pem(label: &str, der: &[u8]) -> String {
-    let body = STANDARD.encode(der);
-    let mut text = format!("-----BEGIN {label}-----\n");
-    for line in body.as_bytes().chunks(64) {
-        text.push_str(&String::from_utf8_lossy(line));
-        text.push('\n');
-    }
-    text.push_str(&format!("-----END {label}-----\n"));
-    text
 }

@@ -61,6 +61,9 @@ pub enum TestIssuerError {
     /// Key generation failed.
     #[error("the test issuer could not generate a {0} key")]
     KeyGeneration(Algorithm),
+    /// Its client certificate could not be made.
+    #[error(transparent)]
+    Certificate(#[from] CertificateError),
 }
 
 pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
